@@ -1,0 +1,63 @@
+/* fill, scale, axpy, copy: argument checks, then the CPU loop over the
+ * shared body or the CUDA launcher. */
+#include "../kernels/elementwise.h"
+#include "../kernels/launch.h"
+#include "ops.h"
+
+static dlc_status check_pair(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *y,
+                             const char *op) {
+  DLC_TRY(dlc_check_f32(ctx, x, "x"));
+  DLC_TRY(dlc_check_f32(ctx, y, "y"));
+  if (x->numel != y->numel) {
+    char a[96], b[96];
+    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "%s: x %s and y %s differ in element count", op,
+                    dlc_shape_str(x, a, sizeof a), dlc_shape_str(y, b, sizeof b));
+  }
+  if (x->device.kind != y->device.kind)
+    return DLC_FAIL(ctx, DLC_ERR_DEVICE, "%s: x and y are on different devices", op);
+  return DLC_OK;
+}
+
+/* op is a constant at each call site below, so the switch in dlc_ew_apply folds away. */
+static inline void ew_cpu(dlc_ctx *ctx, int op, float a, const float *x, float *y, int64_t n) {
+#pragma omp parallel for if (n > DLC_OMP_MIN_WORK) num_threads(dlc_cpu_threads(ctx))
+  for (int64_t i = 0; i < n; i++)
+    y[i] = dlc_ew_apply(op, a, op == DLC_EW_FILL ? 0.f : x[i], op == DLC_EW_AXPY ? y[i] : 0.f);
+}
+
+static dlc_status ew(dlc_ctx *ctx, int op, float a, const dlc_tensor *x, dlc_tensor *y,
+                     const char *name) {
+  if (dlc_on_cuda(y))
+    return DLC_LAUNCH(ctx, name,
+                      dlc_launch_elementwise(op, a, x ? (const float *)x->data : NULL,
+                                             (float *)y->data, y->numel, ctx->stream));
+  const float *xp = x ? (const float *)x->data : NULL;
+  float *yp = (float *)y->data;
+  switch (op) {
+    case DLC_EW_FILL: ew_cpu(ctx, DLC_EW_FILL, a, xp, yp, y->numel); break;
+    case DLC_EW_SCALE: ew_cpu(ctx, DLC_EW_SCALE, a, xp, yp, y->numel); break;
+    case DLC_EW_AXPY: ew_cpu(ctx, DLC_EW_AXPY, a, xp, yp, y->numel); break;
+    default: ew_cpu(ctx, DLC_EW_COPY, a, xp, yp, y->numel); break;
+  }
+  return DLC_OK;
+}
+
+dlc_status dlc_op_fill(dlc_ctx *ctx, dlc_tensor *y, float value) {
+  DLC_TRY(dlc_check_f32(ctx, y, "y"));
+  return ew(ctx, DLC_EW_FILL, value, NULL, y, "fill");
+}
+
+dlc_status dlc_op_scale(dlc_ctx *ctx, float a, const dlc_tensor *x, dlc_tensor *y) {
+  DLC_TRY(check_pair(ctx, x, y, "scale"));
+  return ew(ctx, DLC_EW_SCALE, a, x, y, "scale");
+}
+
+dlc_status dlc_op_axpy(dlc_ctx *ctx, float a, const dlc_tensor *x, dlc_tensor *y) {
+  DLC_TRY(check_pair(ctx, x, y, "axpy"));
+  return ew(ctx, DLC_EW_AXPY, a, x, y, "axpy");
+}
+
+dlc_status dlc_op_copy(dlc_ctx *ctx, const dlc_tensor *x, dlc_tensor *y) {
+  DLC_TRY(check_pair(ctx, x, y, "copy"));
+  return ew(ctx, DLC_EW_COPY, 0.f, x, y, "copy");
+}

@@ -1,0 +1,23 @@
+/* Per-element bodies of the simple vector ops: y_i <- f(a, x_i, y_i). */
+#ifndef DLC_ELEMENTWISE_H
+#define DLC_ELEMENTWISE_H
+
+#include "dlc_hd.h"
+
+enum dlc_ew_op {
+  DLC_EW_FILL = 0,  /* y = a       */
+  DLC_EW_SCALE = 1, /* y = a * x   */
+  DLC_EW_AXPY = 2,  /* y = a * x + y */
+  DLC_EW_COPY = 3   /* y = x       */
+};
+
+DLC_HD static inline float dlc_ew_apply(int op, float a, float x, float y) {
+  switch (op) {
+    case DLC_EW_FILL: return a;
+    case DLC_EW_SCALE: return a * x;
+    case DLC_EW_AXPY: return a * x + y;
+    default: return x;
+  }
+}
+
+#endif

@@ -1,0 +1,95 @@
+/* Bad calls return an error with a message and never crash. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+int main(void) {
+  dlc_ctx *ctx = t_cpu_ctx(1);
+  dlc_device cpu = {DLC_DEVICE_CPU, 0};
+  dlc_tensor t, u;
+  int64_t shape[3] = {2, 3, 4};
+
+  /* Null pointers. */
+  T_CHECK(dlc_tensor_alloc(NULL, &t, DLC_F32, 3, shape, cpu) == DLC_ERR_INVALID_ARG, "null ctx");
+  T_FAILS(ctx, DLC_ERR_INVALID_ARG, "t is NULL", dlc_tensor_alloc(ctx, NULL, DLC_F32, 3, shape, cpu));
+  T_FAILS(ctx, DLC_ERR_INVALID_ARG, "shape is NULL", dlc_tensor_alloc(ctx, &t, DLC_F32, 3, NULL, cpu));
+  T_FAILS(ctx, DLC_ERR_INVALID_ARG, "data is NULL",
+          dlc_tensor_borrow(ctx, &t, NULL, DLC_F32, 3, shape, cpu));
+  T_FAILS(ctx, DLC_ERR_INVALID_ARG, "y is NULL", dlc_tensor_fill(ctx, NULL, 1.f));
+  T_CHECK(dlc_ctx_create(NULL, NULL) == DLC_ERR_INVALID_ARG, "null out");
+  dlc_tensor_free(ctx, NULL); /* must not crash */
+  dlc_ctx_destroy(NULL);
+
+  /* Bad dtype, ndim and shapes. */
+  T_FAILS(ctx, DLC_ERR_INVALID_ARG, "not a dlc_dtype",
+          dlc_tensor_alloc(ctx, &t, (dlc_dtype)99, 3, shape, cpu));
+  T_FAILS(ctx, DLC_ERR_SHAPE, "6 dimensions", dlc_tensor_alloc(ctx, &t, DLC_F32, 6, shape, cpu));
+  T_FAILS(ctx, DLC_ERR_SHAPE, "-1 dimensions", dlc_tensor_alloc(ctx, &t, DLC_F32, -1, shape, cpu));
+  int64_t neg[2] = {4, -2};
+  T_FAILS(ctx, DLC_ERR_SHAPE, "dimension 1 is -2", dlc_tensor_alloc(ctx, &t, DLC_F32, 2, neg, cpu));
+  int64_t zero[2] = {0, 5};
+  T_FAILS(ctx, DLC_ERR_SHAPE, "dimension 0 is 0", dlc_tensor_alloc(ctx, &t, DLC_F32, 2, zero, cpu));
+  int64_t big[3] = {INT64_C(1) << 40, INT64_C(1) << 30, 4};
+  T_FAILS(ctx, DLC_ERR_SHAPE, "overflows", dlc_tensor_alloc(ctx, &t, DLC_F32, 3, big, cpu));
+  int64_t bytes_over[1] = {INT64_C(1) << 62}; /* 2^64 bytes of float32 */
+  T_FAILS(ctx, DLC_ERR_SHAPE, "exceed size_t", dlc_tensor_alloc(ctx, &t, DLC_F32, 1, bytes_over, cpu));
+
+  /* Larger than memory: a clean out-of-memory error naming the size. */
+  int64_t huge[2] = {INT64_C(1) << 24, INT64_C(1) << 24}; /* 1 PiB of floats */
+  T_FAILS(ctx, DLC_ERR_OUT_OF_MEMORY, "exceeds this machine", dlc_tensor_alloc(ctx, &t, DLC_F32, 2, huge, cpu));
+  T_CHECK(t.data == NULL && t.numel == 0, "a failed alloc leaves an empty tensor");
+
+  /* Devices that do not exist. */
+  dlc_device gpu7 = {DLC_DEVICE_CUDA, 7};
+  T_FAILS(ctx, DLC_ERR_DEVICE, "cuda:7", dlc_tensor_alloc(ctx, &t, DLC_F32, 3, shape, gpu7));
+  dlc_device weird = {(dlc_device_kind)42, 0};
+  T_FAILS(ctx, DLC_ERR_DEVICE, "device kind 42", dlc_tensor_alloc(ctx, &t, DLC_F32, 3, shape, weird));
+  dlc_ctx_options o = dlc_ctx_options_default();
+  o.device = DLC_DEVICE_CUDA;
+  o.device_index = 7;
+  dlc_ctx *c2 = NULL;
+  T_CHECK(dlc_ctx_create(&c2, &o) == DLC_ERR_DEVICE, "a context on cuda:7 cannot exist");
+  T_CHECK(t_contains(dlc_ctx_error(c2), "cuda:7"), "message: %s", dlc_ctx_error(c2));
+  dlc_ctx_destroy(c2);
+  o.device = (dlc_device_kind)9;
+  T_CHECK(dlc_ctx_create(&c2, &o) == DLC_ERR_INVALID_ARG, "bad device kind");
+  dlc_ctx_destroy(c2);
+  o = dlc_ctx_options_default();
+  o.threads = -3;
+  T_CHECK(dlc_ctx_create(&c2, &o) == DLC_ERR_INVALID_ARG && t_contains(dlc_ctx_error(c2), "threads"),
+          "negative threads: %s", dlc_ctx_error(c2));
+  dlc_ctx_destroy(c2);
+
+  /* Copies between tensors of different size or dtype. */
+  int64_t s12 = 12, s24 = 24;
+  T_OK(ctx, dlc_tensor_alloc(ctx, &t, DLC_F32, 1, &s12, cpu));
+  T_OK(ctx, dlc_tensor_alloc(ctx, &u, DLC_F32, 1, &s24, cpu));
+  T_FAILS(ctx, DLC_ERR_SHAPE, "sizes or dtypes differ", dlc_tensor_copy(ctx, &u, &t));
+  T_FAILS(ctx, DLC_ERR_INVALID_ARG, "src is NULL", dlc_tensor_copy(ctx, &u, NULL));
+  T_FAILS(ctx, DLC_ERR_SHAPE, "upload of 4 bytes", dlc_tensor_upload(ctx, &t, &s12, 4));
+  float host[24];
+  T_FAILS(ctx, DLC_ERR_SHAPE, "into 96 bytes", dlc_tensor_download(ctx, &t, host, sizeof host));
+  T_FAILS(ctx, DLC_ERR_SHAPE, "reshape of [12]", dlc_tensor_reshape(ctx, &t, 1, &s24));
+  dlc_tensor i32;
+  T_OK(ctx, dlc_tensor_alloc(ctx, &i32, DLC_I32, 1, &s12, cpu));
+  T_FAILS(ctx, DLC_ERR_SHAPE, "int32", dlc_tensor_copy(ctx, &i32, &t));
+  T_FAILS(ctx, DLC_ERR_UNSUPPORTED, "is int32", dlc_tensor_fill(ctx, &i32, 0.f));
+  dlc_tensor_free(ctx, &i32);
+  dlc_tensor_free(ctx, &u);
+  T_FAILS(ctx, DLC_ERR_INVALID_ARG, "has no data", dlc_tensor_fill(ctx, &u, 0.f));
+
+  /* Random and GEMM argument checks. */
+  T_FAILS(ctx, DLC_ERR_INVALID_ARG, "is empty", dlc_tensor_rand_uniform(ctx, &t, 1.f, 1.f));
+  T_FAILS(ctx, DLC_ERR_INVALID_ARG, "std", dlc_tensor_rand_normal(ctx, &t, 0.f, -1.f));
+  dlc_tensor_free(ctx, &t);
+
+  /* Every status has a name, and unknown ones do not crash. */
+  for (int s = 0; s < DLC_STATUS_COUNT; s++)
+    T_CHECK(strlen(dlc_status_string((dlc_status)s)) > 0, "status %d has no name", s);
+  T_CHECK(strcmp(dlc_status_string((dlc_status)1234), "unknown status") == 0, "unknown status");
+  T_CHECK(strcmp(dlc_ctx_error(NULL), "no context") == 0, "error of a NULL context");
+
+  dlc_ctx_destroy(ctx);
+  return t_finish("test_errors");
+}

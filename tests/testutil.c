@@ -1,0 +1,183 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int t_failures = 0, t_checks = 0;
+
+const int64_t t_awkward_sizes[] = {1, 2, 3, 7, 31, 32, 33, 127, 257, 1000, 1023, 4097, 65537,
+                                   1000003};
+const int t_num_awkward_sizes = (int)(sizeof t_awkward_sizes / sizeof t_awkward_sizes[0]);
+
+int t_contains(const char *hay, const char *needle) {
+  return hay && needle && strstr(hay, needle) != NULL;
+}
+
+int t_finish(const char *name) {
+  int passed = t_checks - t_failures;
+  printf("%s: %d passed, %d failed\n", name, passed, t_failures);
+  return t_failures ? 1 : 0;
+}
+
+dlc_ctx *t_cpu_ctx(uint64_t seed) {
+  dlc_ctx_options o = dlc_ctx_options_default();
+  o.device = DLC_DEVICE_CPU;
+  o.seed = seed;
+  dlc_ctx *ctx = NULL;
+  if (dlc_ctx_create(&ctx, &o) != DLC_OK) {
+    fprintf(stderr, "cannot create a CPU context: %s\n", dlc_ctx_error(ctx));
+    exit(1);
+  }
+  return ctx;
+}
+
+dlc_ctx *t_gpu_ctx_or_skip(uint64_t seed) {
+  char why[256];
+  if (dlc_cuda_device_count(why, sizeof why) == 0) {
+    printf("SKIP: %s\n", why);
+    exit(T_SKIP);
+  }
+  dlc_ctx_options o = dlc_ctx_options_default();
+  o.device = DLC_DEVICE_CUDA;
+  o.seed = seed;
+  dlc_ctx *ctx = NULL;
+  if (dlc_ctx_create(&ctx, &o) != DLC_OK) {
+    /* A device exists but cannot be used: that is a failure, not a skip. */
+    fprintf(stderr, "FAIL: cannot create a CUDA context: %s\n", dlc_ctx_error(ctx));
+    exit(1);
+  }
+  return ctx;
+}
+
+static uint64_t splitmix64(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+void t_fill_uniform(float *x, int64_t n, uint64_t seed, float lo, float hi) {
+  uint64_t s = seed;
+  for (int64_t i = 0; i < n; i++)
+    x[i] = lo + (hi - lo) * (float)((splitmix64(&s) >> 40) * (1.0 / 16777216.0));
+}
+
+t_parity_result t_parity_measure(const float *ref, const float *got, int64_t n) {
+  t_parity_result r = {0, 0, 0};
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int rf = isfinite(ref[i]), gf = isfinite(got[i]);
+    if (rf != gf || (!rf && !(isnan(ref[i]) && isnan(got[i])) && ref[i] != got[i])) {
+      r.mismatched_nonfinite++;
+      continue;
+    }
+    if (!rf) continue; /* the same non-finite value on both sides */
+    double d = (double)ref[i] - (double)got[i];
+    num += d * d;
+    den += (double)ref[i] * ref[i];
+    if (fabs(d) > r.max_abs) r.max_abs = fabs(d);
+  }
+  r.nse = num / (den > 1e-30 ? den : 1e-30);
+  return r;
+}
+
+int t_parity(const char *what, const float *ref, const float *got, int64_t n, double tol_nse,
+             double tol_abs) {
+  t_parity_result r = t_parity_measure(ref, got, n);
+  int ok = r.mismatched_nonfinite == 0 && r.nse <= tol_nse && r.max_abs <= tol_abs;
+  printf("%-44s n=%-9lld nse=%.3e max_abs=%.3e nonfinite_mismatch=%lld %s\n", what, (long long)n,
+         r.nse, r.max_abs, (long long)r.mismatched_nonfinite, ok ? "ok" : "FAIL");
+  T_CHECK(ok, "%s: parity outside nse<=%g max_abs<=%g", what, tol_nse, tol_abs);
+  return ok;
+}
+
+#define T_GUARD_FLOATS 64
+static const uint32_t t_guard_bits = 0x7fc0beefu; /* a NaN with a payload no op writes */
+
+int t_guarded_alloc(dlc_ctx *ctx, t_guarded *g, int ndim, const int64_t *shape) {
+  memset(g, 0, sizeof *g);
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= shape[i];
+  int64_t total = n + 2 * T_GUARD_FLOATS;
+  dlc_device dev = dlc_ctx_device(ctx);
+  if (dlc_tensor_alloc(ctx, &g->whole, DLC_F32, 1, &total, dev) != DLC_OK) return 0;
+  g->guard = T_GUARD_FLOATS;
+  float *host = malloc((size_t)total * sizeof *host);
+  if (!host) return 0;
+  for (int64_t i = 0; i < total; i++) {
+    if (i < g->guard || i >= g->guard + n)
+      memcpy(&host[i], &t_guard_bits, 4);
+    else
+      host[i] = NAN;
+  }
+  int ok = dlc_tensor_upload(ctx, &g->whole, host, (size_t)total * 4) == DLC_OK &&
+           dlc_tensor_borrow(ctx, &g->t, (float *)g->whole.data + g->guard, DLC_F32, ndim, shape,
+                             dev) == DLC_OK;
+  free(host);
+  return ok;
+}
+
+int t_guarded_upload(dlc_ctx *ctx, t_guarded *g, const float *host) {
+  return dlc_tensor_upload(ctx, &g->t, host, g->t.nbytes) == DLC_OK;
+}
+
+int t_guarded_download(dlc_ctx *ctx, t_guarded *g, float *host, const char *what) {
+  int64_t total = g->whole.numel;
+  float *all = malloc((size_t)total * sizeof *all);
+  if (!all) return 0;
+  int ok = dlc_tensor_download(ctx, &g->whole, all, g->whole.nbytes) == DLC_OK;
+  T_CHECK(ok, "%s: download failed: %s", what, dlc_ctx_error(ctx));
+  int64_t bad = 0;
+  for (int64_t i = 0; ok && i < total; i++) {
+    if (i >= g->guard && i < g->guard + g->t.numel) continue;
+    uint32_t b;
+    memcpy(&b, &all[i], 4);
+    if (b != t_guard_bits) bad++;
+  }
+  T_CHECK(bad == 0, "%s: %lld guard floats overwritten (out-of-bounds write)", what,
+          (long long)bad);
+  if (ok) memcpy(host, all + g->guard, g->t.nbytes);
+  free(all);
+  return ok && bad == 0;
+}
+
+void t_guarded_free(dlc_ctx *ctx, t_guarded *g) {
+  dlc_tensor_free(ctx, &g->whole);
+  memset(g, 0, sizeof *g);
+}
+
+int t_gradcheck(const char *what, float *x, const float *analytic, int64_t n, t_loss_fn loss,
+                void *user, double eps, double rtol, double atol, int64_t max_points) {
+  int64_t points = n < max_points ? n : max_points;
+  double worst_excess = -1;
+  int64_t worst_i = -1, bad = 0;
+  double worst_num = 0, worst_ana = 0;
+  for (int64_t p = 0; p < points; p++) {
+    /* Spread the checked points over the whole tensor, first and last included. */
+    int64_t i = points > 1 ? p * (n - 1) / (points - 1) : 0;
+    float saved = x[i];
+    x[i] = (float)(saved + eps);
+    double lp = loss(user);
+    x[i] = (float)(saved - eps);
+    double lm = loss(user);
+    /* The perturbation actually applied, after rounding to float. */
+    double h = ((double)(float)(saved + eps) - (double)(float)(saved - eps));
+    x[i] = saved;
+    double num = (lp - lm) / h, ana = analytic[i];
+    double allowed = atol + rtol * fmax(fabs(num), fabs(ana));
+    double excess = fabs(num - ana) - allowed;
+    if (!(excess <= 0)) bad++;
+    if (!(excess <= worst_excess) || worst_i < 0) {
+      worst_excess = excess;
+      worst_i = i;
+      worst_num = num;
+      worst_ana = ana;
+    }
+  }
+  int ok = bad == 0;
+  printf("gradcheck %-34s points=%-5lld worst i=%lld numeric=%.6g analytic=%.6g %s\n", what,
+         (long long)points, (long long)worst_i, worst_num, worst_ana, ok ? "ok" : "FAIL");
+  T_CHECK(ok, "%s: %lld of %lld gradient entries off", what, (long long)bad, (long long)points);
+  return ok;
+}
