@@ -91,7 +91,7 @@ int dlc_cpu_threads(const dlc_ctx *ctx) {
 #endif
 }
 
-int dlc_ctx_threads(const dlc_ctx *ctx) { return ctx ? ctx->opts.threads : 0; }
+int dlc_ctx_threads(const dlc_ctx *ctx) { return dlc_cpu_threads(ctx); }
 size_t dlc_ctx_workspace_limit(const dlc_ctx *ctx) { return ctx ? ctx->opts.workspace_limit : 0; }
 uint64_t dlc_ctx_seed(const dlc_ctx *ctx) { return ctx ? ctx->opts.seed : 0; }
 

@@ -234,7 +234,9 @@ int dlc_cuda_device_count(char *why, size_t len) {
   return 0;
 }
 dlc_status dlc_cuda_ctx_init(dlc_ctx *ctx, int index) {
-  return DLC_FAIL(ctx, DLC_ERR_DEVICE, "cuda:%d requested: libdlcuda was built without CUDA", index);
+  char why[128];
+  dlc_cuda_device_count(why, sizeof why);
+  return DLC_FAIL(ctx, DLC_ERR_DEVICE, "cuda:%d requested: %s", index, why);
 }
 void dlc_cuda_ctx_destroy(dlc_ctx *ctx) { (void)ctx; }
 dlc_status dlc_device_alloc(dlc_ctx *ctx, void **p, size_t bytes) {

@@ -95,7 +95,7 @@ DLC_API const char *dlc_ctx_error(const dlc_ctx *ctx);  /* "" when none */
 DLC_API const char *dlc_ctx_notice(const dlc_ctx *ctx); /* "" when none */
 DLC_API void dlc_ctx_clear_error(dlc_ctx *ctx);
 DLC_API dlc_device dlc_ctx_device(const dlc_ctx *ctx);
-DLC_API int dlc_ctx_threads(const dlc_ctx *ctx);
+DLC_API int dlc_ctx_threads(const dlc_ctx *ctx); /* effective CPU threads */
 DLC_API size_t dlc_ctx_workspace_limit(const dlc_ctx *ctx);
 DLC_API dlc_status dlc_ctx_set_seed(dlc_ctx *ctx, uint64_t seed);
 DLC_API uint64_t dlc_ctx_seed(const dlc_ctx *ctx);
