@@ -175,6 +175,16 @@ DLC_API dlc_status dlc_tensor_rand_normal(dlc_ctx *ctx, dlc_tensor *t, float mea
 DLC_API uint64_t dlc_ctx_rng_offset(const dlc_ctx *ctx);
 DLC_API void dlc_ctx_set_rng_offset(dlc_ctx *ctx, uint64_t offset);
 
+/* ---------------------------------------------------------------- files */
+
+/* Reads a .npy file (format 1.0-3.0, little-endian, C order) into a new CPU tensor:
+ * float32, int32, uint8, or int64 converted to int32 (out-of-range values are an error).
+ * A truncated, oversized or malformed file is an error naming the problem. */
+DLC_API dlc_status dlc_npy_load(dlc_ctx *ctx, const char *path, dlc_tensor *out);
+/* Writes a float32, int32 or uint8 tensor (on any device) as .npy: to PATH.tmp, fsync'd,
+ * then renamed over PATH, so a failed write never leaves a broken file in its place. */
+DLC_API dlc_status dlc_npy_save(dlc_ctx *ctx, const char *path, const dlc_tensor *t);
+
 #ifdef __cplusplus
 }
 #endif
