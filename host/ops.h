@@ -32,4 +32,59 @@ dlc_status dlc_op_gemm_strided_batched(dlc_ctx *ctx, dlc_device dev, int trans_a
                                        const float *B, int64_t ldb, int64_t stride_b, float beta,
                                        float *C, int64_t ldc, int64_t stride_c, int64_t batch);
 
+/* ---- activations (bodies in kernels/activation.h) */
+/* y = act(x); y may be x. slope: leaky ReLU's negative slope. */
+dlc_status dlc_op_act_fwd(dlc_ctx *ctx, dlc_act act, float slope, const dlc_tensor *x,
+                          dlc_tensor *y);
+/* dx += dy * act'(x). tanh and sigmoid read y (the output), ReLU and leaky ReLU read x. */
+dlc_status dlc_op_act_bwd(dlc_ctx *ctx, dlc_act act, float slope, const dlc_tensor *x,
+                          const dlc_tensor *y, const dlc_tensor *dy, dlc_tensor *dx);
+
+/* ---- dense: y[N,out] = act(x[N,in] W[out,in]^T + b[out]), bias and activation fused */
+dlc_status dlc_op_dense_fwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *w,
+                            const dlc_tensor *b, dlc_act act, float slope, dlc_tensor *y);
+/* From dy and the saved output y: dz = dy * act'(y) (written into dz, [N,out], which may be
+ * dy itself), then dw += dz^T x, db += colsum(dz), dx += dz W. dx and db may be NULL.
+ * Leaky ReLU needs slope >= 0 here (the sign of x is read from y). */
+dlc_status dlc_op_dense_bwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *w,
+                            const dlc_tensor *y, const dlc_tensor *dy, dlc_act act, float slope,
+                            dlc_tensor *dz, dlc_tensor *dx, dlc_tensor *dw, dlc_tensor *db);
+/* db[C] += sum over rows of dz[rows, C]. */
+dlc_status dlc_op_bias_grad(dlc_ctx *ctx, const dlc_tensor *dz, dlc_tensor *db);
+
+/* ---- dropout: the mask is regenerated from the generator position, not stored */
+/* Train: y = x * keep / (1 - p), keep_i = uniform_i >= p from block (*offset + i/4);
+ * *offset receives the position used, which backward needs. Eval (train = 0): y = x. */
+dlc_status dlc_op_dropout_fwd(dlc_ctx *ctx, float p, int train, const dlc_tensor *x,
+                              dlc_tensor *y, uint64_t *offset);
+/* dx += dy * keep / (1 - p), with the mask of the forward at `offset`. */
+dlc_status dlc_op_dropout_bwd(dlc_ctx *ctx, float p, uint64_t offset, const dlc_tensor *dy,
+                              dlc_tensor *dx);
+
+/* ---- softmax over the last dimension (rows = numel / last) */
+/* y = softmax(x), or log_softmax(x) when log; y may be x. */
+dlc_status dlc_op_softmax_fwd(dlc_ctx *ctx, int log, const dlc_tensor *x, dlc_tensor *y);
+/* dx += y * (dy - sum(dy * y)); log: dx += dy - exp(y) * sum(dy). */
+dlc_status dlc_op_softmax_bwd(dlc_ctx *ctx, int log, const dlc_tensor *y, const dlc_tensor *dy,
+                              dlc_tensor *dx);
+
+/* ---- losses; the loss is a 1-element tensor on the inputs' device (read it when needed) */
+/* logits [N,C], labels int32 [N]. Writes logp = log_softmax(logits) [N,C] and
+ * row_w [N] (the weight of each row's label, 0 for ignored rows), both kept for backward,
+ * and loss [1]. A label outside [0, C) other than ignore_index is an error on the CPU;
+ * on the GPU it makes the loss NaN (a check there would cost a synchronisation). */
+dlc_status dlc_op_softmax_xent_fwd(dlc_ctx *ctx, const dlc_tensor *logits,
+                                   const dlc_tensor *labels, const dlc_xent_opts *opts,
+                                   dlc_tensor *logp, dlc_tensor *row_w, dlc_tensor *loss);
+/* dlogits += dloss * dloss/dlogits. */
+dlc_status dlc_op_softmax_xent_bwd(dlc_ctx *ctx, const dlc_tensor *logp,
+                                   const dlc_tensor *labels, const dlc_tensor *row_w,
+                                   const dlc_xent_opts *opts, float dloss, dlc_tensor *dlogits);
+/* loss[1] = mean or sum of (x - target)^2. */
+dlc_status dlc_op_mse_fwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *target,
+                          dlc_reduction reduction, dlc_tensor *loss);
+/* dx += dloss * 2 (x - target) (/ numel for mean). */
+dlc_status dlc_op_mse_bwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *target,
+                          dlc_reduction reduction, float dloss, dlc_tensor *dx);
+
 #endif

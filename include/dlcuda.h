@@ -175,6 +175,29 @@ DLC_API dlc_status dlc_tensor_rand_normal(dlc_ctx *ctx, dlc_tensor *t, float mea
 DLC_API uint64_t dlc_ctx_rng_offset(const dlc_ctx *ctx);
 DLC_API void dlc_ctx_set_rng_offset(dlc_ctx *ctx, uint64_t offset);
 
+/* ---------------------------------------------------------------- layer vocabulary */
+
+typedef enum dlc_act {
+  DLC_ACT_NONE = 0,
+  DLC_ACT_TANH,
+  DLC_ACT_SIGMOID,
+  DLC_ACT_RELU,
+  DLC_ACT_LEAKY_RELU, /* x > 0 ? x : slope * x */
+  DLC_ACT_COUNT
+} dlc_act;
+
+typedef enum dlc_reduction { DLC_REDUCE_MEAN = 0, DLC_REDUCE_SUM = 1 } dlc_reduction;
+
+/* Softmax cross-entropy with integer labels, with PyTorch's semantics (nn.CrossEntropyLoss):
+ * per-class weights, label smoothing, an ignored label, mean or sum. */
+typedef struct dlc_xent_opts {
+  const dlc_tensor *class_weight; /* float32 [C] on the logits' device, or NULL */
+  float label_smoothing;          /* in [0, 1] */
+  int ignore_index;               /* rows with this label count for nothing; default -100 */
+  dlc_reduction reduction;        /* MEAN divides by the summed weight of counted rows */
+} dlc_xent_opts;
+DLC_API dlc_xent_opts dlc_xent_opts_default(void);
+
 /* ---------------------------------------------------------------- files */
 
 /* Reads a .npy file (format 1.0-3.0, little-endian, C order) into a new CPU tensor:

@@ -147,6 +147,14 @@ void t_guarded_free(dlc_ctx *ctx, t_guarded *g) {
   memset(g, 0, sizeof *g);
 }
 
+int t_fixture(dlc_ctx *ctx, const char *rel, dlc_tensor *out) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", DLC_FIXTURE_DIR, rel);
+  dlc_status s = dlc_npy_load(ctx, path, out);
+  T_CHECK(s == DLC_OK, "fixture %s: %s", rel, dlc_ctx_error(ctx));
+  return s == DLC_OK;
+}
+
 int t_gradcheck(const char *what, float *x, const float *analytic, int64_t n, t_loss_fn loss,
                 void *user, double eps, double rtol, double atol, int64_t max_points) {
   int64_t points = n < max_points ? n : max_points;

@@ -83,6 +83,10 @@ int t_guarded_upload(dlc_ctx *ctx, t_guarded *g, const float *host);
 int t_guarded_download(dlc_ctx *ctx, t_guarded *g, float *host, const char *what);
 void t_guarded_free(dlc_ctx *ctx, t_guarded *g);
 
+/* Loads tests/fixtures/<rel> (a .npy written by a committed PyTorch script) into a new CPU
+ * tensor; a missing or bad fixture is a failed check and returns 0. */
+int t_fixture(dlc_ctx *ctx, const char *rel, dlc_tensor *out);
+
 /* Finite-difference gradient check. loss(user) evaluates the scalar loss at the current
  * contents of x; analytic[i] is the claimed dloss/dx[i]. Each checked element is
  * perturbed by +-eps (central difference, evaluated in double from float forward passes)
