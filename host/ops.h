@@ -32,6 +32,16 @@ dlc_status dlc_op_gemm_strided_batched(dlc_ctx *ctx, dlc_device dev, int trans_a
                                        const float *B, int64_t ldb, int64_t stride_b, float beta,
                                        float *C, int64_t ldc, int64_t stride_c, int64_t batch);
 
+/* ---- helpers the op files share */
+dlc_status dlc_check_act(dlc_ctx *ctx, dlc_act act);
+/* t is float32 with ref's element count, on ref's device. */
+dlc_status dlc_check_like(dlc_ctx *ctx, const dlc_tensor *ref, const dlc_tensor *t,
+                          const char *what);
+/* dx (+)= dy * act'(x, y) over raw pointers; the one act' does not read may be NULL. */
+dlc_status dlc_act_grad_run(dlc_ctx *ctx, dlc_act act, float slope, const float *x,
+                            const float *y, const float *dy, float *dx, int64_t n, int accumulate,
+                            int on_cuda);
+
 /* ---- activations (bodies in kernels/activation.h) */
 /* y = act(x); y may be x. slope: leaky ReLU's negative slope. */
 dlc_status dlc_op_act_fwd(dlc_ctx *ctx, dlc_act act, float slope, const dlc_tensor *x,
@@ -54,7 +64,8 @@ dlc_status dlc_op_bias_grad(dlc_ctx *ctx, const dlc_tensor *dz, dlc_tensor *db);
 
 /* ---- dropout: the mask is regenerated from the generator position, not stored */
 /* Train: y = x * keep / (1 - p), keep_i = uniform_i >= p from block (*offset + i/4);
- * *offset receives the position used, which backward needs. Eval (train = 0): y = x. */
+ * *offset receives the position used, which backward needs. Eval (train = 0) or p = 0:
+ * y = x. Dropout in eval mode for p = 0 consumes no random numbers. */
 dlc_status dlc_op_dropout_fwd(dlc_ctx *ctx, float p, int train, const dlc_tensor *x,
                               dlc_tensor *y, uint64_t *offset);
 /* dx += dy * keep / (1 - p), with the mask of the forward at `offset`. */

@@ -18,6 +18,21 @@ int dlc_launch_elementwise(int op, float a, const float *x, float *y, int64_t n,
 int dlc_launch_rand(int normal, float p0, float p1, uint64_t seed, uint64_t block0, float *y,
                     int64_t n, void *stream);
 
+/* y_i = act(x_i); act is a dlc_act value. */
+int dlc_launch_act_fwd(int act, float slope, const float *x, float *y, int64_t n, void *stream);
+/* dx_i = (accumulate ? dx_i : 0) + dy_i * act'(x_i, y_i); x or y may be NULL when the
+ * activation's derivative does not read it (see dlc_act_grad_needs_x). */
+int dlc_launch_act_bwd(int act, float slope, const float *x, const float *y, const float *dy,
+                       float *dx, int64_t n, int accumulate, void *stream);
+/* y[r, c] = act(y[r, c] + b[c]) over rows x cols; b may be NULL. */
+int dlc_launch_bias_act_fwd(int act, float slope, const float *b, float *y, int64_t rows,
+                            int64_t cols, void *stream);
+/* db[c] += sum_r dz[r, c]. */
+int dlc_launch_bias_grad(const float *dz, float *db, int64_t rows, int64_t cols, void *stream);
+/* Forward: out = in * m; backward: out += in * m; m_i = keep_i ? scale : 0 (dropout.h). */
+int dlc_launch_dropout(int backward, float p, float scale, uint64_t seed, uint64_t block0,
+                       const float *in, float *out, int64_t n, void *stream);
+
 #ifdef __cplusplus
 }
 #endif
