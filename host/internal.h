@@ -68,6 +68,24 @@ static inline int dlc_on_cuda(const dlc_tensor *t) { return t->device.kind == DL
 int dlc_cpu_threads(const dlc_ctx *ctx);
 #define DLC_OMP_MIN_WORK (1 << 15)
 
+/* This thread's share [*lo, *hi) of n items inside an `omp parallel` region (all of them
+ * outside one). Loops whose body depends on a runtime switch (the activation, the op) put
+ * the switch inside the region and call an inlined range loop per case: an `omp parallel
+ * for` would outline one loop for all cases, with the switch in it, unvectorised. */
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+static inline void dlc_omp_range(int64_t n, int64_t *lo, int64_t *hi) {
+#ifdef _OPENMP
+  int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+  int64_t t = 0, nt = 1;
+#endif
+  int64_t chunk = (n + nt - 1) / nt;
+  *lo = t * chunk < n ? t * chunk : n;
+  *hi = *lo + chunk < n ? *lo + chunk : n;
+}
+
 /* Host memory, 64-byte aligned; fails cleanly on requests larger than physical memory. */
 dlc_status dlc_host_alloc(dlc_ctx *ctx, void **p, size_t bytes);
 void dlc_host_free(void *p);

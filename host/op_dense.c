@@ -3,8 +3,6 @@
 #include "../kernels/launch.h"
 #include "ops.h"
 
-#include "../kernels/activation.h"
-
 static dlc_status check_dense(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *w,
                               const dlc_tensor *b, const dlc_tensor *y, int64_t *N, int64_t *in,
                               int64_t *out) {
@@ -47,13 +45,7 @@ dlc_status dlc_op_dense_fwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor 
   if (dlc_on_cuda(y))
     return DLC_LAUNCH(ctx, "bias_act_fwd",
                       dlc_launch_bias_act_fwd((int)act, slope, bp, y->data, N, out, ctx->stream));
-  float *yp = y->data;
-#pragma omp parallel for if (N * out > DLC_OMP_MIN_WORK) num_threads(dlc_cpu_threads(ctx))
-  for (int64_t r = 0; r < N; r++)
-    for (int64_t c = 0; c < out; c++) {
-      float v = yp[r * out + c];
-      yp[r * out + c] = dlc_act_apply((int)act, slope, bp ? v + bp[c] : v);
-    }
+  dlc_bias_act_cpu(ctx, act, slope, bp, y->data, N, out);
   return DLC_OK;
 }
 

@@ -18,10 +18,11 @@ static dlc_status check_pair(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor
   return DLC_OK;
 }
 
-/* op is a constant at each call site below, so the switch in dlc_ew_apply folds away. */
-static inline void ew_cpu(dlc_ctx *ctx, int op, float a, const float *x, float *y, int64_t n) {
-#pragma omp parallel for if (n > DLC_OMP_MIN_WORK) num_threads(dlc_cpu_threads(ctx))
-  for (int64_t i = 0; i < n; i++)
+/* One inlined loop per op with `op` a constant, the switch inside the parallel region
+ * (see dlc_omp_range), so each loop vectorises. */
+static inline __attribute__((always_inline)) void ew_range(int op, float a, const float *x,
+                                                           float *y, int64_t lo, int64_t hi) {
+  for (int64_t i = lo; i < hi; i++)
     y[i] = dlc_ew_apply(op, a, op == DLC_EW_FILL ? 0.f : x[i], op == DLC_EW_AXPY ? y[i] : 0.f);
 }
 
@@ -33,11 +34,17 @@ static dlc_status ew(dlc_ctx *ctx, int op, float a, const dlc_tensor *x, dlc_ten
                                              (float *)y->data, y->numel, ctx->stream));
   const float *xp = x ? (const float *)x->data : NULL;
   float *yp = (float *)y->data;
-  switch (op) {
-    case DLC_EW_FILL: ew_cpu(ctx, DLC_EW_FILL, a, xp, yp, y->numel); break;
-    case DLC_EW_SCALE: ew_cpu(ctx, DLC_EW_SCALE, a, xp, yp, y->numel); break;
-    case DLC_EW_AXPY: ew_cpu(ctx, DLC_EW_AXPY, a, xp, yp, y->numel); break;
-    default: ew_cpu(ctx, DLC_EW_COPY, a, xp, yp, y->numel); break;
+  int64_t n = y->numel;
+#pragma omp parallel if (n > DLC_OMP_MIN_WORK) num_threads(dlc_cpu_threads(ctx))
+  {
+    int64_t lo, hi;
+    dlc_omp_range(n, &lo, &hi);
+    switch (op) {
+      case DLC_EW_FILL: ew_range(DLC_EW_FILL, a, xp, yp, lo, hi); break;
+      case DLC_EW_SCALE: ew_range(DLC_EW_SCALE, a, xp, yp, lo, hi); break;
+      case DLC_EW_AXPY: ew_range(DLC_EW_AXPY, a, xp, yp, lo, hi); break;
+      default: ew_range(DLC_EW_COPY, a, xp, yp, lo, hi); break;
+    }
   }
   return DLC_OK;
 }

@@ -42,6 +42,10 @@ dlc_status dlc_act_grad_run(dlc_ctx *ctx, dlc_act act, float slope, const float 
                             const float *y, const float *dy, float *dx, int64_t n, int accumulate,
                             int on_cuda);
 
+/* y[r, c] = act(y[r, c] + b[c]) on the CPU; b may be NULL. */
+void dlc_bias_act_cpu(dlc_ctx *ctx, dlc_act act, float slope, const float *b, float *y,
+                      int64_t rows, int64_t cols);
+
 /* ---- activations (bodies in kernels/activation.h) */
 /* y = act(x); y may be x. slope: leaky ReLU's negative slope. */
 dlc_status dlc_op_act_fwd(dlc_ctx *ctx, dlc_act act, float slope, const dlc_tensor *x,
