@@ -220,6 +220,47 @@ dlc_status dlc_cuda_sync(dlc_ctx *ctx) {
   return DLC_OK;
 }
 
+dlc_status dlc_host_alloc_pinned(dlc_ctx *ctx, void **p, size_t bytes) {
+  if (ctx->device.kind != DLC_DEVICE_CUDA) return dlc_host_alloc(ctx, p, bytes);
+  CUDA_TRY(ctx, cudaMallocHost(p, bytes ? bytes : 1));
+  return DLC_OK;
+}
+
+void dlc_host_free_pinned(dlc_ctx *ctx, void *p) {
+  if (!p) return;
+  if (ctx->device.kind == DLC_DEVICE_CUDA)
+    cudaFreeHost(p);
+  else
+    dlc_host_free(p);
+}
+
+dlc_status dlc_cuda_memcpy_async(dlc_ctx *ctx, void *dst, const void *src, size_t bytes, int to_device) {
+  CUDA_TRY(ctx, cudaMemcpyAsync(dst, src, bytes, to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost,
+                                (cudaStream_t)ctx->stream));
+  return DLC_OK;
+}
+
+dlc_status dlc_cuda_event_create(dlc_ctx *ctx, void **ev) {
+  cudaEvent_t e;
+  CUDA_TRY(ctx, cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  *ev = e;
+  return DLC_OK;
+}
+
+dlc_status dlc_cuda_event_record(dlc_ctx *ctx, void *ev) {
+  CUDA_TRY(ctx, cudaEventRecord((cudaEvent_t)ev, (cudaStream_t)ctx->stream));
+  return DLC_OK;
+}
+
+dlc_status dlc_cuda_event_wait_host(dlc_ctx *ctx, void *ev) {
+  CUDA_TRY(ctx, cudaEventSynchronize((cudaEvent_t)ev));
+  return DLC_OK;
+}
+
+void dlc_cuda_event_destroy(void *ev) {
+  if (ev) cudaEventDestroy((cudaEvent_t)ev);
+}
+
 dlc_status dlc_cuda_check_launch(dlc_ctx *ctx, int err, const char *what, const char *file,
                                  int line) {
   if (err == cudaSuccess) return DLC_OK;
@@ -251,6 +292,19 @@ dlc_status dlc_cuda_memcpy(dlc_ctx *ctx, void *dst, dlc_device dd, const void *s
   return DLC_FAIL(ctx, DLC_ERR_DEVICE, "device copy: built without CUDA");
 }
 dlc_status dlc_cuda_sync(dlc_ctx *ctx) { (void)ctx; return DLC_OK; }
+dlc_status dlc_host_alloc_pinned(dlc_ctx *ctx, void **p, size_t bytes) { return dlc_host_alloc(ctx, p, bytes); }
+void dlc_host_free_pinned(dlc_ctx *ctx, void *p) { (void)ctx; dlc_host_free(p); }
+dlc_status dlc_cuda_memcpy_async(dlc_ctx *ctx, void *dst, const void *src, size_t bytes, int to_device) {
+  (void)dst; (void)src; (void)bytes; (void)to_device;
+  return DLC_FAIL(ctx, DLC_ERR_DEVICE, "device copy: built without CUDA");
+}
+dlc_status dlc_cuda_event_create(dlc_ctx *ctx, void **ev) {
+  *ev = NULL;
+  return DLC_FAIL(ctx, DLC_ERR_DEVICE, "CUDA event: built without CUDA");
+}
+dlc_status dlc_cuda_event_record(dlc_ctx *ctx, void *ev) { (void)ctx; (void)ev; return DLC_OK; }
+dlc_status dlc_cuda_event_wait_host(dlc_ctx *ctx, void *ev) { (void)ctx; (void)ev; return DLC_OK; }
+void dlc_cuda_event_destroy(void *ev) { (void)ev; }
 dlc_status dlc_cuda_set_tf32(dlc_ctx *ctx, int allow) { (void)ctx; (void)allow; return DLC_OK; }
 dlc_status dlc_cuda_check_launch(dlc_ctx *ctx, int err, const char *what, const char *file,
                                  int line) {

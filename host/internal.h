@@ -94,6 +94,18 @@ void dlc_host_free(void *p);
 dlc_status dlc_device_alloc(dlc_ctx *ctx, void **p, size_t bytes);
 void dlc_device_free(dlc_ctx *ctx, void *p);
 
+/* Page-locked host memory when the context runs on CUDA (fast asynchronous copies),
+ * ordinary aligned memory otherwise. */
+dlc_status dlc_host_alloc_pinned(dlc_ctx *ctx, void **p, size_t bytes);
+void dlc_host_free_pinned(dlc_ctx *ctx, void *p);
+/* Stream-ordered host<->device copy that returns at once; host memory should be pinned. */
+dlc_status dlc_cuda_memcpy_async(dlc_ctx *ctx, void *dst, const void *src, size_t bytes, int to_device);
+/* Events on the context's stream (cudaEvent_t as void*), for the loader's double buffer. */
+dlc_status dlc_cuda_event_create(dlc_ctx *ctx, void **ev);
+dlc_status dlc_cuda_event_record(dlc_ctx *ctx, void *ev);
+dlc_status dlc_cuda_event_wait_host(dlc_ctx *ctx, void *ev);
+void dlc_cuda_event_destroy(void *ev);
+
 /* CUDA side of the context, in cuda_runtime.c (stubs without CUDA). */
 dlc_status dlc_cuda_ctx_init(dlc_ctx *ctx, int index);
 void dlc_cuda_ctx_destroy(dlc_ctx *ctx);

@@ -1,0 +1,321 @@
+/* Data sets: IDX (plain or gzipped), CIFAR-10 binary batches, CSV. Every header field and
+ * byte count is checked before it is used; errors name the file and the problem. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <math.h>
+#include <zlib.h>
+
+#include "internal.h"
+
+void dlc_dataset_free(dlc_dataset *ds) {
+  if (!ds) return;
+  free(ds->pixels);
+  free(ds->features);
+  free(ds->labels);
+  memset(ds, 0, sizeof *ds);
+}
+
+/* Reads exactly n bytes or fails with a message naming what was short. */
+static dlc_status gz_read_all(dlc_ctx *ctx, gzFile f, const char *path, void *buf, size_t n,
+                              const char *what) {
+  size_t done = 0;
+  while (done < n) {
+    unsigned chunk = n - done > (1u << 30) ? (1u << 30) : (unsigned)(n - done);
+    int got = gzread(f, (char *)buf + done, chunk);
+    if (got < 0) {
+      int zerr;
+      const char *m = gzerror(f, &zerr);
+      return DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: reading %s: %s", path, what, m);
+    }
+    if (got == 0)
+      return DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: truncated: %s needs %zu bytes, the file has %zu",
+                      path, what, n, done);
+    done += (size_t)got;
+  }
+  return DLC_OK;
+}
+
+static uint32_t be32(const unsigned char *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Opens an IDX file, checks its magic (unsigned byte data, `ndim` dimensions) and reads
+ * the dimensions. */
+static dlc_status idx_open(dlc_ctx *ctx, const char *path, int ndim, uint32_t dims[3], gzFile *out) {
+  *out = NULL;
+  gzFile f = gzopen(path, "rb");
+  if (!f) return DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", path, strerror(errno ? errno : ENOENT));
+  unsigned char head[16];
+  dlc_status s = gz_read_all(ctx, f, path, head, 4 + 4 * (size_t)ndim, "the IDX header");
+  if (s == DLC_OK && (head[0] != 0 || head[1] != 0 || head[2] != 0x08 || head[3] != ndim))
+    s = DLC_FAIL(ctx, DLC_ERR_FORMAT,
+                 "%s: wrong IDX magic %02x%02x%02x%02x (expected 000008%02x: unsigned bytes, %d dimension%s)",
+                 path, head[0], head[1], head[2], head[3], ndim, ndim, ndim > 1 ? "s" : "");
+  for (int i = 0; s == DLC_OK && i < ndim; i++) {
+    dims[i] = be32(head + 4 + 4 * i);
+    if (dims[i] == 0 || dims[i] > (1u << 28))
+      s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: IDX dimension %d is %u", path, i, dims[i]);
+  }
+  if (s != DLC_OK) {
+    gzclose(f);
+    return s;
+  }
+  *out = f;
+  return DLC_OK;
+}
+
+/* After the payload the file must end: trailing bytes mean a wrong header. */
+static dlc_status expect_eof(dlc_ctx *ctx, gzFile f, const char *path) {
+  char c;
+  if (gzread(f, &c, 1) != 0)
+    return DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: trailing bytes after the data the header describes", path);
+  return DLC_OK;
+}
+
+static dlc_status count_classes(dlc_ctx *ctx, dlc_dataset *ds) {
+  int32_t mx = -1;
+  for (int64_t i = 0; i < ds->count; i++) {
+    if (ds->labels[i] < 0)
+      return DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: label %d at sample %lld is negative", ds->source,
+                      ds->labels[i], (long long)i);
+    if (ds->labels[i] > mx) mx = ds->labels[i];
+  }
+  ds->num_classes = mx + 1;
+  return DLC_OK;
+}
+
+dlc_status dlc_dataset_load_idx(dlc_ctx *ctx, const char *images, const char *labels,
+                                dlc_dataset *out) {
+  if (!ctx) return DLC_ERR_INVALID_ARG;
+  DLC_CHECK_NULL(ctx, images);
+  DLC_CHECK_NULL(ctx, labels);
+  DLC_CHECK_NULL(ctx, out);
+  memset(out, 0, sizeof *out);
+  snprintf(out->source, sizeof out->source, "%s", images);
+  uint32_t di[3], dl[3];
+  gzFile fi = NULL, fl = NULL;
+  dlc_status s = idx_open(ctx, images, 3, di, &fi);
+  if (s == DLC_OK) s = idx_open(ctx, labels, 1, dl, &fl);
+  if (s == DLC_OK && di[0] != dl[0])
+    s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s has %u images but %s has %u labels", images, di[0], labels, dl[0]);
+  if (s == DLC_OK) {
+    out->count = di[0];
+    out->channels = 1;
+    out->height = (int)di[1];
+    out->width = (int)di[2];
+    size_t px = (size_t)di[0] * di[1] * di[2];
+    out->pixels = malloc(px);
+    out->labels = malloc(sizeof(int32_t) * di[0]);
+    uint8_t *lab = malloc(di[0]);
+    if (!out->pixels || !out->labels || !lab)
+      s = DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "%s: %zu bytes for the images", images, px);
+    if (s == DLC_OK) s = gz_read_all(ctx, fi, images, out->pixels, px, "the pixels");
+    if (s == DLC_OK) s = expect_eof(ctx, fi, images);
+    if (s == DLC_OK) s = gz_read_all(ctx, fl, labels, lab, di[0], "the labels");
+    if (s == DLC_OK) s = expect_eof(ctx, fl, labels);
+    for (uint32_t i = 0; s == DLC_OK && i < di[0]; i++) out->labels[i] = lab[i];
+    free(lab);
+  }
+  if (fi) gzclose(fi);
+  if (fl) gzclose(fl);
+  if (s == DLC_OK) s = count_classes(ctx, out);
+  if (s != DLC_OK) dlc_dataset_free(out);
+  return s;
+}
+
+#define CIFAR_RECORD 3073
+
+dlc_status dlc_dataset_load_cifar10(dlc_ctx *ctx, const char *const *files, int nfiles,
+                                    dlc_dataset *out) {
+  if (!ctx) return DLC_ERR_INVALID_ARG;
+  DLC_CHECK_NULL(ctx, files);
+  DLC_CHECK_NULL(ctx, out);
+  memset(out, 0, sizeof *out);
+  if (nfiles <= 0) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "CIFAR-10: no files given");
+  snprintf(out->source, sizeof out->source, "%s", files[0]);
+  int64_t total = 0;
+  for (int k = 0; k < nfiles; k++) {
+    struct stat st;
+    if (stat(files[k], &st) != 0) return DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", files[k], strerror(errno));
+    if (st.st_size == 0 || st.st_size % CIFAR_RECORD != 0)
+      return DLC_FAIL(ctx, DLC_ERR_FORMAT,
+                      "%s: %lld bytes is not a whole number of CIFAR-10 records of %d bytes (truncated?)",
+                      files[k], (long long)st.st_size, CIFAR_RECORD);
+    total += st.st_size / CIFAR_RECORD;
+  }
+  out->count = total;
+  out->channels = 3;
+  out->height = out->width = 32;
+  out->pixels = malloc((size_t)total * 3072);
+  out->labels = malloc(sizeof(int32_t) * (size_t)total);
+  unsigned char *rec = malloc(CIFAR_RECORD);
+  dlc_status s = DLC_OK;
+  if (!out->pixels || !out->labels || !rec)
+    s = DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "CIFAR-10: %lld images", (long long)total);
+  int64_t at = 0;
+  for (int k = 0; s == DLC_OK && k < nfiles; k++) {
+    FILE *f = fopen(files[k], "rb");
+    if (!f) { s = DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", files[k], strerror(errno)); break; }
+    while (s == DLC_OK && fread(rec, 1, CIFAR_RECORD, f) == CIFAR_RECORD) {
+      if (rec[0] > 9)
+        s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: record %lld has label %d, outside CIFAR-10's 0..9",
+                     files[k], (long long)at, rec[0]);
+      out->labels[at] = rec[0];
+      memcpy(out->pixels + at * 3072, rec + 1, 3072);
+      at++;
+    }
+    fclose(f);
+  }
+  free(rec);
+  if (s == DLC_OK && at != total) s = DLC_FAIL(ctx, DLC_ERR_IO, "CIFAR-10: read %lld of %lld records", (long long)at, (long long)total);
+  if (s == DLC_OK) s = count_classes(ctx, out);
+  if (s != DLC_OK) dlc_dataset_free(out);
+  return s;
+}
+
+/* Splits a CSV line in place; returns the field count (at most max). */
+static int split_csv(char *line, char **fields, int max) {
+  int n = 0;
+  char *p = line;
+  while (n < max) {
+    fields[n++] = p;
+    char *c = strchr(p, ',');
+    if (!c) break;
+    *c = '\0';
+    p = c + 1;
+  }
+  char *nl = strpbrk(fields[n - 1], "\r\n");
+  if (nl) *nl = '\0';
+  return n;
+}
+
+static int parse_float(const char *s, float *v) {
+  char *end;
+  errno = 0;
+  *v = strtof(s, &end);
+  while (*end == ' ' || *end == '\t') end++;
+  return end != s && *end == '\0' && errno == 0;
+}
+
+dlc_status dlc_dataset_load_csv(dlc_ctx *ctx, const char *path, int label_column, dlc_dataset *out) {
+  if (!ctx) return DLC_ERR_INVALID_ARG;
+  DLC_CHECK_NULL(ctx, path);
+  DLC_CHECK_NULL(ctx, out);
+  memset(out, 0, sizeof *out);
+  snprintf(out->source, sizeof out->source, "%s", path);
+  FILE *f = fopen(path, "r");
+  if (!f) return DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", path, strerror(errno));
+  enum { MAXF = 65536 };
+  size_t cap_line = 1 << 16;
+  char *line = malloc(cap_line);
+  char **fields = malloc(sizeof(char *) * MAXF);
+  int64_t cap = 1024, n = 0, lineno = 0;
+  int ncols = -1, lab = 0;
+  dlc_status s = DLC_OK;
+  float *feat = NULL;
+  int32_t *labels = malloc(sizeof(int32_t) * (size_t)cap);
+  if (!line || !fields || !labels) s = DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "%s: reading", path);
+  while (s == DLC_OK && fgets(line, (int)cap_line, f)) {
+    lineno++;
+    size_t len = strlen(line);
+    if (len == cap_line - 1 && line[len - 1] != '\n') {
+      s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%lld: line longer than %zu bytes", path, (long long)lineno, cap_line - 2);
+      break;
+    }
+    if (strspn(line, " \t\r\n") == len) continue; /* blank */
+    int nf = split_csv(line, fields, MAXF);
+    if (ncols < 0) {
+      ncols = nf;
+      if (ncols < 2) { s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%lld: a CSV needs at least one feature and a label", path, (long long)lineno); break; }
+      lab = label_column < 0 ? ncols + label_column : label_column;
+      if (lab < 0 || lab >= ncols) {
+        s = DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: label column %d does not exist (%d columns)", path, label_column, ncols);
+        break;
+      }
+      float v;
+      if (!parse_float(fields[lab == 0 ? 1 : 0], &v)) continue; /* a header line */
+    }
+    if (nf != ncols) {
+      s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%lld: %d fields, the first row had %d", path, (long long)lineno, nf, ncols);
+      break;
+    }
+    if (n == cap || !feat) {
+      if (n == cap) cap *= 2;
+      float *nfp = realloc(feat, sizeof(float) * (size_t)cap * (size_t)(ncols - 1));
+      int32_t *nl = realloc(labels, sizeof(int32_t) * (size_t)cap);
+      if (!nfp || !nl) { free(nfp ? nfp : feat); feat = NULL; labels = nl ? nl : labels; s = DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "%s: %lld rows", path, (long long)n); break; }
+      feat = nfp;
+      labels = nl;
+    }
+    int j = 0;
+    for (int c = 0; c < ncols && s == DLC_OK; c++) {
+      float v;
+      if (!parse_float(fields[c], &v) || !isfinite(v)) {
+        s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%lld: column %d is \"%.40s\", not a finite number", path, (long long)lineno, c + 1, fields[c]);
+        break;
+      }
+      if (c == lab) {
+        if (v != (float)(int32_t)v || v < 0)
+          s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%lld: label \"%.40s\" is not a non-negative integer", path, (long long)lineno, fields[c]);
+        labels[n] = (int32_t)v;
+      } else {
+        feat[n * (ncols - 1) + j++] = v;
+      }
+    }
+    n++;
+  }
+  fclose(f);
+  free(line);
+  free(fields);
+  if (s == DLC_OK && n == 0) s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: no data rows", path);
+  out->features = feat;
+  out->labels = labels;
+  out->count = n;
+  out->channels = out->height = 1;
+  out->width = ncols - 1;
+  if (s == DLC_OK) s = count_classes(ctx, out);
+  if (s != DLC_OK) dlc_dataset_free(out);
+  return s;
+}
+
+static int exists(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0;
+}
+
+dlc_status dlc_dataset_open(dlc_ctx *ctx, const char *path, int train, dlc_dataset *out) {
+  if (!ctx) return DLC_ERR_INVALID_ARG;
+  DLC_CHECK_NULL(ctx, path);
+  DLC_CHECK_NULL(ctx, out);
+  memset(out, 0, sizeof *out);
+  size_t len = strlen(path);
+  if (len > 4 && strcmp(path + len - 4, ".csv") == 0) {
+    if (!train) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: a CSV file has no separate test split", path);
+    return dlc_dataset_load_csv(ctx, path, -1, out);
+  }
+  char a[1024], b[1024];
+  const char *split = train ? "train" : "t10k";
+  for (int gz = 1; gz >= 0; gz--) {
+    snprintf(a, sizeof a, "%s/%s-images-idx3-ubyte%s", path, split, gz ? ".gz" : "");
+    snprintf(b, sizeof b, "%s/%s-labels-idx1-ubyte%s", path, split, gz ? ".gz" : "");
+    if (exists(a)) return dlc_dataset_load_idx(ctx, a, b, out);
+  }
+  snprintf(a, sizeof a, "%s/%s", path, train ? "data_batch_1.bin" : "test_batch.bin");
+  if (exists(a)) {
+    char names[5][1024];
+    const char *files[5];
+    int n = train ? 5 : 1;
+    for (int k = 0; k < n; k++) {
+      if (train) snprintf(names[k], sizeof names[k], "%s/data_batch_%d.bin", path, k + 1);
+      else snprintf(names[k], sizeof names[k], "%s/test_batch.bin", path);
+      files[k] = names[k];
+    }
+    return dlc_dataset_load_cifar10(ctx, files, n, out);
+  }
+  return DLC_FAIL(ctx, DLC_ERR_IO,
+                  "%s: no data set found (expected IDX files %s-images-idx3-ubyte[.gz], CIFAR-10 %s, or a .csv file)",
+                  path, split, train ? "data_batch_1.bin" : "test_batch.bin");
+}

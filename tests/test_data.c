@@ -1,0 +1,248 @@
+/* Data sets and the loader: IDX (plain and gzipped), CIFAR-10, CSV, each with truncated,
+ * oversized and malformed files; the real Fashion-MNIST; loader order, resume,
+ * normalisation and augmentation. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "testutil.h"
+
+static char dir[256];
+
+static const char *path_of(const char *name) {
+  static char p[4][512];
+  static int k = 0;
+  k = (k + 1) % 4;
+  snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+  return p[k];
+}
+
+static void write_file(const char *name, const void *data, size_t n, int gz) {
+  if (gz) {
+    gzFile f = gzopen(path_of(name), "wb");
+    gzwrite(f, data, (unsigned)n);
+    gzclose(f);
+  } else {
+    FILE *f = fopen(path_of(name), "wb");
+    fwrite(data, 1, n, f);
+    fclose(f);
+  }
+}
+
+/* An IDX pair of `count` images of h x w, pixel = (i + y * w + x) % 256, label = i % 7. */
+static void write_idx(const char *img, const char *lab, int count, int h, int w, int gz,
+                      int cut_bytes, unsigned char magic3) {
+  size_t n = 16 + (size_t)count * h * w;
+  unsigned char *b = malloc(n);
+  unsigned char hi[16] = {0, 0, 8, magic3, 0, 0, 0, (unsigned char)count, 0, 0, 0, (unsigned char)h, 0, 0, 0, (unsigned char)w};
+  memcpy(b, hi, 16);
+  for (int i = 0; i < count; i++)
+    for (int p = 0; p < h * w; p++) b[16 + (size_t)i * h * w + p] = (unsigned char)((i + p) % 256);
+  if (cut_bytes < 0) { /* trailing garbage */
+    b = realloc(b, n + (size_t)-cut_bytes);
+    memset(b + n, 0, (size_t)-cut_bytes);
+  }
+  write_file(img, b, n - (size_t)cut_bytes, gz);
+  unsigned char *l = malloc(8 + (size_t)count);
+  unsigned char hl[8] = {0, 0, 8, 1, 0, 0, 0, (unsigned char)count};
+  memcpy(l, hl, 8);
+  for (int i = 0; i < count; i++) l[8 + i] = (unsigned char)(i % 7);
+  write_file(lab, l, 8 + (size_t)count, gz);
+  free(b);
+  free(l);
+}
+
+static void test_idx(dlc_ctx *ctx) {
+  dlc_dataset ds;
+  for (int gz = 0; gz < 2; gz++) {
+    write_idx("a-img", "a-lab", 20, 5, 3, gz, 0, 3);
+    T_OK(ctx, dlc_dataset_load_idx(ctx, path_of("a-img"), path_of("a-lab"), &ds));
+    T_CHECK(ds.count == 20 && ds.height == 5 && ds.width == 3 && ds.channels == 1 && ds.num_classes == 7,
+            "idx (gz=%d) shape %lld %dx%d classes %d", gz, (long long)ds.count, ds.height, ds.width, ds.num_classes);
+    T_CHECK(ds.pixels[15 * 2 + 4] == 6 && ds.labels[13] == 6, "idx contents");
+    dlc_dataset_free(&ds);
+  }
+  write_idx("t-img", "t-lab", 20, 5, 3, 1, 7, 3);
+  T_FAILS(ctx, DLC_ERR_FORMAT, "truncated", dlc_dataset_load_idx(ctx, path_of("t-img"), path_of("t-lab"), &ds));
+  write_idx("m-img", "m-lab", 20, 5, 3, 0, 0, 4);
+  T_FAILS(ctx, DLC_ERR_FORMAT, "wrong IDX magic", dlc_dataset_load_idx(ctx, path_of("m-img"), path_of("m-lab"), &ds));
+  write_idx("c-img", "c-lab", 20, 5, 3, 0, 0, 3);
+  write_idx("d-img", "d-lab", 21, 5, 3, 0, 0, 3);
+  T_FAILS(ctx, DLC_ERR_FORMAT, "20 images but", dlc_dataset_load_idx(ctx, path_of("c-img"), path_of("d-lab"), &ds));
+  write_idx("e-img", "e-lab", 20, 5, 3, 1, -5, 3);
+  T_FAILS(ctx, DLC_ERR_FORMAT, "trailing bytes", dlc_dataset_load_idx(ctx, path_of("e-img"), path_of("e-lab"), &ds));
+  T_FAILS(ctx, DLC_ERR_IO, "No such file", dlc_dataset_load_idx(ctx, path_of("nope"), path_of("c-lab"), &ds));
+  write_file("short", "\0\0", 2, 0);
+  T_FAILS(ctx, DLC_ERR_FORMAT, "truncated", dlc_dataset_load_idx(ctx, path_of("short"), path_of("c-lab"), &ds));
+  T_CHECK(ds.pixels == NULL && ds.labels == NULL, "a failed load leaves nothing");
+}
+
+static void test_cifar(dlc_ctx *ctx) {
+  unsigned char rec[3 * 3073];
+  for (int r = 0; r < 3; r++) {
+    rec[r * 3073] = (unsigned char)(r + 2);
+    for (int p = 0; p < 3072; p++) rec[r * 3073 + 1 + p] = (unsigned char)(p + r);
+  }
+  write_file("cifar.bin", rec, sizeof rec, 0);
+  const char *files[1] = {path_of("cifar.bin")};
+  dlc_dataset ds;
+  T_OK(ctx, dlc_dataset_load_cifar10(ctx, files, 1, &ds));
+  T_CHECK(ds.count == 3 && ds.channels == 3 && ds.height == 32 && ds.labels[2] == 4 &&
+              ds.pixels[2 * 3072 + 1024] == (unsigned char)(1024 + 2) && ds.num_classes == 5, "cifar contents");
+  dlc_dataset_free(&ds);
+  write_file("cifar-trunc.bin", rec, sizeof rec - 100, 0);
+  files[0] = path_of("cifar-trunc.bin");
+  T_FAILS(ctx, DLC_ERR_FORMAT, "whole number", dlc_dataset_load_cifar10(ctx, files, 1, &ds));
+  rec[3073] = 11;
+  write_file("cifar-label.bin", rec, sizeof rec, 0);
+  files[0] = path_of("cifar-label.bin");
+  T_FAILS(ctx, DLC_ERR_FORMAT, "outside CIFAR-10", dlc_dataset_load_cifar10(ctx, files, 1, &ds));
+}
+
+static void test_csv(dlc_ctx *ctx) {
+  const char *good = "a,b,label\n1.5,2,0\n-3,4e2,2\n\n0.25,-1,1\n";
+  write_file("good.csv", good, strlen(good), 0);
+  dlc_dataset ds;
+  T_OK(ctx, dlc_dataset_load_csv(ctx, path_of("good.csv"), -1, &ds));
+  T_CHECK(ds.count == 3 && ds.width == 2 && ds.num_classes == 3 && ds.features[2] == -3.f &&
+              ds.features[3] == 400.f && ds.labels[2] == 1, "csv contents");
+  dlc_dataset_free(&ds);
+  T_FAILS(ctx, DLC_ERR_FORMAT, "not a non-negative integer", dlc_dataset_load_csv(ctx, path_of("good.csv"), 0, &ds));
+  const char *bad[][2] = {{"1,2,0\n1,x,1\n", "not a finite number"},
+                          {"1,2,0\n1,2\n", "2 fields, the first row had 3"},
+                          {"1,2,0.5\n", "not a non-negative integer"},
+                          {"1,2,-1\n", "not a non-negative integer"},
+                          {"1,nan,1\n", "not a finite number"},
+                          {"a,b,c\n", "no data rows"},
+                          {"7\n", "at least one feature"}};
+  for (int k = 0; k < 7; k++) {
+    write_file("bad.csv", bad[k][0], strlen(bad[k][0]), 0);
+    T_FAILS(ctx, DLC_ERR_FORMAT, bad[k][1], dlc_dataset_load_csv(ctx, path_of("bad.csv"), -1, &ds));
+  }
+  T_FAILS(ctx, DLC_ERR_INVALID_ARG, "does not exist", dlc_dataset_load_csv(ctx, path_of("good.csv"), 9, &ds));
+  T_FAILS(ctx, DLC_ERR_IO, "no data set found", dlc_dataset_open(ctx, dir, 1, &ds));
+}
+
+static void test_fashion_mnist(dlc_ctx *ctx) {
+  const char *d = "/usr/share/datasets/fashion-mnist";
+  dlc_dataset tr, te;
+  T_OK(ctx, dlc_dataset_open(ctx, d, 1, &tr));
+  T_OK(ctx, dlc_dataset_open(ctx, d, 0, &te));
+  T_CHECK(tr.count == 60000 && te.count == 10000 && tr.height == 28 && tr.width == 28 &&
+              tr.num_classes == 10 && te.num_classes == 10, "Fashion-MNIST: %lld / %lld images, %d classes",
+          (long long)tr.count, (long long)te.count, tr.num_classes);
+  int64_t per[10] = {0};
+  for (int64_t i = 0; i < tr.count; i++) per[tr.labels[i]]++;
+  T_CHECK(per[0] == 6000 && per[9] == 6000, "6000 per class");
+  dlc_dataset_free(&tr);
+  dlc_dataset_free(&te);
+}
+
+static void test_loader(dlc_ctx *ctx) {
+  write_idx("l-img", "l-lab", 50, 4, 4, 0, 0, 3);
+  dlc_dataset ds;
+  T_OK(ctx, dlc_dataset_load_idx(ctx, path_of("l-img"), path_of("l-lab"), &ds));
+  dlc_loader_options o = dlc_loader_options_default();
+  o.batch = 8;
+  o.seed = 5;
+  o.normalize = 1;
+  o.mean[0] = 0.5f;
+  o.std[0] = 0.25f;
+  dlc_loader *l;
+  T_OK(ctx, dlc_loader_create(ctx, &ds, &o, &l));
+  T_CHECK(dlc_loader_batches(l) == 7, "50 / 8 -> 7 batches");
+  /* One epoch: every sample once; values normalised; remember the sequence of first pixels. */
+  int seen[50] = {0};
+  float firsts[50];
+  int64_t total = 0, n, nb = 0;
+  dlc_tensor x, y;
+  for (;;) {
+    T_OK(ctx, dlc_loader_next(l, &x, &y, &n));
+    if (n == 0) break;
+    T_CHECK(x.ndim == 4 && x.shape[0] == n && x.shape[1] == 1 && x.shape[2] == 4, "batch shape");
+    T_CHECK(n == (nb < 6 ? 8 : 2), "batch %lld has %lld", (long long)nb, (long long)n);
+    const float *xp = x.data;
+    for (int64_t i = 0; i < n; i++) {
+      /* Recover the sample from its first pixel: p0 = i % 256 / 255 normalised. */
+      float p0 = xp[i * 16] * 0.25f + 0.5f;
+      int idx = (int)lroundf(p0 * 255.f);
+      T_CHECK(idx >= 0 && idx < 50 && ((int32_t *)y.data)[i] == idx % 7, "label follows its image");
+      if (idx >= 0 && idx < 50) seen[idx]++;
+      firsts[total + i] = xp[i * 16];
+    }
+    total += n;
+    nb++;
+  }
+  int once = 1;
+  for (int i = 0; i < 50; i++) once &= seen[i] == 1;
+  T_CHECK(total == 50 && once, "an epoch visits every sample once");
+  int in_order = 1;
+  for (int i = 1; i < 50; i++) in_order &= firsts[i] > firsts[i - 1];
+  T_CHECK(!in_order, "shuffled");
+  /* Resume: epoch 0 from batch 3 gives what batches 3.. gave. */
+  T_OK(ctx, dlc_loader_start(l, 0, 3));
+  T_OK(ctx, dlc_loader_next(l, &x, &y, &n));
+  T_CHECK(n == 8 && ((float *)x.data)[0] == firsts[24] && ((float *)x.data)[16] == firsts[25], "resume mid-epoch");
+  /* Another epoch, another order. */
+  T_OK(ctx, dlc_loader_start(l, 1, 0));
+  T_OK(ctx, dlc_loader_next(l, &x, &y, &n));
+  T_CHECK(((float *)x.data)[0] != firsts[0] || ((float *)x.data)[16] != firsts[1], "epoch 1 reshuffles");
+  dlc_loader_destroy(l);
+
+  /* Augmentation: each output is the image, or its mirror, shifted by at most crop_pad with
+   * zeros coming in. Pixels are distinct within an image (4x4 of i + p), so check that
+   * every nonzero output pixel comes from the same image. */
+  o = dlc_loader_options_default();
+  o.batch = 50;
+  o.flip = 1;
+  o.crop_pad = 1;
+  o.shuffle = 0;
+  T_OK(ctx, dlc_loader_create(ctx, &ds, &o, &l));
+  T_OK(ctx, dlc_loader_next(l, &x, &y, &n));
+  int flipped = 0, shifted = 0, bad = 0;
+  for (int i = 0; i < 50; i++) {
+    const float *img = (const float *)x.data + i * 16;
+    int best = -1;
+    for (int f = 0; f < 2 && best < 0; f++)
+      for (int oy = -1; oy <= 1 && best < 0; oy++)
+        for (int ox = -1; ox <= 1 && best < 0; ox++) {
+          int match = 1;
+          for (int yy = 0; yy < 4; yy++)
+            for (int xx = 0; xx < 4; xx++) {
+              int sx = (f ? 3 - xx : xx) + ox, sy = yy + oy;
+              float want = (sx >= 0 && sx < 4 && sy >= 0 && sy < 4) ? ds.pixels[i * 16 + sy * 4 + sx] / 255.f : 0.f;
+              match &= fabsf(img[yy * 4 + xx] - want) < 1e-6f;
+            }
+          if (match) best = f * 9 + (oy + 1) * 3 + (ox + 1);
+        }
+    if (best < 0) bad++;
+    else {
+      flipped += best >= 9;
+      shifted += best % 9 != 4;
+    }
+  }
+  printf("augmentation: %d of 50 flipped, %d shifted, %d unexplained\n", flipped, shifted, bad);
+  T_CHECK(bad == 0 && flipped > 10 && flipped < 40 && shifted > 25, "flip and crop");
+  dlc_loader_destroy(l);
+  o.batch = 0;
+  T_FAILS(ctx, DLC_ERR_INVALID_ARG, "must be positive", dlc_loader_create(ctx, &ds, &o, &l));
+  dlc_dataset_free(&ds);
+}
+
+int main(void) {
+  dlc_ctx *ctx = t_cpu_ctx(1);
+  snprintf(dir, sizeof dir, "/tmp/dlc_data_XXXXXX");
+  if (!mkdtemp(dir)) return 1;
+  test_idx(ctx);
+  test_cifar(ctx);
+  test_csv(ctx);
+  test_fashion_mnist(ctx);
+  test_loader(ctx);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  dlc_ctx_destroy(ctx);
+  return t_finish("test_data");
+}
