@@ -198,6 +198,49 @@ typedef struct dlc_xent_opts {
 } dlc_xent_opts;
 DLC_API dlc_xent_opts dlc_xent_opts_default(void);
 
+/* ---------------------------------------------------------------- optimizers */
+
+typedef enum dlc_optimizer_kind { DLC_OPT_SGD = 0, DLC_OPT_ADAM = 1, DLC_OPT_ADAMW = 2 } dlc_optimizer_kind;
+typedef enum dlc_lr_schedule {
+  DLC_LR_CONSTANT = 0,
+  DLC_LR_STEP,   /* lr * gamma^(epoch / step_epochs) */
+  DLC_LR_COSINE  /* from lr down to min_lr over total_steps (after warm-up) */
+} dlc_lr_schedule;
+
+/* PyTorch's update rules (torch.optim.SGD, Adam, AdamW) and clip_grad_norm_. */
+typedef struct dlc_optim_options {
+  dlc_optimizer_kind kind;
+  float lr;
+  float momentum, dampening; /* SGD */
+  int nesterov;              /* SGD */
+  float weight_decay;        /* SGD/Adam: L2 added to the gradient; AdamW: decoupled */
+  float beta1, beta2, eps;   /* Adam, AdamW */
+  float clip_norm;           /* > 0: clip the gradient's global norm to this */
+  dlc_lr_schedule schedule;
+  int64_t warmup_steps;      /* linear warm-up from lr / warmup_steps to lr */
+  int64_t total_steps;       /* cosine: steps until min_lr */
+  float min_lr;              /* cosine floor */
+  int step_epochs;           /* step schedule: decay every step_epochs epochs ... */
+  float gamma;               /* ... by this factor */
+  int64_t steps_per_epoch;   /* step schedule: converts steps to epochs */
+} dlc_optim_options;
+DLC_API dlc_optim_options dlc_optim_options_default(void);
+
+typedef struct dlc_optim dlc_optim;
+/* An optimizer for a parameter buffer of nparams floats on the context's device. */
+DLC_API dlc_status dlc_optim_create(dlc_ctx *ctx, const dlc_optim_options *opts, int64_t nparams,
+                                    dlc_optim **out);
+/* One update of params from grads (both [nparams], contiguous, on the context's device):
+ * one fused kernel (plus a norm reduction when clipping). No host synchronisation. */
+DLC_API dlc_status dlc_optim_step(dlc_optim *o, dlc_tensor *params, const dlc_tensor *grads);
+/* The learning rate the next step will use. */
+DLC_API float dlc_optim_lr(const dlc_optim *o);
+DLC_API int64_t dlc_optim_steps(const dlc_optim *o);
+/* The state for checkpoints: the step count and up to two state tensors (SGD momentum;
+ * Adam m, v), NULL when the optimizer keeps none. */
+DLC_API void dlc_optim_state(dlc_optim *o, int64_t **step, dlc_tensor **s1, dlc_tensor **s2);
+DLC_API void dlc_optim_destroy(dlc_optim *o);
+
 /* ---------------------------------------------------------------- files */
 
 /* Reads a .npy file (format 1.0-3.0, little-endian, C order) into a new CPU tensor:

@@ -1,0 +1,58 @@
+/* Per-element bodies of the optimizers, with PyTorch's update rules (torch.optim.SGD, Adam,
+ * AdamW), shared by the CPU loop and the one fused CUDA kernel over the parameter buffer. */
+#ifndef DLC_OPTIM_H
+#define DLC_OPTIM_H
+
+#include "dlc_hd.h"
+
+#ifndef __CUDACC__
+#include <math.h>
+#endif
+
+/* The step's scalars, computed once on the host. */
+struct dlc_optim_hparams {
+  int kind;          /* 0 SGD, 1 Adam, 2 AdamW */
+  float lr, momentum, dampening, weight_decay, beta1, beta2, eps;
+  float bias_corr1, bias_corr2; /* 1 - beta^t */
+  int nesterov, first;          /* first: SGD's momentum buffer starts as the gradient */
+  float max_norm;               /* > 0: clip the gradient to this global norm */
+};
+typedef struct dlc_optim_hparams dlc_optim_hparams;
+
+/* The clipping factor from the squared global norm: min(1, max_norm / (norm + 1e-6)),
+ * as torch.nn.utils.clip_grad_norm_. */
+DLC_HD static inline float dlc_clip_coef(const dlc_optim_hparams *h, float sumsq) {
+  if (!(h->max_norm > 0.f)) return 1.f;
+  float c = h->max_norm / (sqrtf(sumsq) + 1e-6f);
+  return c < 1.f ? c : 1.f;
+}
+
+/* Updates parameter i: p, its gradient g (already clipped), and the state s1 (SGD momentum
+ * or Adam's m) and s2 (Adam's v). */
+DLC_HD static inline void dlc_optim_update(const dlc_optim_hparams *h, float *p, float g, float *s1,
+                                           float *s2) {
+  float w = *p;
+  if (h->kind == 0) {
+    g = g + h->weight_decay * w;
+    if (h->momentum != 0.f) {
+      float b = h->first ? g : h->momentum * *s1 + (1.f - h->dampening) * g;
+      *s1 = b;
+      g = h->nesterov ? g + h->momentum * b : b;
+    }
+    *p = w - h->lr * g;
+    return;
+  }
+  if (h->kind == 2)
+    w = w * (1.f - h->lr * h->weight_decay); /* AdamW: decoupled decay */
+  else
+    g = g + h->weight_decay * w;             /* Adam: L2 in the gradient */
+  float m = h->beta1 * *s1 + (1.f - h->beta1) * g;
+  float v = h->beta2 * *s2 + (1.f - h->beta2) * g * g;
+  *s1 = m;
+  *s2 = v;
+  /* PyTorch: p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps) */
+  float denom = sqrtf(v) / sqrtf(h->bias_corr2) + h->eps;
+  *p = w - (h->lr / h->bias_corr1) * m / denom;
+}
+
+#endif
