@@ -76,6 +76,19 @@ dlc_status dlc_op_dropout_fwd(dlc_ctx *ctx, float p, int train, const dlc_tensor
 dlc_status dlc_op_dropout_bwd(dlc_ctx *ctx, float p, uint64_t offset, const dlc_tensor *dy,
                               dlc_tensor *dx);
 
+/* ---- batch normalisation (nn.BatchNorm1d / 2d) over x [N, C] or [N, C, H, W] */
+/* Train: normalise with the batch statistics (saved in save_mean / save_invstd) and update
+ * run_mean / run_var by momentum (unbiased variance); eval: use the running statistics. */
+dlc_status dlc_op_batchnorm_fwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *gamma,
+                                const dlc_tensor *beta, dlc_tensor *run_mean, dlc_tensor *run_var,
+                                float momentum, float eps, int train, dlc_tensor *save_mean,
+                                dlc_tensor *save_invstd, dlc_tensor *y);
+/* dx += ..., dgamma += sum(dy * xhat), dbeta += sum(dy); dx may be NULL; scratch >= 2C. */
+dlc_status dlc_op_batchnorm_bwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *gamma,
+                                const dlc_tensor *save_mean, const dlc_tensor *save_invstd,
+                                const dlc_tensor *dy, dlc_tensor *dx, dlc_tensor *dgamma,
+                                dlc_tensor *dbeta, dlc_tensor *scratch);
+
 /* ---- softmax over the last dimension (rows = numel / last) */
 /* y = softmax(x), or log_softmax(x) when log; y may be x. */
 dlc_status dlc_op_softmax_fwd(dlc_ctx *ctx, int log, const dlc_tensor *x, dlc_tensor *y);

@@ -43,6 +43,20 @@ int dlc_launch_optim(const struct dlc_optim_hparams *h, float *p, const float *g
 int64_t dlc_sumsq_scratch_floats(void);
 int dlc_launch_sumsq(const float *x, int64_t n, float *scratch, float *out, void *stream);
 
+/* Batch normalisation over [N, C, S]: statistics per channel (saved mean and 1/std, and
+ * the running estimates updated when run_mean is not NULL), y = normalised x, and the
+ * backward (sums: 2C floats of scratch; dx may be NULL). */
+int dlc_launch_bn_stats(const float *x, int64_t N, int64_t C, int64_t S, float momentum, float eps,
+                        float *run_mean, float *run_var, float *save_mean, float *save_invstd,
+                        void *stream);
+int dlc_launch_bn_eval_stats(const float *run_mean, const float *run_var, int64_t C, float eps,
+                             float *save_mean, float *save_invstd, void *stream);
+int dlc_launch_bn_apply(const float *x, float *y, int64_t N, int64_t C, int64_t S, const float *mean,
+                        const float *invstd, const float *gamma, const float *beta, void *stream);
+int dlc_launch_bn_backward(const float *x, const float *dy, float *dx, int64_t N, int64_t C,
+                           int64_t S, const float *mean, const float *invstd, const float *gamma,
+                           float *sums, float *dgamma, float *dbeta, void *stream);
+
 #ifdef __cplusplus
 }
 #endif
