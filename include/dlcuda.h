@@ -198,6 +198,67 @@ typedef struct dlc_xent_opts {
 } dlc_xent_opts;
 DLC_API dlc_xent_opts dlc_xent_opts_default(void);
 
+/* ---------------------------------------------------------------- networks */
+
+/* A network: layers in order, each fed by the one before (residual layers also by a named
+ * earlier one), then a loss head. Shapes are inferred as layers are added; dlc_net_build
+ * lays out one parameter buffer, one gradient buffer and the activations, and initialises
+ * the parameters as PyTorch does. Layers mirror nn.Sequential's modules one to one, so
+ * layer k's parameters are PyTorch's "k.weight", "k.bias", ... */
+typedef struct dlc_net dlc_net;
+
+/* input_shape: one sample's shape ([C, H, W], [T, F] or [F]); max_batch: the largest
+ * batch forward will see (activations are planned for it). */
+DLC_API dlc_status dlc_net_create(dlc_ctx *ctx, int ndim, const int64_t *input_shape,
+                                  int64_t max_batch, dlc_net **out);
+DLC_API void dlc_net_destroy(dlc_net *net);
+
+/* Layers (name may be NULL: "<kind><index>"). A dense layer acts on the last dimension, as
+ * nn.Linear; an activation right after a dense layer is fused into its kernel. */
+DLC_API dlc_status dlc_net_add_dense(dlc_net *net, const char *name, int64_t units, int bias);
+DLC_API dlc_status dlc_net_add_activation(dlc_net *net, const char *name, dlc_act act, float slope);
+DLC_API dlc_status dlc_net_add_dropout(dlc_net *net, const char *name, float p);
+DLC_API dlc_status dlc_net_add_flatten(dlc_net *net, const char *name);
+/* nn.BatchNorm1d on [N, F] or nn.BatchNorm2d on [N, C, H, W]. */
+DLC_API dlc_status dlc_net_add_batchnorm(dlc_net *net, const char *name, float eps, float momentum);
+/* out = (previous output) + (output of the layer named `from`); shapes must match. */
+DLC_API dlc_status dlc_net_add_residual(dlc_net *net, const char *name, const char *from);
+
+/* The loss head: softmax cross-entropy over the last dimension with int32 labels (the
+ * class weights, if any, are copied), or mean squared error against a float target. */
+DLC_API dlc_status dlc_net_set_loss_xent(dlc_net *net, const dlc_xent_opts *opts);
+DLC_API dlc_status dlc_net_set_loss_mse(dlc_net *net, dlc_reduction reduction);
+
+DLC_API dlc_status dlc_net_build(dlc_net *net);
+/* A table of layer, kind, output shape, parameter count and forward FLOPs per sample. */
+DLC_API dlc_status dlc_net_summary(const dlc_net *net, char *buf, size_t len);
+DLC_API int64_t dlc_net_param_count(const dlc_net *net);
+/* One sample's output shape (of the last layer). */
+DLC_API int dlc_net_output_shape(const dlc_net *net, int64_t shape[DLC_MAX_DIMS]);
+
+/* Runs the layers on x [n, input_shape...] (n <= max_batch) in training (dropout, batch
+ * statistics) or evaluation mode; *out (may be NULL) becomes a view of the output. */
+DLC_API dlc_status dlc_net_forward(dlc_net *net, const dlc_tensor *x, int train, dlc_tensor *out);
+/* The loss of the last forward against target (labels or values); *loss becomes a view of
+ * a one-element tensor on the network's device. The input and target must stay valid until
+ * backward. */
+DLC_API dlc_status dlc_net_loss(dlc_net *net, const dlc_tensor *target, dlc_tensor *loss);
+/* Backward from the loss (d loss = 1), or from a given gradient of the output; parameter
+ * gradients accumulate into the gradient buffer (see dlc_net_zero_grad). */
+DLC_API dlc_status dlc_net_backward(dlc_net *net);
+DLC_API dlc_status dlc_net_backward_from(dlc_net *net, const dlc_tensor *dout);
+DLC_API dlc_status dlc_net_zero_grad(dlc_net *net);
+/* Asks backward to compute the input's gradient too; *dx becomes its view after backward. */
+DLC_API dlc_status dlc_net_input_grad(dlc_net *net, int enable, dlc_tensor *dx);
+/* The contiguous parameter and gradient buffers (what an optimizer steps over). */
+DLC_API dlc_tensor *dlc_net_params(dlc_net *net);
+DLC_API dlc_tensor *dlc_net_grads(dlc_net *net);
+/* Parameter or buffer k (0 <= k < count) under its state_dict name ("3.weight",
+ * "1.running_mean"); value and grad (NULL for buffers) are views. Returns the count. */
+DLC_API int dlc_net_tensor_count(const dlc_net *net);
+DLC_API dlc_status dlc_net_tensor(dlc_net *net, int k, char *name, size_t len, dlc_tensor *value,
+                                  dlc_tensor *grad, int *is_buffer);
+
 /* ---------------------------------------------------------------- optimizers */
 
 typedef enum dlc_optimizer_kind { DLC_OPT_SGD = 0, DLC_OPT_ADAM = 1, DLC_OPT_ADAMW = 2 } dlc_optimizer_kind;
