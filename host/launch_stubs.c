@@ -85,3 +85,9 @@ int dlc_launch_bn_eval_stats(const float *run_mean, const float *run_var, int64_
   (void)run_mean; (void)run_var; (void)C; (void)eps; (void)save_mean; (void)save_invstd; (void)stream;
   return 1;
 }
+
+int dlc_launch_metrics(const float *logits, const int32_t *labels, int64_t rows, int64_t C,
+                       const float *loss, float *acc, void *stream) {
+  (void)logits; (void)labels; (void)rows; (void)C; (void)loss; (void)acc; (void)stream;
+  return 1;
+}

@@ -198,6 +198,62 @@ typedef struct dlc_xent_opts {
 } dlc_xent_opts;
 DLC_API dlc_xent_opts dlc_xent_opts_default(void);
 
+/* ---------------------------------------------------------------- data sets */
+
+/* A labelled data set in host memory: `count` samples of channels x height x width
+ * (tabular data: 1 x 1 x features), stored as uint8 pixels (images) or float32 features
+ * (CSV), and int32 labels in [0, num_classes). */
+typedef struct dlc_dataset {
+  int64_t count;
+  int channels, height, width;
+  int num_classes;      /* max label + 1 */
+  uint8_t *pixels;      /* [count, C, H, W] for image sets, else NULL */
+  float *features;      /* [count, C*H*W] for CSV, else NULL */
+  int32_t *labels;      /* [count] */
+  char source[256];     /* the file or folder it came from, for messages */
+} dlc_dataset;
+
+/* IDX image + label files (MNIST, Fashion-MNIST), plain or gzipped. */
+DLC_API dlc_status dlc_dataset_load_idx(dlc_ctx *ctx, const char *images, const char *labels,
+                                        dlc_dataset *out);
+/* CIFAR-10 binary batches (each record: 1 label byte + 3072 pixel bytes). */
+DLC_API dlc_status dlc_dataset_load_cifar10(dlc_ctx *ctx, const char *const *files, int nfiles,
+                                            dlc_dataset *out);
+/* CSV with a header line or not, numeric features and an integer label column
+ * (label_column < 0 counts from the end: -1 is the last column). */
+DLC_API dlc_status dlc_dataset_load_csv(dlc_ctx *ctx, const char *path, int label_column,
+                                        dlc_dataset *out);
+/* Opens the training (train = 1) or test split found at `path`: a folder of IDX files
+ * ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]), a CIFAR-10 folder
+ * (data_batch_{1..5}.bin, test_batch.bin), or a .csv file (train only) . */
+DLC_API dlc_status dlc_dataset_open(dlc_ctx *ctx, const char *path, int train, dlc_dataset *out);
+DLC_API void dlc_dataset_free(dlc_dataset *ds);
+
+/* Batches for training: shuffled from the seed each epoch, normalised, augmented, and
+ * on the GPU copied asynchronously from pinned memory while the previous batch trains. */
+typedef struct dlc_loader dlc_loader;
+typedef struct dlc_loader_options {
+  int64_t batch;
+  int shuffle;          /* reshuffle every epoch from (seed, epoch) */
+  int drop_last;        /* skip a last, smaller batch */
+  float mean[3], std[3];/* per channel (images: applied to pixel / 255) */
+  int normalize;        /* 1: (x - mean) / std; 0: pixels / 255 (features as they are) */
+  int flip;             /* random horizontal flip with probability 1/2 */
+  int crop_pad;         /* random crop after zero padding by this many pixels */
+  uint64_t seed;
+} dlc_loader_options;
+DLC_API dlc_loader_options dlc_loader_options_default(void);
+DLC_API dlc_status dlc_loader_create(dlc_ctx *ctx, const dlc_dataset *ds,
+                                     const dlc_loader_options *opts, dlc_loader **out);
+/* Starts epoch `epoch` (its order and augmentation depend on seed and epoch only) at
+ * batch `start` (for resuming). */
+DLC_API dlc_status dlc_loader_start(dlc_loader *l, int64_t epoch, int64_t start);
+/* The next batch as views x [n, C, H, W] and labels [n] (int32) on the context's device,
+ * valid until the next call; *n = 0 at the end of the epoch. */
+DLC_API dlc_status dlc_loader_next(dlc_loader *l, dlc_tensor *x, dlc_tensor *labels, int64_t *n);
+DLC_API int64_t dlc_loader_batches(const dlc_loader *l);
+DLC_API void dlc_loader_destroy(dlc_loader *l);
+
 /* ---------------------------------------------------------------- networks */
 
 /* A network: layers in order, each fed by the one before (residual layers also by a named
@@ -302,6 +358,50 @@ DLC_API int64_t dlc_optim_steps(const dlc_optim *o);
 DLC_API void dlc_optim_state(dlc_optim *o, int64_t **step, dlc_tensor **s1, dlc_tensor **s2);
 DLC_API void dlc_optim_destroy(dlc_optim *o);
 
+/* ---------------------------------------------------------------- training */
+
+typedef struct dlc_epoch_stats {
+  double loss;      /* mean loss per sample */
+  double accuracy;  /* classification: arg-max equals the label */
+  int64_t samples;
+  double seconds, samples_per_second;
+} dlc_epoch_stats;
+
+/* Called every few batches with the running means (reading them costs one device sync). */
+typedef void (*dlc_progress_fn)(void *user, int64_t batch, int64_t nbatches,
+                                const dlc_epoch_stats *so_far);
+
+/* One epoch over the loader (started at `start_batch` of epoch `epoch`): forward, loss,
+ * backward, optimizer step per batch. A NaN or infinite loss stops it with an error that
+ * names the epoch and batch. cb may be NULL. */
+DLC_API dlc_status dlc_train_epoch(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch,
+                                   int64_t start_batch, dlc_progress_fn cb, void *user,
+                                   dlc_epoch_stats *stats);
+/* Loss and accuracy over a whole loader in evaluation mode. */
+DLC_API dlc_status dlc_evaluate(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats);
+/* Checks that a data set fits a network: sample shape (same element count: a [1, 28, 28]
+ * image feeds a [784] or [28, 28] input) and labels within the output's classes. */
+DLC_API dlc_status dlc_net_check_dataset(dlc_net *net, const dlc_dataset *ds);
+
+/* ---------------------------------------------------------------- model files */
+
+/* What a model file's [net] section says about training. */
+typedef struct dlc_train_config {
+  int64_t batch;
+  int epochs;
+  float warmup_epochs;
+  dlc_optim_options optim;   /* schedule lengths are filled in by the trainer */
+  dlc_loader_options loader; /* normalisation and augmentation */
+  char data[512];            /* default data set folder or file */
+} dlc_train_config;
+
+/* Reads a model file (.cfg: INI sections in Darknet's spirit, parsed with libinih) and
+ * builds its network for batches of up to `batch` (0: the file's). An unknown section or
+ * key, a missing required key, a bad value or a shape that does not fit is an error naming
+ * the file, line and key. cfg may be NULL. */
+DLC_API dlc_status dlc_model_load(dlc_ctx *ctx, const char *path, int64_t batch, dlc_net **net,
+                                  dlc_train_config *cfg);
+
 /* ---------------------------------------------------------------- files */
 
 /* Reads a .npy file (format 1.0-3.0, little-endian, C order) into a new CPU tensor:
@@ -311,62 +411,6 @@ DLC_API dlc_status dlc_npy_load(dlc_ctx *ctx, const char *path, dlc_tensor *out)
 /* Writes a float32, int32 or uint8 tensor (on any device) as .npy: to PATH.tmp, fsync'd,
  * then renamed over PATH, so a failed write never leaves a broken file in its place. */
 DLC_API dlc_status dlc_npy_save(dlc_ctx *ctx, const char *path, const dlc_tensor *t);
-
-/* ---------------------------------------------------------------- data sets */
-
-/* A labelled data set in host memory: `count` samples of channels x height x width
- * (tabular data: 1 x 1 x features), stored as uint8 pixels (images) or float32 features
- * (CSV), and int32 labels in [0, num_classes). */
-typedef struct dlc_dataset {
-  int64_t count;
-  int channels, height, width;
-  int num_classes;      /* max label + 1 */
-  uint8_t *pixels;      /* [count, C, H, W] for image sets, else NULL */
-  float *features;      /* [count, C*H*W] for CSV, else NULL */
-  int32_t *labels;      /* [count] */
-  char source[256];     /* the file or folder it came from, for messages */
-} dlc_dataset;
-
-/* IDX image + label files (MNIST, Fashion-MNIST), plain or gzipped. */
-DLC_API dlc_status dlc_dataset_load_idx(dlc_ctx *ctx, const char *images, const char *labels,
-                                        dlc_dataset *out);
-/* CIFAR-10 binary batches (each record: 1 label byte + 3072 pixel bytes). */
-DLC_API dlc_status dlc_dataset_load_cifar10(dlc_ctx *ctx, const char *const *files, int nfiles,
-                                            dlc_dataset *out);
-/* CSV with a header line or not, numeric features and an integer label column
- * (label_column < 0 counts from the end: -1 is the last column). */
-DLC_API dlc_status dlc_dataset_load_csv(dlc_ctx *ctx, const char *path, int label_column,
-                                        dlc_dataset *out);
-/* Opens the training (train = 1) or test split found at `path`: a folder of IDX files
- * ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]), a CIFAR-10 folder
- * (data_batch_{1..5}.bin, test_batch.bin), or a .csv file (train only) . */
-DLC_API dlc_status dlc_dataset_open(dlc_ctx *ctx, const char *path, int train, dlc_dataset *out);
-DLC_API void dlc_dataset_free(dlc_dataset *ds);
-
-/* Batches for training: shuffled from the seed each epoch, normalised, augmented, and
- * on the GPU copied asynchronously from pinned memory while the previous batch trains. */
-typedef struct dlc_loader dlc_loader;
-typedef struct dlc_loader_options {
-  int64_t batch;
-  int shuffle;          /* reshuffle every epoch from (seed, epoch) */
-  int drop_last;        /* skip a last, smaller batch */
-  float mean[3], std[3];/* per channel (images: applied to pixel / 255) */
-  int normalize;        /* 1: (x - mean) / std; 0: pixels / 255 (features as they are) */
-  int flip;             /* random horizontal flip with probability 1/2 */
-  int crop_pad;         /* random crop after zero padding by this many pixels */
-  uint64_t seed;
-} dlc_loader_options;
-DLC_API dlc_loader_options dlc_loader_options_default(void);
-DLC_API dlc_status dlc_loader_create(dlc_ctx *ctx, const dlc_dataset *ds,
-                                     const dlc_loader_options *opts, dlc_loader **out);
-/* Starts epoch `epoch` (its order and augmentation depend on seed and epoch only) at
- * batch `start` (for resuming). */
-DLC_API dlc_status dlc_loader_start(dlc_loader *l, int64_t epoch, int64_t start);
-/* The next batch as views x [n, C, H, W] and labels [n] (int32) on the context's device,
- * valid until the next call; *n = 0 at the end of the epoch. */
-DLC_API dlc_status dlc_loader_next(dlc_loader *l, dlc_tensor *x, dlc_tensor *labels, int64_t *n);
-DLC_API int64_t dlc_loader_batches(const dlc_loader *l);
-DLC_API void dlc_loader_destroy(dlc_loader *l);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,136 @@
+/* The training and evaluation loops. Per batch: forward, loss, backward, optimizer step,
+ * and metrics accumulated on the device; the host reads them every few batches (progress,
+ * NaN check) and at the end, so the GPU is not stalled on every step. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../kernels/launch.h"
+#include "net_internal.h"
+
+#define DLC_METRICS_EVERY 20 /* batches between host reads of the running metrics */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* acc[0] += loss * rows, acc[1] += correct rows. */
+static dlc_status accumulate(dlc_net *net, const dlc_tensor *labels, dlc_tensor *acc) {
+  dlc_ctx *ctx = net->ctx;
+  dlc_layer *last = &net->layers[net->nlayers - 1];
+  int64_t C = last->shape[last->ndim - 1], rows = net->n * (last->numel / C);
+  const float *logits = last->out.data;
+  if (net->loss != 1 || labels->numel != rows) C = 0; /* no accuracy without class labels */
+  if (dlc_on_cuda(acc))
+    return DLC_LAUNCH(ctx, "metrics", dlc_launch_metrics(logits, labels->data, C ? rows : 0, C,
+                                                          net->loss_value.data, acc->data, ctx->stream));
+  float *a = acc->data, loss = *(const float *)net->loss_value.data;
+  const int32_t *y = labels->data;
+  a[0] += loss * (float)rows;
+  for (int64_t r = 0; C && r < rows; r++) {
+    const float *z = logits + r * C;
+    int64_t best = 0;
+    for (int64_t c = 1; c < C; c++)
+      if (z[c] > z[best]) best = c;
+    a[1] += best == y[r] ? 1.f : 0.f;
+  }
+  return DLC_OK;
+}
+
+static dlc_status read_stats(dlc_net *net, dlc_tensor *acc, int64_t samples, double t0, dlc_epoch_stats *st) {
+  float a[2];
+  DLC_TRY(dlc_tensor_download(net->ctx, acc, a, sizeof a));
+  st->samples = samples;
+  st->loss = samples ? a[0] / (double)samples : 0;
+  st->accuracy = samples ? a[1] / (double)samples : 0;
+  st->seconds = now_s() - t0;
+  st->samples_per_second = st->seconds > 0 ? samples / st->seconds : 0;
+  return DLC_OK;
+}
+
+static dlc_status loop(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch, int64_t start,
+                       int train, dlc_progress_fn cb, void *user, dlc_epoch_stats *st) {
+  dlc_ctx *ctx = net->ctx;
+  if (!net->built) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "build the network first");
+  if (!net->loss) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "the network has no loss head");
+  if (train && !opt) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "training needs an optimizer");
+  memset(st, 0, sizeof *st);
+  dlc_tensor acc;
+  int64_t two = 2;
+  DLC_TRY(dlc_tensor_alloc(ctx, &acc, DLC_F32, 1, &two, ctx->device));
+  dlc_status s = dlc_op_fill(ctx, &acc, 0.f);
+  if (s == DLC_OK) s = dlc_loader_start(loader, epoch, start);
+  int64_t nb = dlc_loader_batches(loader), b = start, samples = 0;
+  double t0 = now_s();
+  int64_t in_shape[DLC_MAX_DIMS] = {0};
+  memcpy(in_shape + 1, net->in_shape, sizeof(int64_t) * (size_t)net->in_ndim);
+  while (s == DLC_OK) {
+    dlc_tensor x, y;
+    int64_t n;
+    s = dlc_loader_next(loader, &x, &y, &n);
+    if (s != DLC_OK || n == 0) break;
+    /* The data set's sample shape may differ from the input's with the same size. */
+    in_shape[0] = n;
+    if ((s = dlc_tensor_reshape(ctx, &x, net->in_ndim + 1, in_shape)) != DLC_OK) break;
+    if (train) s = dlc_net_zero_grad(net);
+    if (s == DLC_OK) s = dlc_net_forward(net, &x, train, NULL);
+    if (s == DLC_OK) s = dlc_net_loss(net, &y, NULL);
+    if (s == DLC_OK) s = accumulate(net, &y, &acc);
+    if (s == DLC_OK && train) s = dlc_net_backward(net);
+    if (s == DLC_OK && train) s = dlc_optim_step(opt, &net->params, &net->grads);
+    samples += n;
+    b++;
+    if (s == DLC_OK && (b % DLC_METRICS_EVERY == 0 || b == nb)) {
+      s = read_stats(net, &acc, samples, t0, st);
+      if (s == DLC_OK && !isfinite(st->loss))
+        s = DLC_FAIL(ctx, DLC_ERR_NUMERIC,
+                     "the loss became %s in epoch %lld by batch %lld of %lld (learning rate %g): lower "
+                     "the learning rate, or clip gradients (clip_norm)",
+                     isnan(st->loss) ? "NaN" : "infinite", (long long)epoch + 1, (long long)b,
+                     (long long)nb, opt ? dlc_optim_lr(opt) : 0.0);
+      if (s == DLC_OK && cb) cb(user, b, nb, st);
+    }
+  }
+  if (s == DLC_OK) s = read_stats(net, &acc, samples, t0, st);
+  dlc_tensor_free(ctx, &acc);
+  return s;
+}
+
+dlc_status dlc_train_epoch(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch,
+                           int64_t start_batch, dlc_progress_fn cb, void *user, dlc_epoch_stats *stats) {
+  if (!net || !loader || !stats) return DLC_ERR_INVALID_ARG;
+  return loop(net, opt, loader, epoch, start_batch, 1, cb, user, stats);
+}
+
+dlc_status dlc_evaluate(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats) {
+  if (!net || !loader || !stats) return DLC_ERR_INVALID_ARG;
+  return loop(net, NULL, loader, 0, 0, 0, NULL, NULL, stats);
+}
+
+dlc_status dlc_net_check_dataset(dlc_net *net, const dlc_dataset *ds) {
+  if (!net || !ds) return DLC_ERR_INVALID_ARG;
+  dlc_ctx *ctx = net->ctx;
+  int64_t want = 1;
+  for (int i = 0; i < net->in_ndim; i++) want *= net->in_shape[i];
+  int64_t have = (int64_t)ds->channels * ds->height * ds->width;
+  if (have != want) {
+    char s[96];
+    size_t at = 0;
+    for (int i = 0; i < net->in_ndim; i++)
+      at += (size_t)snprintf(s + at, sizeof s - at, i ? "x%lld" : "%lld", (long long)net->in_shape[i]);
+    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "%s: samples are %dx%dx%d (%lld values) but the model's input is %s (%lld)",
+                    ds->source, ds->channels, ds->height, ds->width, (long long)have, s, (long long)want);
+  }
+  if (net->loss == 1) {
+    dlc_layer *last = &net->layers[net->nlayers - 1];
+    int64_t C = last->shape[last->ndim - 1];
+    for (int64_t i = 0; i < ds->count; i++)
+      if (ds->labels[i] >= C && ds->labels[i] != net->xent.ignore_index)
+        return DLC_FAIL(ctx, DLC_ERR_SHAPE, "%s: label %d of sample %lld is outside the model's %lld classes",
+                        ds->source, ds->labels[i], (long long)i, (long long)C);
+  }
+  return DLC_OK;
+}

@@ -1,0 +1,34 @@
+/* Training metrics accumulated on the device, so a step needs no host synchronisation:
+ * acc[0] += loss * n, acc[1] += number of rows whose arg-max is their label. One block,
+ * rows split over its threads, a fixed-order reduction: deterministic. */
+#include "common.cuh"
+#include "launch.h"
+
+__global__ void metrics_kernel(const float *logits, const int32_t *labels, int64_t rows, int64_t C,
+                               const float *loss, float *acc) {
+  __shared__ float part[DLC_BLOCK];
+  float correct = 0.f;
+  for (int64_t r = threadIdx.x; r < rows; r += blockDim.x) {
+    const float *z = logits + r * C;
+    int64_t best = 0;
+    for (int64_t c = 1; c < C; c++)
+      if (z[c] > z[best]) best = c;
+    correct += best == labels[r] ? 1.f : 0.f;
+  }
+  part[threadIdx.x] = correct;
+  __syncthreads();
+  for (int s = DLC_BLOCK / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) part[threadIdx.x] += part[threadIdx.x + s];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    acc[0] += loss[0] * (float)rows;
+    acc[1] += part[0];
+  }
+}
+
+extern "C" int dlc_launch_metrics(const float *logits, const int32_t *labels, int64_t rows, int64_t C,
+                                  const float *loss, float *acc, void *stream) {
+  metrics_kernel<<<1, DLC_BLOCK, 0, (cudaStream_t)stream>>>(logits, labels, rows, C, loss, acc);
+  return (int)cudaGetLastError();
+}
