@@ -101,9 +101,18 @@ static dlc_status bad_value(sec_ctx *sc, cfg_key *k, const char *want) {
                   sc->c->sec[sc->s].name, k->key, k->value, want);
 }
 
+/* A required key is absent; a key the section does not know is often its misspelling. */
 static dlc_status missing(sec_ctx *sc, const char *key) {
-  return DLC_FAIL(sc->ctx, DLC_ERR_FORMAT, "%s:%d: [%s] needs a '%s' key", sc->c->path,
-                  sc->c->sec[sc->s].line, sc->c->sec[sc->s].name, key);
+  char also[160] = "";
+  for (int i = 0; i < sc->c->nkeys; i++) {
+    cfg_key *k = &sc->c->keys[i];
+    if (k->section == sc->s && !k->used && strcmp(k->key, "name") != 0) {
+      snprintf(also, sizeof also, "; it has '%s' (line %d), which it does not know", k->key, k->line);
+      break;
+    }
+  }
+  return DLC_FAIL(sc->ctx, DLC_ERR_FORMAT, "%s:%d: [%s] needs a '%s' key%s", sc->c->path,
+                  sc->c->sec[sc->s].line, sc->c->sec[sc->s].name, key, also);
 }
 
 /* Integer list "a,b,c" of 1..max entries in [lo, hi]; *n gets the count. */
@@ -447,7 +456,7 @@ dlc_status dlc_model_load(dlc_ctx *ctx, const char *path, int64_t batch, dlc_net
   dlc_status s = DLC_OK;
   if (c->overflow)
     s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: more than %d sections or %d keys", path, CFG_MAX_SECTIONS, CFG_MAX_KEYS);
-  else if (err > 0 && c->nsec == 0)
+  else if (err > 0 && (c->nsec == 0 || err < c->sec[0].line))
     s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%d: a key before the first section", path, err);
   else if (err > 0)
     s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%d: not a [section] or key = value line (or longer than %d characters)",
