@@ -233,7 +233,8 @@ static void xent_case(dlc_ctx *g, dlc_ctx *c, xent_setup s, int bad_label) {
   T_CHECK(diff == 0, "%s: backward rerun differs in %lld places", what, (long long)diff);
   memcpy(hdx, dx0, (size_t)n * 4);
   T_OK(c, dlc_op_softmax_xent_bwd(c, &hlogp, &hlab, &hrow, &oc, 0.75f, &hd));
-  t_parity("  dlogits", hdx, gdx, n, 1e-11, 1e-6);
+  /* FMA contraction and expf differ by a few ulps of values up to ~2.5. */
+  t_parity("  dlogits", hdx, gdx, n, 1e-11, 4e-6);
 
 done:
   t_guarded_free(g, &bx); t_guarded_free(g, &blp); t_guarded_free(g, &brw);
@@ -329,7 +330,8 @@ static void test_mse(dlc_ctx *g, dlc_ctx *c) {
         T_OK(g, dlc_op_mse_bwd(g, &vx, &vt, (dlc_reduction)red, 1.5f, &vdx));
         t_guarded_download(g, &bdx, gdx, what);
         T_CHECK(off == 0 || gdx[0] == dx0[0], "%s: wrote before the view", what);
-        t_parity(what, hdx, gdx + off, n, 1e-13, 1e-6); /* an FMA on the device: 1 ulp */
+        /* The device fuses dx + k (x - t) into an FMA: an ulp of |dx| <= ~20. */
+        t_parity(what, hdx, gdx + off, n, 1e-13, 5e-6);
       }
       t_guarded_free(g, &bx); t_guarded_free(g, &bt); t_guarded_free(g, &bdx);
       t_guarded_free(g, &bl);
