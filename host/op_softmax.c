@@ -31,15 +31,25 @@ static dlc_status check_row_length(dlc_ctx *ctx, const dlc_tensor *t, int64_t C,
   return DLC_OK;
 }
 
-/* One row: m = max, s = sum exp(x - m) (in double), then y from the shared body. y may be x:
- * each y_c is written after the last read of x_c. */
+/* One row: m = max, s = sum exp(x - m) (in double), then y = dlc_softmax_out. Softmax keeps
+ * exp(x - m) in y from the sum pass and scales it (the same bits as dlc_softmax_out, one exp
+ * per element instead of two). y may be x: each y_c is written after the last read of x_c. */
 static void softmax_row(const float *x, float *y, int64_t C, int lg) {
   float m = -INFINITY;
   for (int64_t c = 0; c < C; c++) m = fmaxf(m, x[c]);
   double s = 0;
-  for (int64_t c = 0; c < C; c++) s += expf(x[c] - m);
-  const float scale = dlc_softmax_scale((float)s, lg);
-  for (int64_t c = 0; c < C; c++) y[c] = dlc_softmax_out(x[c], m, scale, lg);
+  if (lg) {
+    for (int64_t c = 0; c < C; c++) s += expf(x[c] - m);
+    const float scale = dlc_softmax_scale((float)s, 1);
+    for (int64_t c = 0; c < C; c++) y[c] = dlc_softmax_out(x[c], m, scale, 1);
+  } else {
+    for (int64_t c = 0; c < C; c++) {
+      y[c] = expf(x[c] - m);
+      s += y[c];
+    }
+    const float scale = dlc_softmax_scale((float)s, 0);
+    for (int64_t c = 0; c < C; c++) y[c] *= scale;
+  }
 }
 
 dlc_status dlc_op_softmax_fwd(dlc_ctx *ctx, int log_softmax, const dlc_tensor *x, dlc_tensor *y) {

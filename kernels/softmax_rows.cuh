@@ -5,7 +5,7 @@
  *  - warp (C <= 1024): a group of W lanes (W a power of two, 2..32) owns a row and keeps it
  *    in registers, P packs of VEC floats per lane: the row is read once and written once.
  *    Short rows put several groups in a warp, and each group takes ROWS rows per step so
- *    that every lane has at least four floats in flight (enough loads to cover DRAM latency).
+ *    that every lane has at least eight floats in flight (enough loads to cover DRAM latency).
  *  - cached (C <= 8192): a block owns a row and parks it in shared memory (32 KiB at most:
  *    under the 48 KiB a block gets without opt-in, and several blocks per SM): one read,
  *    one write.
@@ -43,9 +43,10 @@ typedef struct dlc_xent_rows_out {
 
 static constexpr int dlc_imin(int a, int b) { return a < b ? a : b; }
 
-/* Rows per group and step: at least four floats per lane, for memory-level parallelism. */
+/* Rows per group and step: at least eight floats per lane, so that even a warp of short
+ * rows (10 classes: 5 of 8 lanes busy) has about 1 KiB of loads in flight. */
 static constexpr int dlc_rows_per_group(int floats_per_lane) {
-  return floats_per_lane >= 4 ? 1 : 4 / floats_per_lane;
+  return floats_per_lane >= 8 ? 1 : 8 / floats_per_lane;
 }
 
 /* VEC floats from/to p, 4*VEC-byte aligned. */
