@@ -174,7 +174,11 @@ DLC_INLINE void bwd_range(int mode, const dlc_rnn_bwd_args *a, int64_t lo, int64
 }
 
 /* One inlined loop per mode, the switch inside the parallel region (see dlc_omp_range).
- * A cell costs tens of flops per element, so threads pay off earlier than for plain maps. */
+ * The threshold is high on purpose: every step alternates the cell with an OpenBLAS GEMM, and
+ * OpenMP workers that spin after a region starve OpenBLAS's own threads (measured up to 25x
+ * slower on a loaded 2-core machine with N * H = 4096). A step's cell is a few percent of its
+ * GEMM, so it runs on one thread unless it is large. */
+#define DLC_RNN_CELL_PARALLEL_MIN ((int64_t)1 << 16)
 #define DLC_RNN_CPU_SWITCH(mode, RANGE)                                        \
   switch (mode) {                                                              \
     case DLC_K_RNN_TANH: RANGE(DLC_K_RNN_TANH); break;                         \
@@ -186,7 +190,7 @@ DLC_INLINE void bwd_range(int mode, const dlc_rnn_bwd_args *a, int64_t lo, int64
 static dlc_status fwd_step(rnn_call *c, const dlc_rnn_fwd_args *a) {
   if (c->cuda) return DLC_LAUNCH(c->ctx, "rnn_fwd_step", dlc_launch_rnn_fwd_step(a, c->ctx->stream));
   int64_t n = a->N * a->H;
-#pragma omp parallel if (n * 16 > DLC_OMP_MIN_WORK) num_threads(dlc_cpu_threads(c->ctx))
+#pragma omp parallel if (n >= DLC_RNN_CELL_PARALLEL_MIN) num_threads(dlc_cpu_threads(c->ctx))
   {
     int64_t lo, hi;
     dlc_omp_range(n, &lo, &hi);
@@ -200,7 +204,7 @@ static dlc_status fwd_step(rnn_call *c, const dlc_rnn_fwd_args *a) {
 static dlc_status bwd_step(rnn_call *c, const dlc_rnn_bwd_args *a) {
   if (c->cuda) return DLC_LAUNCH(c->ctx, "rnn_bwd_step", dlc_launch_rnn_bwd_step(a, c->ctx->stream));
   int64_t n = a->N * a->H;
-#pragma omp parallel if (n * 16 > DLC_OMP_MIN_WORK) num_threads(dlc_cpu_threads(c->ctx))
+#pragma omp parallel if (n >= DLC_RNN_CELL_PARALLEL_MIN) num_threads(dlc_cpu_threads(c->ctx))
   {
     int64_t lo, hi;
     dlc_omp_range(n, &lo, &hi);
