@@ -1,20 +1,21 @@
 /* The fused recurrent-cell kernels: one launch per time step does every gate of the cell,
  * forward or backward, over the bodies in rnn_cell.h. One thread per (row, unit), grid-
  * stride; consecutive threads take consecutive units, so the loads of each gate coalesce.
- * MODE is a template constant so the body's mode branches fold away. */
+ * MODE is a template constant so the body's mode branches fold away. The arguments are a
+ * __grid_constant__ struct: the body takes its address without a per-thread copy. */
 #include "common.cuh"
 #include "launch.h"
 #include "rnn_cell.h"
 
 template <int MODE>
-__global__ void rnn_fwd_kernel(const dlc_rnn_fwd_args a) {
+__global__ void rnn_fwd_kernel(const __grid_constant__ dlc_rnn_fwd_args a) {
   int64_t n_items = a.N * a.H, stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n_items; i += stride)
     dlc_rnn_fwd_at(MODE, &a, i / a.H, i % a.H);
 }
 
 template <int MODE>
-__global__ void rnn_bwd_kernel(const dlc_rnn_bwd_args a) {
+__global__ void rnn_bwd_kernel(const __grid_constant__ dlc_rnn_bwd_args a) {
   int64_t n_items = a.N * a.H, stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n_items; i += stride)
     dlc_rnn_bwd_at(MODE, &a, i / a.H, i % a.H);
