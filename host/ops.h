@@ -115,4 +115,19 @@ dlc_status dlc_op_mse_fwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *t
 dlc_status dlc_op_mse_bwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *target,
                           dlc_reduction reduction, float dloss, dlc_tensor *dx);
 
+/* ---- gradient clipping, over a list of gradient tensors on one device
+ * By the global L2 norm, as torch.nn.utils.clip_grad_norm_: total = sqrt(sum of squares
+ * over all the tensors), then every gradient *= min(1, max_norm / (total + 1e-6)) (a NaN
+ * total makes them NaN, as in PyTorch). work: float32 of at least DLC_CLIP_NORM_WORK
+ * elements on the gradients' device; work[0] receives total. On CUDA nothing synchronises
+ * unless norm_out (host, may be NULL) asks for the total. Deterministic on both devices. */
+#define DLC_CLIP_NORM_WORK 513
+dlc_status dlc_op_clip_grad_norm(dlc_ctx *ctx, dlc_tensor *const *grads, int count,
+                                 float max_norm, dlc_tensor *work, float *norm_out);
+/* By value, as clip_grad_value_: g = clamp(g, -limit, limit). */
+dlc_status dlc_op_clip_grad_value(dlc_ctx *ctx, dlc_tensor *const *grads, int count, float limit);
+
+/* ---- recurrent layers: RNN, LSTM, GRU */
+#include "rnn.h"
+
 #endif

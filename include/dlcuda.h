@@ -186,6 +186,19 @@ typedef enum dlc_act {
   DLC_ACT_COUNT
 } dlc_act;
 
+/* Recurrent cells, with PyTorch's equations, gate order and parameter names:
+ *   RNN_TANH / RNN_RELU (nn.RNN): h' = act(W_ih x + b_ih + W_hh h + b_hh)
+ *   LSTM (nn.LSTM), gates i, f, g, o:  c' = f * c + i * g,  h' = o * tanh(c')
+ *   GRU (nn.GRU), gates r, z, n:  n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),
+ *                                 h' = (1 - z) * n + z * h */
+typedef enum dlc_rnn_mode {
+  DLC_RNN_TANH = 0,
+  DLC_RNN_RELU = 1,
+  DLC_RNN_LSTM = 2,
+  DLC_RNN_GRU = 3,
+  DLC_RNN_MODE_COUNT
+} dlc_rnn_mode;
+
 typedef enum dlc_reduction { DLC_REDUCE_MEAN = 0, DLC_REDUCE_SUM = 1 } dlc_reduction;
 
 /* Softmax cross-entropy with integer labels, with PyTorch's semantics (nn.CrossEntropyLoss):

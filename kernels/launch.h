@@ -99,6 +99,23 @@ int dlc_launch_mse_fwd(const float *x, const float *t, int mean, float *loss, in
 int dlc_launch_mse_bwd(const float *x, const float *t, float k, float *dx, int64_t n,
                        void *stream);
 
+/* One time step of a recurrent layer, every gate fused (rnn_cell.h); the arguments are the
+ * structs defined there. */
+struct dlc_rnn_fwd_args;
+struct dlc_rnn_bwd_args;
+int dlc_launch_rnn_fwd_step(const struct dlc_rnn_fwd_args *a, void *stream);
+int dlc_launch_rnn_bwd_step(const struct dlc_rnn_bwd_args *a, void *stream);
+
+/* Gradient clipping (clip.h). partials[b] (+)= the sum of squares block b of DLC_CLIP_PARTS
+ * visits; work[0] = sqrt(sum of work[1 .. DLC_CLIP_PARTS]); g *= coef(*norm, max_norm);
+ * g = clamp(g, -limit, limit). */
+int dlc_launch_sumsq_partials(const float *x, int64_t n, float *partials, int accumulate,
+                              void *stream);
+int dlc_launch_clip_norm_finish(float *work, void *stream);
+int dlc_launch_clip_norm_scale(float *g, int64_t n, const float *norm, float max_norm,
+                               void *stream);
+int dlc_launch_clip_value(float *g, int64_t n, float limit, void *stream);
+
 #ifdef __cplusplus
 }
 #endif
