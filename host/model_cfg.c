@@ -359,6 +359,27 @@ static dlc_status sec_mse(sec_ctx *sc, dlc_net *net) {
   return dlc_net_set_loss_mse(net, (dlc_reduction)r);
 }
 
+static dlc_status sec_recurrent(sec_ctx *sc, dlc_net *net, dlc_rnn_mode mode) {
+  const char *name;
+  int64_t hidden, layers, last_only, bias;
+  DLC_TRY(opt_name(sc, &name));
+  DLC_TRY(get_req_int(sc, "hidden", &hidden, 1, INT64_C(1) << 20));
+  DLC_TRY(get_int(sc, "layers", &layers, 1, 1, 4));
+  DLC_TRY(get_int(sc, "last_only", &last_only, 0, 0, 1));
+  DLC_TRY(get_int(sc, "bias", &bias, 1, 0, 1));
+  if (mode == DLC_RNN_TANH) {
+    static const char *const nl[] = {"tanh", "relu", NULL};
+    int k;
+    DLC_TRY(get_choice(sc, "nonlinearity", nl, &k, 0));
+    if (k == 1) mode = DLC_RNN_RELU;
+  }
+  return dlc_net_add_rnn(net, name, mode, hidden, (int)layers, (int)last_only, (int)bias);
+}
+
+static dlc_status sec_rnn(sec_ctx *sc, dlc_net *net) { return sec_recurrent(sc, net, DLC_RNN_TANH); }
+static dlc_status sec_lstm(sec_ctx *sc, dlc_net *net) { return sec_recurrent(sc, net, DLC_RNN_LSTM); }
+static dlc_status sec_gru(sec_ctx *sc, dlc_net *net) { return sec_recurrent(sc, net, DLC_RNN_GRU); }
+
 typedef dlc_status (*sec_builder)(sec_ctx *sc, dlc_net *net);
 
 static dlc_status sec_relu(sec_ctx *sc, dlc_net *net) { return sec_act(sc, net, DLC_ACT_RELU); }
@@ -374,6 +395,7 @@ static const struct {
     {"dense", sec_dense, 0},       {"relu", sec_relu, 0},         {"tanh", sec_tanh, 0},
     {"sigmoid", sec_sigmoid, 0},   {"leaky_relu", sec_leaky, 0},  {"dropout", sec_dropout, 0},
     {"flatten", sec_flatten, 0},   {"batchnorm", sec_batchnorm, 0}, {"residual", sec_residual, 0},
+    {"rnn", sec_rnn, 0},           {"lstm", sec_lstm, 0},         {"gru", sec_gru, 0},
     {"softmax_xent", sec_xent, 1}, {"mse", sec_mse, 1},
 };
 

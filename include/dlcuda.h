@@ -290,6 +290,10 @@ DLC_API dlc_status dlc_net_add_dropout(dlc_net *net, const char *name, float p);
 DLC_API dlc_status dlc_net_add_flatten(dlc_net *net, const char *name);
 /* nn.BatchNorm1d on [N, F] or nn.BatchNorm2d on [N, C, H, W]. */
 DLC_API dlc_status dlc_net_add_batchnorm(dlc_net *net, const char *name, float eps, float momentum);
+/* nn.RNN / nn.LSTM / nn.GRU with batch_first=True on [T, F] samples: output [T, H], or the
+ * last step's [H] with last_only. Parameters keep PyTorch's names (k.weight_ih_l0, ...). */
+DLC_API dlc_status dlc_net_add_rnn(dlc_net *net, const char *name, dlc_rnn_mode mode, int64_t hidden,
+                                   int layers, int last_only, int bias);
 /* out = (previous output) + (output of the layer named `from`); shapes must match. */
 DLC_API dlc_status dlc_net_add_residual(dlc_net *net, const char *name, const char *from);
 

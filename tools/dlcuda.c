@@ -11,7 +11,7 @@
 typedef struct options {
   const char *model, *data, *log, *device, *optimizer;
   int epochs, threads, quiet;
-  int64_t batch;
+  int64_t batch, steps;
   float lr;
   uint64_t seed;
   int have_seed;
@@ -22,9 +22,10 @@ static void usage(FILE *f) {
           "usage: dlcuda COMMAND [ARGS]\n"
           "  train [MODEL.cfg] [--data DIR|FILE] [--epochs N] [--batch N] [--lr X]\n"
           "        [--optimizer sgd|adam|adamw] [--device auto|cpu|cuda[:i]] [--seed N]\n"
-          "        [--threads N] [--log FILE.csv|FILE.jsonl] [--quiet]\n"
+          "        [--threads N] [--log FILE.csv|FILE.jsonl] [--steps N] [--quiet]\n"
           "        trains MODEL (default " DEFAULT_MODEL ") on its data set (default\n"
-          "        /usr/share/datasets/fashion-mnist), evaluating on the test split each epoch\n"
+          "        /usr/share/datasets/fashion-mnist), evaluating on the test split each epoch;\n"
+          "        --steps N trains on the first N batches of each epoch only (quick runs)\n"
           "  info   devices, build options, library versions\n");
 }
 
@@ -60,6 +61,7 @@ static int parse_args(int argc, char **argv, options *op) {
     else if (!strcmp(a, "--seed")) { NEEDV(); op->seed = strtoull(v, NULL, 0); op->have_seed = 1; }
     else if (!strcmp(a, "--threads")) { NEEDV(); op->threads = atoi(v); if (op->threads <= 0) { fprintf(stderr, "dlcuda: --threads %s\n", v); return 0; } }
     else if (!strcmp(a, "--log")) { NEEDV(); op->log = v; }
+    else if (!strcmp(a, "--steps")) { NEEDV(); op->steps = atoll(v); if (op->steps <= 0) { fprintf(stderr, "dlcuda: --steps %s\n", v); return 0; } }
     else if (!strcmp(a, "--quiet")) op->quiet = 1;
     else if (a[0] == '-') { fprintf(stderr, "dlcuda: unknown option %s\n", a); return 0; }
     else if (!op->model) op->model = a;
@@ -149,6 +151,7 @@ static int cmd_train(int argc, char **argv) {
            (long long)(have_test ? test_ds.count : 0), train_ds.channels, train_ds.height, train_ds.width);
   }
   cfg.loader.batch = cfg.batch;
+  if (op.steps > 0 && op.steps * cfg.batch < train_ds.count) train_ds.count = op.steps * cfg.batch;
   cfg.loader.seed = dlc_ctx_seed(ctx);
   if (dlc_loader_create(ctx, &train_ds, &cfg.loader, &train_l) != DLC_OK) { fail(ctx, "loader"); goto out; }
   dlc_loader_options tl = cfg.loader;
