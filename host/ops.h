@@ -102,4 +102,7 @@ dlc_status dlc_op_mse_fwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *t
 dlc_status dlc_op_mse_bwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *target,
                           dlc_reduction reduction, float dloss, dlc_tensor *dx);
 
+/* ---- convolution: layers hold a state built once (conv.h) */
+#include "conv.h"
+
 #endif

@@ -188,6 +188,20 @@ typedef enum dlc_act {
 
 typedef enum dlc_reduction { DLC_REDUCE_MEAN = 0, DLC_REDUCE_SUM = 1 } dlc_reduction;
 
+/* How a convolution layer computes, chosen per layer:
+ *  IM2COL: im2col + GEMM (the library's kernels with cuBLAS, or OpenBLAS on the CPU);
+ *  CUDNN:  cuDNN's convolutions (CUDA builds with cuDNN; the fastest algorithm that fits
+ *          the workspace limit, else im2col);
+ *  AUTO:   on a GPU with cuDNN, each direction (forward, backward-data, backward-weights)
+ *          times both when the layer is built and keeps the faster; im2col elsewhere. */
+typedef enum dlc_conv_algo {
+  DLC_CONV_AUTO = 0,
+  DLC_CONV_IM2COL = 1,
+  DLC_CONV_CUDNN = 2,
+  DLC_CONV_ALGO_COUNT
+} dlc_conv_algo;
+
+
 /* Softmax cross-entropy with integer labels, with PyTorch's semantics (nn.CrossEntropyLoss):
  * per-class weights, label smoothing, an ignored label, mean or sum. */
 typedef struct dlc_xent_opts {

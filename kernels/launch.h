@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "im2col.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -32,6 +34,24 @@ int dlc_launch_bias_grad(const float *dz, float *db, int64_t rows, int64_t cols,
 /* Forward: out = in * m; backward: out += in * m; m_i = keep_i ? scale : 0 (dropout.h). */
 int dlc_launch_dropout(int backward, float p, float scale, uint64_t seed, uint64_t block0,
                        const float *in, float *out, int64_t n, void *stream);
+
+/* ---- convolution (bodies in im2col.h); n is the element count of the output */
+/* col = im2col(x) over g.N images: forward layout, or weight-gradient layout when
+ * transposed. */
+int dlc_launch_im2col(int transposed, dlc_conv_geom g, const float *x, float *col, int n,
+                      void *stream);
+/* dx += col2im(col), gathering; n = g.N*C*H*W. */
+int dlc_launch_col2im(dlc_conv_geom g, const float *col, float *dx, int n, void *stream);
+/* out [C][N][P] = in [N][C][P]. */
+int dlc_launch_nchw_to_cnhw(int N, int C, int P, const float *in, float *out, void *stream);
+/* out[i] = src[i % len] for i < n. */
+int dlc_launch_tile(const float *src, int len, float *out, int n, void *stream);
+/* y [N][C][P] += b[c]. */
+int dlc_launch_channel_bias(const float *b, float *y, int N, int C, int P, void *stream);
+/* out[c] = (accumulate ? out[c] : 0) + (sum_{n<N, p<P} in[n*stride + c*P + p]) / divisor,
+ * one segment per c, summed in a fixed order (deterministic). */
+int dlc_launch_channel_sum(const float *in, float *out, int64_t N, int64_t C, int64_t P,
+                           int64_t stride, float divisor, int accumulate, void *stream);
 
 #ifdef __cplusplus
 }
