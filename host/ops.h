@@ -102,7 +102,8 @@ dlc_status dlc_op_mse_fwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *t
 dlc_status dlc_op_mse_bwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *target,
                           dlc_reduction reduction, float dloss, dlc_tensor *dx);
 
-/* ---- convolution: layers hold a state built once (conv.h) */
+/* ---- convolution and pooling: layers hold a state built once (conv.h, pool.h) */
 #include "conv.h"
+#include "pool.h"
 
 #endif

@@ -201,6 +201,14 @@ typedef enum dlc_conv_algo {
   DLC_CONV_ALGO_COUNT
 } dlc_conv_algo;
 
+/* 2-D pooling with PyTorch's semantics (nn.MaxPool2d, nn.AvgPool2d,
+ * nn.AdaptiveAvgPool2d(1)). */
+typedef enum dlc_pool_mode {
+  DLC_POOL_MAX = 0,
+  DLC_POOL_AVG = 1,
+  DLC_POOL_GLOBAL_AVG = 2,
+  DLC_POOL_MODE_COUNT
+} dlc_pool_mode;
 
 /* Softmax cross-entropy with integer labels, with PyTorch's semantics (nn.CrossEntropyLoss):
  * per-class weights, label smoothing, an ignored label, mean or sum. */

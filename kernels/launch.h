@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "im2col.h"
+#include "pool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,6 +53,16 @@ int dlc_launch_channel_bias(const float *b, float *y, int N, int C, int P, void 
  * one segment per c, summed in a fixed order (deterministic). */
 int dlc_launch_channel_sum(const float *in, float *out, int64_t N, int64_t C, int64_t P,
                            int64_t stride, float divisor, int accumulate, void *stream);
+
+/* ---- pooling (bodies in pool.h); n is the element count of the output (forward) or of
+ * dx (backward) */
+int dlc_launch_maxpool_fwd(dlc_pool_geom g, const float *x, float *y, int32_t *argmax, int n,
+                           void *stream);
+int dlc_launch_maxpool_bwd(dlc_pool_geom g, const float *dy, const int32_t *argmax, float *dx,
+                           int n, void *stream);
+int dlc_launch_avgpool_fwd(dlc_pool_geom g, const float *x, float *y, int n, void *stream);
+int dlc_launch_avgpool_bwd(dlc_pool_geom g, const float *dy, float *dx, int n, void *stream);
+int dlc_launch_global_avgpool_bwd(int HW, const float *dy, float *dx, int n, void *stream);
 
 #ifdef __cplusplus
 }
