@@ -21,6 +21,9 @@ static dlc_status chunk_or_fail(dlc_ctx *ctx, const dlc_conv2d_state *s, int dir
   return DLC_OK;
 }
 
+/* ws + off, without arithmetic on a NULL workspace (one that is never used). */
+static float *area(float *ws, int64_t off) { return ws ? ws + off : NULL; }
+
 /* A operand of the grouped GEMMs: W itself (stride 0) or W tiled nb times into ws. */
 static dlc_status weights_operand(dlc_ctx *ctx, const dlc_conv2d_state *s, int on_cuda,
                                   const float *w, float *tile, int64_t nb, const float **A,
@@ -46,15 +49,15 @@ dlc_status dlc_conv_im2col_forward(dlc_ctx *ctx, const dlc_conv2d_state *s, dlc_
   dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_FWD, nb_max);
   const float *A;
   int64_t stride_a;
-  DLC_TRY(weights_operand(ctx, s, on_cuda, w, ws + l.a, nb_max, &A, &stride_a));
+  DLC_TRY(weights_operand(ctx, s, on_cuda, w, area(ws, l.a), nb_max, &A, &stride_a));
   for (int64_t n0 = 0; n0 < n; n0 += nb_max) {
     int64_t nb = n - n0 < nb_max ? n - n0 : nb_max;
     const float *xc = x + n0 * image_in, *B = xc;
     if (!s->skip_im2col) {
       dlc_conv_geom g = s->geom;
       g.N = (int)nb;
-      DLC_TRY(dlc_im2col_run(ctx, on_cuda, 0, g, xc, ws + l.b));
-      B = ws + l.b;
+      B = area(ws, l.b);
+      DLC_TRY(dlc_im2col_run(ctx, on_cuda, 0, g, xc, area(ws, l.b)));
     }
     DLC_TRY(dlc_op_gemm_strided_batched(ctx, dev, 0, 0, Og, P, K, 1.f, A, K, stride_a, B, P, K * P,
                                         0.f, y + n0 * O * P, P, Og * P, nb * G));
@@ -73,7 +76,7 @@ dlc_status dlc_conv_im2col_backward_data(dlc_ctx *ctx, const dlc_conv2d_state *s
   dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_BWD_DATA, nb_max);
   const float *A;
   int64_t stride_a;
-  DLC_TRY(weights_operand(ctx, s, on_cuda, w, ws + l.a, nb_max, &A, &stride_a));
+  DLC_TRY(weights_operand(ctx, s, on_cuda, w, area(ws, l.a), nb_max, &A, &stride_a));
   for (int64_t n0 = 0; n0 < n; n0 += nb_max) {
     int64_t nb = n - n0 < nb_max ? n - n0 : nb_max;
     const float *dyc = dy + n0 * O * P;
@@ -84,7 +87,7 @@ dlc_status dlc_conv_im2col_backward_data(dlc_ctx *ctx, const dlc_conv2d_state *s
                                           Og * P, 1.f, dxc, P, K * P, nb * G));
       continue;
     }
-    float *col = ws + l.b;
+    float *col = area(ws, l.b);
     DLC_TRY(dlc_op_gemm_strided_batched(ctx, dev, 1, 0, K, P, Og, 1.f, A, K, stride_a, dyc, P,
                                         Og * P, 0.f, col, P, K * P, nb * G));
     dlc_conv_geom g = s->geom;
@@ -112,12 +115,12 @@ dlc_status dlc_conv_im2col_backward_weights(dlc_ctx *ctx, const dlc_conv2d_state
     if (!(s->skip_im2col && nb == 1)) {
       dlc_conv_geom g = s->geom;
       g.N = (int)nb;
-      DLC_TRY(dlc_im2col_run(ctx, on_cuda, 1, g, xc, ws + l.a));
-      col = ws + l.a;
+      col = area(ws, l.a);
+      DLC_TRY(dlc_im2col_run(ctx, on_cuda, 1, g, xc, area(ws, l.a)));
     }
     if (nb > 1) {
-      DLC_TRY(dlc_nchw_to_cnhw_run(ctx, on_cuda, (int)nb, (int)O, (int)P, dyc, ws + l.b));
-      dyt = ws + l.b;
+      dyt = area(ws, l.b);
+      DLC_TRY(dlc_nchw_to_cnhw_run(ctx, on_cuda, (int)nb, (int)O, (int)P, dyc, area(ws, l.b)));
     }
     /* dW_g [Og, K] += dy_g [Og, nb*P] col_g^T, one GEMM per group. */
     DLC_TRY(dlc_op_gemm_strided_batched(ctx, dev, 0, 1, Og, K, NP, 1.f, dyt, NP, Og * NP, col, NP,

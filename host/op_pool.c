@@ -70,6 +70,9 @@ dlc_status dlc_pool2d_init(dlc_ctx *ctx, dlc_pool2d_state *s, const dlc_pool2d_p
     DLC_TRY(dlc_pool_out_size(ctx, "width", width, p->kernel_w, p->stride_w, p->pad_w,
                               p->ceil_mode, &ow));
   }
+  if (oh > INT32_MAX / ow)
+    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "pool2d: a %lld x %lld output plane has 2^31 elements or more",
+                    (long long)oh, (long long)ow);
   s->p = *p;
   s->channels = channels;
   s->height = height;
