@@ -297,20 +297,24 @@ static void bench_pool_cfg(bench *b, const pool_cfg *cf) {
     const char *peer = NULL;
 #ifdef DLC_HAVE_CUDNN
     if (b->cuda && dlc_ctx_cudnn_handle(b->ctx)) {
-      cudnnCreatePoolingDescriptor(&j.pd);
-      cudnnCreateTensorDescriptor(&j.xd);
-      cudnnCreateTensorDescriptor(&j.yd);
-      cudnnPoolingMode_t mode = max ? CUDNN_POOLING_MAX
-                                    : cf->count_include_pad ? CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING
-                                                            : CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING;
       int kh = (int)(cf->mode == DLC_POOL_GLOBAL_AVG ? cf->h : cf->k);
       int kw = (int)(cf->mode == DLC_POOL_GLOBAL_AVG ? cf->w : cf->k);
       int st = (int)(cf->mode == DLC_POOL_GLOBAL_AVG ? 1 : cf->s);
-      cudnnSetPooling2dDescriptor(j.pd, mode, CUDNN_PROPAGATE_NAN, kh, kw, (int)cf->p, (int)cf->p, st, st);
-      cudnnSetTensor4dDescriptor(j.xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)n, (int)cf->c,
-                                 (int)cf->h, (int)cf->w);
-      cudnnSetTensor4dDescriptor(j.yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)n, (int)cf->c,
-                                 (int)s.out_h, (int)s.out_w);
+      cudnnPoolingMode_t mode = max ? CUDNN_POOLING_MAX
+                                    : cf->count_include_pad ? CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING
+                                                            : CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING;
+      if (cudnnCreatePoolingDescriptor(&j.pd) != CUDNN_STATUS_SUCCESS ||
+          cudnnCreateTensorDescriptor(&j.xd) != CUDNN_STATUS_SUCCESS ||
+          cudnnCreateTensorDescriptor(&j.yd) != CUDNN_STATUS_SUCCESS ||
+          cudnnSetPooling2dDescriptor(j.pd, mode, CUDNN_PROPAGATE_NAN, kh, kw, (int)cf->p,
+                                      (int)cf->p, st, st) != CUDNN_STATUS_SUCCESS ||
+          cudnnSetTensor4dDescriptor(j.xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)n, (int)cf->c,
+                                     (int)cf->h, (int)cf->w) != CUDNN_STATUS_SUCCESS ||
+          cudnnSetTensor4dDescriptor(j.yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)n, (int)cf->c,
+                                     (int)s.out_h, (int)s.out_w) != CUDNN_STATUS_SUCCESS) {
+        fprintf(stderr, "%s: cuDNN pooling descriptors failed\n", what);
+        b->failures++;
+      }
       /* The peer computes the same thing: its forward is checked against the CPU too. */
       if (!backward) {
         if (run_cudnn_pool(&j) == DLC_OK) {
