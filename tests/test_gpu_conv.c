@@ -333,6 +333,9 @@ static void test_cudnn(dlc_ctx *c) {
   dlc_ctx *gt = gpu_ctx_with(0, 1);
   for (int k = 0; k < num_cases; k++) {
     const conv_case *q = &cases[k];
+    /* The variants below (non-deterministic algorithms, smaller batches, TF32) on a few
+     * cases only: each state searches cuDNN's algorithms, slow under compute-sanitizer. */
+    int more = k == 1 || k == 2 || k == 10;
     dlc_conv2d_state *hs = NULL;
     dlc_conv2d_params ph = params_of(q, DLC_CONV_IM2COL);
     T_OK(c, dlc_conv2d_create(c, &ph, q->n, q->h, q->w, &hs));
@@ -340,7 +343,7 @@ static void test_cudnn(dlc_ctx *c) {
     const dlc_conv_algo algos[2] = {DLC_CONV_CUDNN, DLC_CONV_AUTO};
     for (int a = 0; a < 2; a++) {
       for (int nondet = 0; nondet < 2; nondet++) {
-        if (a == 1 && nondet) continue;
+        if (nondet && (a == 1 || !more)) continue;
         dlc_conv2d_params p = params_of(q, algos[a]);
         p.cudnn_nondeterministic = nondet;
         dlc_conv2d_state *s = NULL;
@@ -372,7 +375,7 @@ static void test_cudnn(dlc_ctx *c) {
     }
     /* Fewer images than the state was built for: cuDNN re-describes the batch (or
      * falls back to im2col when its workspace would not fit). */
-    if (q->n > 1) {
+    if (more && q->n > 1) {
       dlc_conv2d_params p = params_of(q, DLC_CONV_CUDNN);
       dlc_conv2d_state *s = NULL;
       T_OK(g, dlc_conv2d_create(g, &p, q->n + 5, q->h, q->w, &s));
@@ -388,7 +391,7 @@ static void test_cudnn(dlc_ctx *c) {
       }
     }
     /* TF32 on both GPU paths (10-bit mantissas): looser, against exact fp32. */
-    for (int a = 0; a < 2; a++) {
+    for (int a = 0; a < 2 && more; a++) {
       dlc_conv2d_params p = params_of(q, a ? DLC_CONV_CUDNN : DLC_CONV_IM2COL);
       dlc_conv2d_state *s = NULL;
       T_OK(gt, dlc_conv2d_create(gt, &p, q->n, q->h, q->w, &s));
