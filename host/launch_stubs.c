@@ -68,6 +68,35 @@ int dlc_launch_bn_stats(const float *x, int64_t N, int64_t C, int64_t S, float m
 int dlc_launch_bn_apply(const float *x, float *y, int64_t N, int64_t C, int64_t S, const float *mean,
                         const float *invstd, const float *gamma, const float *beta, void *stream) {
   (void)x; (void)y; (void)N; (void)C; (void)S; (void)mean; (void)invstd; (void)gamma; (void)beta;
+int dlc_launch_im2col(int transposed, dlc_conv_geom g, const float *x, float *col, int n,
+                      void *stream) {
+  (void)transposed; (void)g; (void)x; (void)col; (void)n; (void)stream;
+  return 1;
+}
+
+int dlc_launch_col2im(dlc_conv_geom g, const float *col, float *dx, int n, void *stream) {
+  (void)g; (void)col; (void)dx; (void)n; (void)stream;
+  return 1;
+}
+
+int dlc_launch_nchw_to_cnhw(int N, int C, int P, const float *in, float *out, void *stream) {
+  (void)N; (void)C; (void)P; (void)in; (void)out; (void)stream;
+  return 1;
+}
+
+int dlc_launch_tile(const float *src, int len, float *out, int n, void *stream) {
+  (void)src; (void)len; (void)out; (void)n; (void)stream;
+  return 1;
+}
+
+int dlc_launch_channel_bias(const float *b, float *y, int N, int C, int P, void *stream) {
+  (void)b; (void)y; (void)N; (void)C; (void)P; (void)stream;
+  return 1;
+}
+
+int dlc_launch_channel_sum(const float *in, float *out, int64_t N, int64_t C, int64_t P,
+                           int64_t stride, float divisor, int accumulate, void *stream) {
+  (void)in; (void)out; (void)N; (void)C; (void)P; (void)stride; (void)divisor; (void)accumulate;
   (void)stream;
   return 1;
 }
@@ -168,5 +197,29 @@ int dlc_launch_clip_norm_scale(float *g, int64_t n, const float *norm, float max
 
 int dlc_launch_clip_value(float *g, int64_t n, float limit, void *stream) {
   (void)g; (void)n; (void)limit; (void)stream;
+int dlc_launch_maxpool_fwd(dlc_pool_geom g, const float *x, float *y, int32_t *argmax, int n,
+                           void *stream) {
+  (void)g; (void)x; (void)y; (void)argmax; (void)n; (void)stream;
+  return 1;
+}
+
+int dlc_launch_maxpool_bwd(dlc_pool_geom g, const float *dy, const int32_t *argmax, float *dx,
+                           int n, void *stream) {
+  (void)g; (void)dy; (void)argmax; (void)dx; (void)n; (void)stream;
+  return 1;
+}
+
+int dlc_launch_avgpool_fwd(dlc_pool_geom g, const float *x, float *y, int n, void *stream) {
+  (void)g; (void)x; (void)y; (void)n; (void)stream;
+  return 1;
+}
+
+int dlc_launch_avgpool_bwd(dlc_pool_geom g, const float *dy, float *dx, int n, void *stream) {
+  (void)g; (void)dy; (void)dx; (void)n; (void)stream;
+  return 1;
+}
+
+int dlc_launch_global_avgpool_bwd(int HW, const float *dy, float *dx, int n, void *stream) {
+  (void)HW; (void)dy; (void)dx; (void)n; (void)stream;
   return 1;
 }

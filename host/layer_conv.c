@@ -93,7 +93,7 @@ dlc_status dlc_net_add_conv2d(dlc_net *net, const char *name, int64_t filters, c
   DLC_CHECK_NULL(ctx, kernel);
   dlc_layer *l;
   DLC_TRY(dlc_net_append(net, &dlc_vt_conv2d, name, &l));
-  int64_t in[3];
+  int64_t in[3] = {0, 0, 0};
   DLC_TRY(need_image(net, l, in));
   int64_t one[2] = {1, 1}, zero[2] = {0, 0};
   const int64_t *st = stride ? stride : one, *pd = pad ? pad : zero, *dl = dilation ? dilation : one;
@@ -182,7 +182,7 @@ dlc_status dlc_net_add_pool(dlc_net *net, const char *name, dlc_pool_mode mode, 
   if (mode != DLC_POOL_GLOBAL_AVG) DLC_CHECK_NULL(ctx, kernel);
   dlc_layer *l;
   DLC_TRY(dlc_net_append(net, &dlc_vt_pool, name, &l));
-  int64_t in[3];
+  int64_t in[3] = {0, 0, 0};
   DLC_TRY(need_image(net, l, in));
   int64_t one[2] = {1, 1}, zero[2] = {0, 0};
   const int64_t *k = kernel ? kernel : one, *st = stride ? stride : k, *pd = pad ? pad : zero;

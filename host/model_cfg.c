@@ -359,6 +359,45 @@ static dlc_status sec_mse(sec_ctx *sc, dlc_net *net) {
   return dlc_net_set_loss_mse(net, (dlc_reduction)r);
 }
 
+static dlc_status sec_conv2d(sec_ctx *sc, dlc_net *net) {
+  const char *name;
+  int64_t filters, k[2], st[2], pd[2], dl[2], groups, bias;
+  static const char *const algos[] = {"auto", "im2col", "cudnn", NULL};
+  int algo;
+  DLC_TRY(opt_name(sc, &name));
+  DLC_TRY(get_req_int(sc, "filters", &filters, 1, INT64_C(1) << 20));
+  DLC_TRY(get_pair(sc, "size", k, 1, 1, 1 << 12, 1));
+  DLC_TRY(get_pair(sc, "stride", st, 1, 1, 1 << 12, 0));
+  DLC_TRY(get_pair(sc, "pad", pd, 0, 0, 1 << 12, 0));
+  DLC_TRY(get_pair(sc, "dilation", dl, 1, 1, 1 << 12, 0));
+  DLC_TRY(get_int(sc, "groups", &groups, 1, 1, INT64_C(1) << 20));
+  DLC_TRY(get_int(sc, "bias", &bias, 1, 0, 1));
+  DLC_TRY(get_choice(sc, "algo", algos, &algo, 0));
+  return dlc_net_add_conv2d(net, name, filters, k, st, pd, dl, groups, (int)bias, (dlc_conv_algo)algo);
+}
+
+static dlc_status sec_pool(sec_ctx *sc, dlc_net *net, dlc_pool_mode mode) {
+  const char *name;
+  int64_t k[2], st[2], pd[2], ceil_mode, cip = 1;
+  DLC_TRY(opt_name(sc, &name));
+  DLC_TRY(get_pair(sc, "size", k, 2, 1, 1 << 12, 0));
+  DLC_TRY(get_pair(sc, "stride", st, 0, 1, 1 << 12, 0));
+  if (st[0] == 0) memcpy(st, k, sizeof st); /* PyTorch: the stride defaults to the kernel */
+  DLC_TRY(get_pair(sc, "pad", pd, 0, 0, 1 << 12, 0));
+  DLC_TRY(get_int(sc, "ceil_mode", &ceil_mode, 0, 0, 1));
+  if (mode == DLC_POOL_AVG) DLC_TRY(get_int(sc, "count_include_pad", &cip, 1, 0, 1));
+  return dlc_net_add_pool(net, name, mode, k, st, pd, (int)ceil_mode, (int)cip);
+}
+
+static dlc_status sec_maxpool(sec_ctx *sc, dlc_net *net) { return sec_pool(sc, net, DLC_POOL_MAX); }
+static dlc_status sec_avgpool(sec_ctx *sc, dlc_net *net) { return sec_pool(sc, net, DLC_POOL_AVG); }
+
+static dlc_status sec_globalavgpool(sec_ctx *sc, dlc_net *net) {
+  const char *name;
+  DLC_TRY(opt_name(sc, &name));
+  return dlc_net_add_pool(net, name, DLC_POOL_GLOBAL_AVG, NULL, NULL, NULL, 0, 1);
+}
+
 static dlc_status sec_recurrent(sec_ctx *sc, dlc_net *net, dlc_rnn_mode mode) {
   const char *name;
   int64_t hidden, layers, last_only, bias;
@@ -395,6 +434,8 @@ static const struct {
     {"dense", sec_dense, 0},       {"relu", sec_relu, 0},         {"tanh", sec_tanh, 0},
     {"sigmoid", sec_sigmoid, 0},   {"leaky_relu", sec_leaky, 0},  {"dropout", sec_dropout, 0},
     {"flatten", sec_flatten, 0},   {"batchnorm", sec_batchnorm, 0}, {"residual", sec_residual, 0},
+    {"conv2d", sec_conv2d, 0},     {"maxpool", sec_maxpool, 0},   {"avgpool", sec_avgpool, 0},
+    {"globalavgpool", sec_globalavgpool, 0},
     {"rnn", sec_rnn, 0},           {"lstm", sec_lstm, 0},         {"gru", sec_gru, 0},
     {"softmax_xent", sec_xent, 1}, {"mse", sec_mse, 1},
 };

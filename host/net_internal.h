@@ -100,6 +100,6 @@ dlc_status dlc_param_uniform(dlc_net *net, dlc_param *p, float bound);
 
 /* The layer kinds, defined in layer_*.c. */
 extern const dlc_layer_vt dlc_vt_dense, dlc_vt_activation, dlc_vt_dropout, dlc_vt_flatten,
-    dlc_vt_add, dlc_vt_batchnorm, dlc_vt_rnn;
+    dlc_vt_add, dlc_vt_batchnorm, dlc_vt_rnn, dlc_vt_conv2d, dlc_vt_pool;
 
 #endif

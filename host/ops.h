@@ -129,5 +129,8 @@ dlc_status dlc_op_clip_grad_value(dlc_ctx *ctx, dlc_tensor *const *grads, int co
 
 /* ---- recurrent layers: RNN, LSTM, GRU */
 #include "rnn.h"
+/* ---- convolution and pooling: layers hold a state built once (conv.h, pool.h) */
+#include "conv.h"
+#include "pool.h"
 
 #endif

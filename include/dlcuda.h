@@ -201,6 +201,28 @@ typedef enum dlc_rnn_mode {
 
 typedef enum dlc_reduction { DLC_REDUCE_MEAN = 0, DLC_REDUCE_SUM = 1 } dlc_reduction;
 
+/* How a convolution layer computes, chosen per layer:
+ *  IM2COL: im2col + GEMM (the library's kernels with cuBLAS, or OpenBLAS on the CPU);
+ *  CUDNN:  cuDNN's convolutions (CUDA builds with cuDNN; the fastest algorithm that fits
+ *          the workspace limit, else im2col);
+ *  AUTO:   on a GPU with cuDNN, each direction (forward, backward-data, backward-weights)
+ *          times both when the layer is built and keeps the faster; im2col elsewhere. */
+typedef enum dlc_conv_algo {
+  DLC_CONV_AUTO = 0,
+  DLC_CONV_IM2COL = 1,
+  DLC_CONV_CUDNN = 2,
+  DLC_CONV_ALGO_COUNT
+} dlc_conv_algo;
+
+/* 2-D pooling with PyTorch's semantics (nn.MaxPool2d, nn.AvgPool2d,
+ * nn.AdaptiveAvgPool2d(1)). */
+typedef enum dlc_pool_mode {
+  DLC_POOL_MAX = 0,
+  DLC_POOL_AVG = 1,
+  DLC_POOL_GLOBAL_AVG = 2,
+  DLC_POOL_MODE_COUNT
+} dlc_pool_mode;
+
 /* Softmax cross-entropy with integer labels, with PyTorch's semantics (nn.CrossEntropyLoss):
  * per-class weights, label smoothing, an ignored label, mean or sum. */
 typedef struct dlc_xent_opts {
@@ -290,6 +312,17 @@ DLC_API dlc_status dlc_net_add_dropout(dlc_net *net, const char *name, float p);
 DLC_API dlc_status dlc_net_add_flatten(dlc_net *net, const char *name);
 /* nn.BatchNorm1d on [N, F] or nn.BatchNorm2d on [N, C, H, W]. */
 DLC_API dlc_status dlc_net_add_batchnorm(dlc_net *net, const char *name, float eps, float momentum);
+/* nn.Conv2d on [C, H, W] samples: kernel, stride, padding, dilation as {h, w} (stride,
+ * pad and dilation may be NULL: 1, 0, 1); algo: im2col, cuDNN, or AUTO (timed at build). */
+DLC_API dlc_status dlc_net_add_conv2d(dlc_net *net, const char *name, int64_t filters,
+                                      const int64_t kernel[2], const int64_t stride[2],
+                                      const int64_t pad[2], const int64_t dilation[2],
+                                      int64_t groups, int bias, dlc_conv_algo algo);
+/* nn.MaxPool2d / nn.AvgPool2d (stride NULL: the kernel; pad NULL: 0) or, for GLOBAL_AVG,
+ * nn.AdaptiveAvgPool2d(1) (kernel, stride and pad ignored). */
+DLC_API dlc_status dlc_net_add_pool(dlc_net *net, const char *name, dlc_pool_mode mode,
+                                    const int64_t kernel[2], const int64_t stride[2],
+                                    const int64_t pad[2], int ceil_mode, int count_include_pad);
 /* nn.RNN / nn.LSTM / nn.GRU with batch_first=True on [T, F] samples: output [T, H], or the
  * last step's [H] with last_only. Parameters keep PyTorch's names (k.weight_ih_l0, ...). */
 DLC_API dlc_status dlc_net_add_rnn(dlc_net *net, const char *name, dlc_rnn_mode mode, int64_t hidden,

@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "im2col.h"
+#include "pool.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -115,6 +118,33 @@ int dlc_launch_clip_norm_finish(float *work, void *stream);
 int dlc_launch_clip_norm_scale(float *g, int64_t n, const float *norm, float max_norm,
                                void *stream);
 int dlc_launch_clip_value(float *g, int64_t n, float limit, void *stream);
+/* ---- convolution (bodies in im2col.h); n is the element count of the output */
+/* col = im2col(x) over g.N images: forward layout, or weight-gradient layout when
+ * transposed. */
+int dlc_launch_im2col(int transposed, dlc_conv_geom g, const float *x, float *col, int n,
+                      void *stream);
+/* dx += col2im(col), gathering; n = g.N*C*H*W. */
+int dlc_launch_col2im(dlc_conv_geom g, const float *col, float *dx, int n, void *stream);
+/* out [C][N][P] = in [N][C][P]. */
+int dlc_launch_nchw_to_cnhw(int N, int C, int P, const float *in, float *out, void *stream);
+/* out[i] = src[i % len] for i < n. */
+int dlc_launch_tile(const float *src, int len, float *out, int n, void *stream);
+/* y [N][C][P] += b[c]. */
+int dlc_launch_channel_bias(const float *b, float *y, int N, int C, int P, void *stream);
+/* out[c] = (accumulate ? out[c] : 0) + (sum_{n<N, p<P} in[n*stride + c*P + p]) / divisor,
+ * one segment per c, summed in a fixed order (deterministic). */
+int dlc_launch_channel_sum(const float *in, float *out, int64_t N, int64_t C, int64_t P,
+                           int64_t stride, float divisor, int accumulate, void *stream);
+
+/* ---- pooling (bodies in pool.h); n is the element count of the output (forward) or of
+ * dx (backward) */
+int dlc_launch_maxpool_fwd(dlc_pool_geom g, const float *x, float *y, int32_t *argmax, int n,
+                           void *stream);
+int dlc_launch_maxpool_bwd(dlc_pool_geom g, const float *dy, const int32_t *argmax, float *dx,
+                           int n, void *stream);
+int dlc_launch_avgpool_fwd(dlc_pool_geom g, const float *x, float *y, int n, void *stream);
+int dlc_launch_avgpool_bwd(dlc_pool_geom g, const float *dy, float *dx, int n, void *stream);
+int dlc_launch_global_avgpool_bwd(int HW, const float *dy, float *dx, int n, void *stream);
 
 #ifdef __cplusplus
 }

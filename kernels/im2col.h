@@ -1,0 +1,109 @@
+/* Convolution index math, shared by the CPU loops and the CUDA kernels: im2col in two
+ * layouts, and col2im by gathering. A body computes one element of its output.
+ *
+ * The host runs these over one batch chunk at a time and keeps every buffer of a chunk
+ * under 2^31 elements (conv_plan.c), so indices here are int. Input x is NCHW with
+ * `g.N` images; the output position (oh, ow) reads input row
+ *   ih = oh * SH - PH + kh * DH   (and likewise iw),
+ * zero where (ih, iw) falls in the padding. */
+#ifndef DLC_IM2COL_H
+#define DLC_IM2COL_H
+
+#include "dlc_hd.h"
+
+typedef struct dlc_conv_geom {
+  int N;             /* images in this chunk */
+  int C, H, W;       /* input channels and image size */
+  int KH, KW;        /* kernel */
+  int SH, SW;        /* stride */
+  int PH, PW;        /* zero padding */
+  int DH, DW;        /* dilation */
+  int OH, OW;        /* output size */
+} dlc_conv_geom;
+
+/* Column buffer element (n, c, kh, kw, oh, ow): x at the tap, or 0 in the padding.
+ * (unsigned) compares catch negative rows and columns in one test. */
+DLC_HD static inline float dlc_im2col_tap(const dlc_conv_geom g, const float *x, int nc, int kh,
+                                          int kw, int oh, int ow) {
+  int ih = oh * g.SH - g.PH + kh * g.DH, iw = ow * g.SW - g.PW + kw * g.DW;
+  return (unsigned)ih < (unsigned)g.H && (unsigned)iw < (unsigned)g.W
+             ? x[(nc * g.H + ih) * g.W + iw]
+             : 0.0f;
+}
+
+/* Forward layout [N][C][KH][KW][OH][OW]: image n's group g is the row-major matrix
+ * [K = C/G*KH*KW, P = OH*OW] at offset (n*G + g)*K*P, the B operand of y_ng = W_g col_ng. */
+DLC_HD static inline void dlc_im2col_at(int i, const dlc_conv_geom g, const float *x, float *col) {
+  int ow = i % g.OW, t = i / g.OW;
+  int oh = t % g.OH;
+  t /= g.OH;
+  int kw = t % g.KW;
+  t /= g.KW;
+  int kh = t % g.KH;
+  col[i] = dlc_im2col_tap(g, x, t / g.KH, kh, kw, oh, ow);
+}
+
+/* Weight-gradient layout [C][KH][KW][N][OH][OW]: group g is one matrix [K, N*P] at
+ * offset g*K*N*P, so dW_g = dy_g [Og, N*P] x col_g^T sums over the chunk in one GEMM. */
+DLC_HD static inline void dlc_im2col_t_at(int i, const dlc_conv_geom g, const float *x, float *col) {
+  int ow = i % g.OW, t = i / g.OW;
+  int oh = t % g.OH;
+  t /= g.OH;
+  int n = t % g.N;
+  t /= g.N;
+  int kw = t % g.KW;
+  t /= g.KW;
+  int kh = t % g.KH, c = t / g.KH;
+  col[i] = dlc_im2col_tap(g, x, n * g.C + c, kh, kw, oh, ow);
+}
+
+/* col2im by gathering: dx element i = (n, c, ih, iw) adds every column entry (forward
+ * layout) that read it, i.e. each (kh, kw) with ih + PH - kh*DH = oh*SH for an output row
+ * oh in [0, OH), and likewise for columns. Fixed (kh, kw) order, no atomics: deterministic.
+ * hs and ws fall as kh and kw grow, so a negative one ends its loop. */
+DLC_HD static inline void dlc_col2im_at(int i, const dlc_conv_geom g, const float *col, float *dx) {
+  int iw = i % g.W, t = i / g.W;
+  int ih = t % g.H, nc = t / g.H;
+  int P = g.OH * g.OW;
+  const float *cb = col + nc * g.KH * g.KW * P;
+  float s = 0.0f;
+  for (int kh = 0; kh < g.KH; kh++) {
+    int hs = ih + g.PH - kh * g.DH;
+    if (hs < 0) break;
+    if (hs % g.SH) continue;
+    int oh = hs / g.SH;
+    if (oh >= g.OH) continue;
+    for (int kw = 0; kw < g.KW; kw++) {
+      int ws = iw + g.PW - kw * g.DW;
+      if (ws < 0) break;
+      if (ws % g.SW) continue;
+      int ow = ws / g.SW;
+      if (ow >= g.OW) continue;
+      s += cb[(kh * g.KW + kw) * P + oh * g.OW + ow];
+    }
+  }
+  dx[i] += s;
+}
+
+/* ---- layout moves around the GEMMs */
+
+/* out [C][N][P] from in [N][C][P]: dy regrouped so a group's rows span the chunk. */
+DLC_HD static inline void dlc_nchw_to_cnhw_at(int i, int N, int C, int P, const float *in,
+                                              float *out) {
+  int p = i % P, t = i / P;
+  int n = t % N, c = t / N;
+  out[i] = in[(n * C + c) * P + p];
+}
+
+/* out[i] = src[i % len]: the weights repeated once per image, so that one strided-batched
+ * GEMM covers every (image, group) pair of a grouped convolution. */
+DLC_HD static inline void dlc_tile_at(int i, int len, const float *src, float *out) {
+  out[i] = src[i % len];
+}
+
+/* y [N][C][P] += b[c]. */
+DLC_HD static inline void dlc_channel_bias_at(int i, int C, int P, const float *b, float *y) {
+  y[i] += b[(i / P) % C];
+}
+
+#endif
