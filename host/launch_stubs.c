@@ -45,15 +45,8 @@ int dlc_launch_dropout(int backward, float p, float scale, uint64_t seed, uint64
 }
 
 int dlc_launch_optim(const struct dlc_optim_hparams *h, float *p, const float *g, float *s1,
-                     float *s2, int64_t n, const float *sumsq, void *stream) {
-  (void)h; (void)p; (void)g; (void)s1; (void)s2; (void)n; (void)sumsq; (void)stream;
-  return 1;
-}
-
-int64_t dlc_sumsq_scratch_floats(void) { return 1; }
-
-int dlc_launch_sumsq(const float *x, int64_t n, float *scratch, float *out, void *stream) {
-  (void)x; (void)n; (void)scratch; (void)out; (void)stream;
+                     float *s2, int64_t n, const float *norm, void *stream) {
+  (void)h; (void)p; (void)g; (void)s1; (void)s2; (void)n; (void)norm; (void)stream;
   return 1;
 }
 

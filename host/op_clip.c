@@ -23,17 +23,14 @@ static dlc_status check_grads(dlc_ctx *ctx, dlc_tensor *const *grads, int count,
   return DLC_OK;
 }
 
-dlc_status dlc_op_clip_grad_norm(dlc_ctx *ctx, dlc_tensor *const *grads, int count,
-                                 float max_norm, dlc_tensor *work, float *norm_out) {
+dlc_status dlc_op_grad_norm(dlc_ctx *ctx, dlc_tensor *const *grads, int count, dlc_tensor *work) {
   if (!ctx) return DLC_ERR_INVALID_ARG;
-  DLC_TRY(check_grads(ctx, grads, count, "clip_grad_norm"));
-  if (!(max_norm >= 0.f))
-    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "clip_grad_norm: max_norm %g must be >= 0", max_norm);
+  DLC_TRY(check_grads(ctx, grads, count, "gradient norm"));
   DLC_CHECK_NULL(ctx, work);
-  DLC_TRY(dlc_check_f32(ctx, work, "clip_grad_norm: work"));
+  DLC_TRY(dlc_check_f32(ctx, work, "gradient norm: work"));
   if (work->numel < DLC_CLIP_NORM_WORK || work->device.kind != grads[0]->device.kind)
     return DLC_FAIL(ctx, DLC_ERR_SHAPE,
-                    "clip_grad_norm: work must hold %d floats on the gradients' device (has %lld)",
+                    "gradient norm: work must hold %d floats on the gradients' device (has %lld)",
                     DLC_CLIP_NORM_WORK, (long long)work->numel);
   float *w = work->data;
   if (dlc_on_cuda(work)) {
@@ -41,16 +38,7 @@ dlc_status dlc_op_clip_grad_norm(dlc_ctx *ctx, dlc_tensor *const *grads, int cou
       DLC_TRY(DLC_LAUNCH(ctx, "sumsq_partials",
                          dlc_launch_sumsq_partials(grads[k]->data, grads[k]->numel, w + 1, k > 0,
                                                    ctx->stream)));
-    DLC_TRY(DLC_LAUNCH(ctx, "clip_norm_finish", dlc_launch_clip_norm_finish(w, ctx->stream)));
-    for (int k = 0; k < count; k++)
-      DLC_TRY(DLC_LAUNCH(ctx, "clip_norm_scale",
-                         dlc_launch_clip_norm_scale(grads[k]->data, grads[k]->numel, w, max_norm,
-                                                    ctx->stream)));
-    if (norm_out) {
-      dlc_device cpu = {DLC_DEVICE_CPU, 0};
-      DLC_TRY(dlc_cuda_memcpy(ctx, norm_out, cpu, w, work->device, sizeof(float)));
-    }
-    return DLC_OK;
+    return DLC_LAUNCH(ctx, "clip_norm_finish", dlc_launch_clip_norm_finish(w, ctx->stream));
   }
   double sum = 0;
   for (int k = 0; k < count; k++) {
@@ -61,15 +49,36 @@ dlc_status dlc_op_clip_grad_norm(dlc_ctx *ctx, dlc_tensor *const *grads, int cou
     for (int64_t i = 0; i < n; i++) part += (double)g[i] * g[i];
     sum += part;
   }
-  float norm = (float)sqrt(sum), coef = dlc_clip_norm_coef(norm, max_norm);
-  w[0] = norm;
+  w[0] = (float)sqrt(sum);
+  return DLC_OK;
+}
+
+dlc_status dlc_op_clip_grad_norm(dlc_ctx *ctx, dlc_tensor *const *grads, int count,
+                                 float max_norm, dlc_tensor *work, float *norm_out) {
+  if (!ctx) return DLC_ERR_INVALID_ARG;
+  if (!(max_norm >= 0.f))
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "clip_grad_norm: max_norm %g must be >= 0", max_norm);
+  DLC_TRY(dlc_op_grad_norm(ctx, grads, count, work));
+  float *w = work->data;
+  if (dlc_on_cuda(work)) {
+    for (int k = 0; k < count; k++)
+      DLC_TRY(DLC_LAUNCH(ctx, "clip_norm_scale",
+                         dlc_launch_clip_norm_scale(grads[k]->data, grads[k]->numel, w, max_norm,
+                                                    ctx->stream)));
+    if (norm_out) {
+      dlc_device cpu = {DLC_DEVICE_CPU, 0};
+      DLC_TRY(dlc_cuda_memcpy(ctx, norm_out, cpu, w, work->device, sizeof(float)));
+    }
+    return DLC_OK;
+  }
+  float coef = dlc_clip_norm_coef(w[0], max_norm);
   for (int k = 0; k < count; k++) {
     float *g = grads[k]->data;
     int64_t n = grads[k]->numel;
 #pragma omp parallel for schedule(static) if (n > DLC_OMP_MIN_WORK) num_threads(dlc_cpu_threads(ctx))
     for (int64_t i = 0; i < n; i++) g[i] *= coef;
   }
-  if (norm_out) *norm_out = norm;
+  if (norm_out) *norm_out = w[0];
   return DLC_OK;
 }
 

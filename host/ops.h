@@ -122,6 +122,8 @@ dlc_status dlc_op_mse_bwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *t
  * elements on the gradients' device; work[0] receives total. On CUDA nothing synchronises
  * unless norm_out (host, may be NULL) asks for the total. Deterministic on both devices. */
 #define DLC_CLIP_NORM_WORK 513
+/* work[0] = the global L2 norm of the gradients (the first half of the above; no scaling). */
+dlc_status dlc_op_grad_norm(dlc_ctx *ctx, dlc_tensor *const *grads, int count, dlc_tensor *work);
 dlc_status dlc_op_clip_grad_norm(dlc_ctx *ctx, dlc_tensor *const *grads, int count,
                                  float max_norm, dlc_tensor *work, float *norm_out);
 /* By value, as clip_grad_value_: g = clamp(g, -limit, limit). */

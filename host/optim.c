@@ -13,7 +13,7 @@ struct dlc_optim {
   dlc_optim_options o;
   int64_t n, step;
   dlc_tensor s1, s2;      /* momentum / Adam moments (zeroed) */
-  dlc_tensor norm;        /* CUDA: reduction partials + the sum of squares at the end */
+  dlc_tensor norm;        /* clipping: the gradient norm, then the reduction's partials */
 };
 
 dlc_optim_options dlc_optim_options_default(void) {
@@ -97,8 +97,8 @@ dlc_status dlc_optim_create(dlc_ctx *ctx, const dlc_optim_options *opts, int64_t
     s = dlc_op_fill(ctx, &opt->s1, 0.f);
   if (s == DLC_OK && states >= 2 && (s = dlc_tensor_alloc(ctx, &opt->s2, DLC_F32, 1, &nparams, ctx->device)) == DLC_OK)
     s = dlc_op_fill(ctx, &opt->s2, 0.f);
-  if (s == DLC_OK && o.clip_norm > 0.f && ctx->device.kind == DLC_DEVICE_CUDA) {
-    int64_t m = dlc_sumsq_scratch_floats() + 1;
+  if (s == DLC_OK && o.clip_norm > 0.f) {
+    int64_t m = DLC_CLIP_NORM_WORK;
     s = dlc_tensor_alloc(ctx, &opt->norm, DLC_F32, 1, &m, ctx->device);
   }
   if (s != DLC_OK) {
@@ -137,21 +137,16 @@ dlc_status dlc_optim_step(dlc_optim *opt, dlc_tensor *params, const dlc_tensor *
   float *p = params->data, *s1 = opt->s1.data, *s2 = opt->s2.data;
   const float *g = grads->data;
   int64_t n = opt->n;
+  const float *norm = NULL; /* on the parameters' device */
+  if (o->clip_norm > 0.f) {
+    dlc_tensor *list[1] = {(dlc_tensor *)grads};
+    DLC_TRY(dlc_op_grad_norm(ctx, list, 1, &opt->norm));
+    norm = opt->norm.data;
+  }
   if (dlc_on_cuda(params)) {
-    float *sumsq = NULL;
-    if (o->clip_norm > 0.f) {
-      sumsq = (float *)opt->norm.data + dlc_sumsq_scratch_floats();
-      DLC_TRY(DLC_LAUNCH(ctx, "sumsq", dlc_launch_sumsq(g, n, opt->norm.data, sumsq, ctx->stream)));
-    }
-    DLC_TRY(DLC_LAUNCH(ctx, "optim", dlc_launch_optim(&h, p, g, s1, s2, n, sumsq, ctx->stream)));
+    DLC_TRY(DLC_LAUNCH(ctx, "optim", dlc_launch_optim(&h, p, g, s1, s2, n, norm, ctx->stream)));
   } else {
-    float clip = 1.f;
-    if (o->clip_norm > 0.f) {
-      double ss = 0;
-#pragma omp parallel for reduction(+ : ss) if (n > DLC_OMP_MIN_WORK) num_threads(dlc_cpu_threads(ctx))
-      for (int64_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
-      clip = dlc_clip_coef(&h, (float)ss);
-    }
+    float clip = norm ? dlc_optim_clip(&h, *norm) : 1.f;
 #pragma omp parallel for if (n > DLC_OMP_MIN_WORK) num_threads(dlc_cpu_threads(ctx))
     for (int64_t i = 0; i < n; i++) {
       float a = s1 ? s1[i] : 0.f, b = s2 ? s2[i] : 0.f;

@@ -37,15 +37,12 @@ int dlc_launch_bias_grad(const float *dz, float *db, int64_t rows, int64_t cols,
 int dlc_launch_dropout(int backward, float p, float scale, uint64_t seed, uint64_t block0,
                        const float *in, float *out, int64_t n, void *stream);
 
-/* One optimizer step over n parameters (kernels/optim.h); sumsq, when not NULL, is the
- * device scalar holding the gradient's squared norm for clipping. h is a
+/* One optimizer step over n parameters (kernels/optim.h); norm, when not NULL, is the
+ * device scalar holding the gradient's L2 norm for clipping. h is a
  * const dlc_optim_hparams * (kept opaque here so C callers need not include optim.h). */
 struct dlc_optim_hparams;
 int dlc_launch_optim(const struct dlc_optim_hparams *h, float *p, const float *g, float *s1,
-                     float *s2, int64_t n, const float *sumsq, void *stream);
-/* *out = sum of x_i^2 (deterministic); scratch holds dlc_sumsq_scratch_floats() floats. */
-int64_t dlc_sumsq_scratch_floats(void);
-int dlc_launch_sumsq(const float *x, int64_t n, float *scratch, float *out, void *stream);
+                     float *s2, int64_t n, const float *norm, void *stream);
 
 /* Batch normalisation over [N, C, S]: statistics per channel (saved mean and 1/std, and
  * the running estimates updated when run_mean is not NULL), y = normalised x, and the

@@ -3,6 +3,7 @@
 #ifndef DLC_OPTIM_H
 #define DLC_OPTIM_H
 
+#include "clip.h"
 #include "dlc_hd.h"
 
 #ifndef __CUDACC__
@@ -19,12 +20,9 @@ struct dlc_optim_hparams {
 };
 typedef struct dlc_optim_hparams dlc_optim_hparams;
 
-/* The clipping factor from the squared global norm: min(1, max_norm / (norm + 1e-6)),
- * as torch.nn.utils.clip_grad_norm_. */
-DLC_HD static inline float dlc_clip_coef(const dlc_optim_hparams *h, float sumsq) {
-  if (!(h->max_norm > 0.f)) return 1.f;
-  float c = h->max_norm / (sqrtf(sumsq) + 1e-6f);
-  return c < 1.f ? c : 1.f;
+/* The gradient's factor: clip_grad_norm_'s min(1, max_norm / (norm + 1e-6)) when clipping. */
+DLC_HD static inline float dlc_optim_clip(const dlc_optim_hparams *h, float norm) {
+  return h->max_norm > 0.f ? dlc_clip_norm_coef(norm, h->max_norm) : 1.f;
 }
 
 /* Updates parameter i: p, its gradient g (already clipped), and the state s1 (SGD momentum
