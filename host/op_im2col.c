@@ -11,14 +11,32 @@ dlc_status dlc_im2col_run(dlc_ctx *ctx, int on_cuda, int transposed, dlc_conv_ge
   int n = g.N * g.C * g.KH * g.KW * g.OH * g.OW;
   if (on_cuda)
     return DLC_LAUNCH(ctx, "im2col", dlc_launch_im2col(transposed, g, x, col, n, ctx->stream));
+  /* The CPU walks whole output rows (fixed n, c, kh, kw, oh; OW taps): the row's indices
+   * are decomposed once, and each element is the shared tap body, without the divisions
+   * that the per-element form (one GPU thread each) needs. */
+  int rows = n / g.OW;
 #pragma omp parallel DLC_PAR(n)
   {
     int64_t lo, hi;
-    dlc_omp_range(n, &lo, &hi);
-    if (transposed)
-      for (int i = (int)lo; i < (int)hi; i++) dlc_im2col_t_at(i, g, x, col);
-    else
-      for (int i = (int)lo; i < (int)hi; i++) dlc_im2col_at(i, g, x, col);
+    dlc_omp_range(rows, &lo, &hi);
+    for (int r = (int)lo; r < (int)hi; r++) {
+      int oh = r % g.OH, t = r / g.OH, nc, kh, kw;
+      if (transposed) { /* [C][KH][KW][N][OH] rows */
+        int img = t % g.N;
+        t /= g.N;
+        kw = t % g.KW;
+        t /= g.KW;
+        kh = t % g.KH;
+        nc = img * g.C + t / g.KH;
+      } else {          /* [N][C][KH][KW][OH] rows */
+        kw = t % g.KW;
+        t /= g.KW;
+        kh = t % g.KH;
+        nc = t / g.KH;
+      }
+      float *out = col + (int64_t)r * g.OW;
+      for (int ow = 0; ow < g.OW; ow++) out[ow] = dlc_im2col_tap(g, x, nc, kh, kw, oh, ow);
+    }
   }
   return DLC_OK;
 }
@@ -40,11 +58,13 @@ dlc_status dlc_nchw_to_cnhw_run(dlc_ctx *ctx, int on_cuda, int N, int C, int P, 
   if (on_cuda)
     return DLC_LAUNCH(ctx, "nchw_to_cnhw", dlc_launch_nchw_to_cnhw(N, C, P, in, out, ctx->stream));
   int n = N * C * P;
+  /* CPU: whole planes of P at a time (the body's index math, decomposed once per plane). */
 #pragma omp parallel DLC_PAR(n)
   {
     int64_t lo, hi;
-    dlc_omp_range(n, &lo, &hi);
-    for (int i = (int)lo; i < (int)hi; i++) dlc_nchw_to_cnhw_at(i, N, C, P, in, out);
+    dlc_omp_range((int64_t)N * C, &lo, &hi);
+    for (int r = (int)lo; r < (int)hi; r++)
+      for (int p = 0; p < P; p++) dlc_nchw_to_cnhw_at(r * P + p, N, C, P, in, out);
   }
   return DLC_OK;
 }
@@ -67,11 +87,15 @@ dlc_status dlc_channel_bias_run(dlc_ctx *ctx, int on_cuda, const float *b, float
   if (on_cuda)
     return DLC_LAUNCH(ctx, "channel_bias", dlc_launch_channel_bias(b, y, N, C, P, ctx->stream));
   int n = N * C * P;
+  /* CPU: one plane (image n, channel c) at a time, adding its bias to P values. */
 #pragma omp parallel DLC_PAR(n)
   {
     int64_t lo, hi;
-    dlc_omp_range(n, &lo, &hi);
-    for (int i = (int)lo; i < (int)hi; i++) dlc_channel_bias_at(i, C, P, b, y);
+    dlc_omp_range((int64_t)N * C, &lo, &hi);
+    for (int r = (int)lo; r < (int)hi; r++) {
+      float bc = b[r % C], *yr = y + (int64_t)r * P;
+      for (int p = 0; p < P; p++) yr[p] += bc;
+    }
   }
   return DLC_OK;
 }
