@@ -1,13 +1,43 @@
-/* A whole network trained on CUDA and on the CPU from the same parameters and batches:
- * outputs, losses and parameters after several optimizer steps must agree. Covers the
- * graph code's device paths (fusion, residual, batchnorm, dropout masks, metrics). Label
- * gpu: exits 77 without a device. */
+/* Whole networks trained on CUDA and on the CPU from the same parameters and batches:
+ * losses and parameters after several optimizer steps must agree. Covers the graph code's
+ * device paths (fusion, residual, batchnorm, dropout masks, metrics) for a dense network,
+ * a CNN (conv with im2col and AUTO, pooling, 2-d batchnorm) and an LSTM. Label gpu: exits
+ * 77 without a device. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
 
-static dlc_net *make(dlc_ctx *ctx) {
+static dlc_net *make_cnn(dlc_ctx *ctx, dlc_conv_algo algo) {
+  int64_t in[3] = {3, 12, 10}, k3[2] = {3, 3}, p1[2] = {1, 1}, k2[2] = {2, 2};
+  dlc_net *net;
+  T_OK(ctx, dlc_net_create(ctx, 3, in, 33, &net));
+  T_OK(ctx, dlc_net_add_conv2d(net, NULL, 8, k3, NULL, p1, NULL, 1, 1, algo));
+  T_OK(ctx, dlc_net_add_batchnorm(net, NULL, 1e-5f, 0.1f));
+  T_OK(ctx, dlc_net_add_activation(net, NULL, DLC_ACT_RELU, 0));
+  T_OK(ctx, dlc_net_add_pool(net, NULL, DLC_POOL_MAX, k2, NULL, NULL, 0, 1));
+  T_OK(ctx, dlc_net_add_conv2d(net, NULL, 8, k3, NULL, p1, NULL, 2, 0, algo));
+  T_OK(ctx, dlc_net_add_pool(net, NULL, DLC_POOL_AVG, k3, NULL, p1, 1, 0));
+  T_OK(ctx, dlc_net_add_pool(net, NULL, DLC_POOL_GLOBAL_AVG, NULL, NULL, NULL, 0, 1));
+  T_OK(ctx, dlc_net_add_flatten(net, NULL));
+  T_OK(ctx, dlc_net_add_dense(net, NULL, 7, 1));
+  T_OK(ctx, dlc_net_set_loss_xent(net, NULL));
+  T_OK(ctx, dlc_net_build(net));
+  return net;
+}
+
+static dlc_net *make_lstm(dlc_ctx *ctx) {
+  int64_t in[2] = {5, 4}; /* 5 steps of 4 features: the data's 20 values */
+  dlc_net *net;
+  T_OK(ctx, dlc_net_create(ctx, 2, in, 33, &net));
+  T_OK(ctx, dlc_net_add_rnn(net, NULL, DLC_RNN_LSTM, 9, 2, 1, 1));
+  T_OK(ctx, dlc_net_add_dense(net, NULL, 7, 1));
+  T_OK(ctx, dlc_net_set_loss_xent(net, NULL));
+  T_OK(ctx, dlc_net_build(net));
+  return net;
+}
+
+static dlc_net *make_dense(dlc_ctx *ctx) {
   int64_t in = 20;
   dlc_net *net;
   T_OK(ctx, dlc_net_create(ctx, 1, &in, 33, &net));
@@ -24,19 +54,19 @@ static dlc_net *make(dlc_ctx *ctx) {
   return net;
 }
 
-int main(void) {
-  dlc_ctx *g = t_gpu_ctx_or_skip(17), *c = t_cpu_ctx(17);
-  dlc_net *ng = make(g), *nc = make(c);
+static void train_both(dlc_ctx *g, dlc_ctx *c, const char *what, dlc_net *ng, dlc_net *nc, int C, int H, int W) {
   /* Same initial parameters (the generators agree, but copy anyway to isolate the step). */
   T_OK(g, dlc_tensor_copy(g, dlc_net_params(ng), dlc_net_params(nc)));
   dlc_dataset ds;
   memset(&ds, 0, sizeof ds);
   ds.count = 33 * 6;
-  ds.channels = ds.height = 1;
-  ds.width = 20;
-  ds.features = malloc(sizeof(float) * (size_t)(ds.count * 20));
+  ds.channels = C;
+  ds.height = H;
+  ds.width = W;
+  int64_t per = (int64_t)C * H * W;
+  ds.features = malloc(sizeof(float) * (size_t)(ds.count * per));
   ds.labels = malloc(sizeof(int32_t) * (size_t)ds.count);
-  t_fill_uniform(ds.features, ds.count * 20, 3, -2, 2);
+  t_fill_uniform(ds.features, ds.count * per, 3, -2, 2);
   for (int64_t i = 0; i < ds.count; i++) ds.labels[i] = (int32_t)(i % 7);
   dlc_loader_options lo = dlc_loader_options_default();
   lo.batch = 33;
@@ -53,16 +83,18 @@ int main(void) {
   dlc_epoch_stats sg, sc;
   T_OK(g, dlc_train_epoch(ng, og, lg, 0, 0, NULL, NULL, &sg));
   T_OK(c, dlc_train_epoch(nc, oc, lc, 0, 0, NULL, NULL, &sc));
-  printf("epoch loss: cuda %.6f cpu %.6f; accuracy %.4f / %.4f\n", sg.loss, sc.loss, sg.accuracy, sc.accuracy);
-  T_CHECK(sg.loss - sc.loss < 1e-4 && sc.loss - sg.loss < 1e-4, "epoch losses agree");
+  printf("%s: epoch loss cuda %.6f cpu %.6f; accuracy %.4f / %.4f\n", what, sg.loss, sc.loss, sg.accuracy, sc.accuracy);
+  T_CHECK(sg.loss - sc.loss < 1e-4 && sc.loss - sg.loss < 1e-4, "%s: epoch losses agree", what);
   int64_t n = dlc_net_params(nc)->numel;
   float *pg = malloc(sizeof(float) * (size_t)n);
   T_OK(g, dlc_tensor_download(g, dlc_net_params(ng), pg, sizeof(float) * (size_t)n));
-  t_parity("parameters after 6 Adam steps", dlc_net_params(nc)->data, pg, n, 1e-9, 1e-4);
+  char w2[96];
+  snprintf(w2, sizeof w2, "%s: parameters after 6 Adam steps", what);
+  t_parity(w2, dlc_net_params(nc)->data, pg, n, 1e-9, 1e-4);
   dlc_epoch_stats eg, ec;
   T_OK(g, dlc_evaluate(ng, lg, &eg));
   T_OK(c, dlc_evaluate(nc, lc, &ec));
-  T_CHECK(eg.loss - ec.loss < 1e-4 && ec.loss - eg.loss < 1e-4, "evaluation agrees: %g %g", eg.loss, ec.loss);
+  T_CHECK(eg.loss - ec.loss < 1e-4 && ec.loss - eg.loss < 1e-4, "%s: evaluation agrees: %g %g", what, eg.loss, ec.loss);
   free(pg);
   dlc_loader_destroy(lg);
   dlc_loader_destroy(lc);
@@ -71,6 +103,14 @@ int main(void) {
   dlc_net_destroy(ng);
   dlc_net_destroy(nc);
   dlc_dataset_free(&ds);
+}
+
+int main(void) {
+  dlc_ctx *g = t_gpu_ctx_or_skip(17), *c = t_cpu_ctx(17);
+  train_both(g, c, "dense", make_dense(g), make_dense(c), 1, 1, 20);
+  train_both(g, c, "cnn im2col", make_cnn(g, DLC_CONV_IM2COL), make_cnn(c, DLC_CONV_IM2COL), 3, 12, 10);
+  train_both(g, c, "cnn auto", make_cnn(g, DLC_CONV_AUTO), make_cnn(c, DLC_CONV_AUTO), 3, 12, 10);
+  train_both(g, c, "lstm", make_lstm(g), make_lstm(c), 1, 1, 20);
   dlc_ctx_destroy(g);
   dlc_ctx_destroy(c);
   return t_finish("test_gpu_net");
