@@ -158,14 +158,19 @@ dlc_status dlc_pool2d_forward(dlc_ctx *ctx, const dlc_pool2d_state *s, const dlc
                   : DLC_LAUNCH(ctx, "avgpool_fwd", dlc_launch_avgpool_fwd(g, xp, yp, cnt, ctx->stream)));
       continue;
     }
+    /* The CPU walks output rows (plane, oh) and calls the coordinate form of the body:
+     * no per-element index divisions. */
 #pragma omp parallel DLC_PAR((int64_t)cnt * g.KH * g.KW)
     {
       int64_t lo, hi;
-      dlc_omp_range(cnt, &lo, &hi);
-      if (max)
-        for (int i = (int)lo; i < (int)hi; i++) dlc_maxpool_fwd_at(i, g, xp, yp, ap);
-      else
-        for (int i = (int)lo; i < (int)hi; i++) dlc_avgpool_fwd_at(i, g, xp, yp);
+      dlc_omp_range(cnt / g.OW, &lo, &hi);
+      for (int r = (int)lo; r < (int)hi; r++) {
+        int plane = r / g.OH, oh = r % g.OH;
+        if (max)
+          for (int ow = 0; ow < g.OW; ow++) dlc_maxpool_fwd_px(r * g.OW + ow, plane, oh, ow, g, xp, yp, ap);
+        else
+          for (int ow = 0; ow < g.OW; ow++) dlc_avgpool_fwd_px(r * g.OW + ow, plane, oh, ow, g, xp, yp);
+      }
     }
   }
   return DLC_OK;
@@ -203,13 +208,19 @@ dlc_status dlc_pool2d_backward(dlc_ctx *ctx, const dlc_pool2d_state *s, const dl
 #pragma omp parallel DLC_PAR(cnt)
     {
       int64_t lo, hi;
-      dlc_omp_range(cnt, &lo, &hi);
-      if (mode == DLC_POOL_MAX)
-        for (int i = (int)lo; i < (int)hi; i++) dlc_maxpool_bwd_at(i, g, dyp, ap, dxp);
-      else if (mode == DLC_POOL_AVG)
-        for (int i = (int)lo; i < (int)hi; i++) dlc_avgpool_bwd_at(i, g, dyp, dxp);
-      else
+      if (mode == DLC_POOL_GLOBAL_AVG) {
+        dlc_omp_range(cnt, &lo, &hi);
         for (int i = (int)lo; i < (int)hi; i++) dlc_global_avgpool_bwd_at(i, hw, dyp, dxp);
+      } else {
+        dlc_omp_range(cnt / g.W, &lo, &hi); /* input rows (plane, ih), as in forward */
+        for (int r = (int)lo; r < (int)hi; r++) {
+          int plane = r / g.H, ih = r % g.H;
+          if (mode == DLC_POOL_MAX)
+            for (int iw = 0; iw < g.W; iw++) dlc_maxpool_bwd_px(r * g.W + iw, plane, ih, iw, g, dyp, ap, dxp);
+          else
+            for (int iw = 0; iw < g.W; iw++) dlc_avgpool_bwd_px(r * g.W + iw, plane, ih, iw, g, dyp, dxp);
+        }
+      }
     }
   }
   return DLC_OK;

@@ -26,10 +26,10 @@ typedef struct dlc_pool_geom {
 DLC_HD static inline int dlc_pool_imin(int a, int b) { return a < b ? a : b; }
 DLC_HD static inline int dlc_pool_imax(int a, int b) { return a > b ? a : b; }
 
-DLC_HD static inline void dlc_maxpool_fwd_at(int i, const dlc_pool_geom g, const float *x,
-                                             float *y, int32_t *argmax) {
-  int ow = i % g.OW, t = i / g.OW;
-  int oh = t % g.OH, plane = t / g.OH;
+/* The bodies come in two forms: *_px at coordinates (plane, row, column), which the CPU
+ * loops call row by row, and *_at at a flat index i, which one GPU thread decomposes. */
+DLC_HD static inline void dlc_maxpool_fwd_px(int i, int plane, int oh, int ow, const dlc_pool_geom g,
+                                             const float *x, float *y, int32_t *argmax) {
   int h0 = oh * g.SH - g.PH, w0 = ow * g.SW - g.PW;
   int h1 = dlc_pool_imin(h0 + g.KH, g.H), w1 = dlc_pool_imin(w0 + g.KW, g.W);
   h0 = dlc_pool_imax(h0, 0);
@@ -49,16 +49,20 @@ DLC_HD static inline void dlc_maxpool_fwd_at(int i, const dlc_pool_geom g, const
   argmax[i] = am;
 }
 
+DLC_HD static inline void dlc_maxpool_fwd_at(int i, const dlc_pool_geom g, const float *x,
+                                             float *y, int32_t *argmax) {
+  int ow = i % g.OW, t = i / g.OW;
+  dlc_maxpool_fwd_px(i, t / g.OH, t % g.OH, ow, g, x, y, argmax);
+}
+
 /* The output rows whose windows contain input row ih: oh*S - P <= ih <= oh*S - P + K - 1. */
 DLC_HD static inline void dlc_pool_out_range(int ih, int K, int S, int P, int O, int *lo, int *hi) {
   *lo = ih + P < K ? 0 : (ih + P - K) / S + 1;
   *hi = dlc_pool_imin((ih + P) / S, O - 1);
 }
 
-DLC_HD static inline void dlc_maxpool_bwd_at(int i, const dlc_pool_geom g, const float *dy,
-                                             const int32_t *argmax, float *dx) {
-  int iw = i % g.W, t = i / g.W;
-  int ih = t % g.H, plane = t / g.H;
+DLC_HD static inline void dlc_maxpool_bwd_px(int i, int plane, int ih, int iw, const dlc_pool_geom g,
+                                             const float *dy, const int32_t *argmax, float *dx) {
   int oh0, oh1, ow0, ow1;
   dlc_pool_out_range(ih, g.KH, g.SH, g.PH, g.OH, &oh0, &oh1);
   dlc_pool_out_range(iw, g.KW, g.SW, g.PW, g.OW, &ow0, &ow1);
@@ -70,6 +74,12 @@ DLC_HD static inline void dlc_maxpool_bwd_at(int i, const dlc_pool_geom g, const
       if (argmax[o] == me) s += dy[o];
     }
   dx[i] += s;
+}
+
+DLC_HD static inline void dlc_maxpool_bwd_at(int i, const dlc_pool_geom g, const float *dy,
+                                             const int32_t *argmax, float *dx) {
+  int iw = i % g.W, t = i / g.W;
+  dlc_maxpool_bwd_px(i, t / g.H, t % g.H, iw, g, dy, argmax, dx);
 }
 
 /* The divisor of window (oh, ow) and its clipped bounds. */
@@ -85,9 +95,8 @@ DLC_HD static inline int dlc_avgpool_window(const dlc_pool_geom g, int oh, int o
   return g.count_include_pad ? padded : (*h1 - *h0) * (*w1 - *w0);
 }
 
-DLC_HD static inline void dlc_avgpool_fwd_at(int i, const dlc_pool_geom g, const float *x, float *y) {
-  int ow = i % g.OW, t = i / g.OW;
-  int oh = t % g.OH, plane = t / g.OH;
+DLC_HD static inline void dlc_avgpool_fwd_px(int i, int plane, int oh, int ow, const dlc_pool_geom g,
+                                             const float *x, float *y) {
   int h0, h1, w0, w1;
   int div = dlc_avgpool_window(g, oh, ow, &h0, &h1, &w0, &w1);
   const float *xp = x + plane * g.H * g.W;
@@ -97,9 +106,13 @@ DLC_HD static inline void dlc_avgpool_fwd_at(int i, const dlc_pool_geom g, const
   y[i] = s / (float)div;
 }
 
-DLC_HD static inline void dlc_avgpool_bwd_at(int i, const dlc_pool_geom g, const float *dy, float *dx) {
-  int iw = i % g.W, t = i / g.W;
-  int ih = t % g.H, plane = t / g.H;
+DLC_HD static inline void dlc_avgpool_fwd_at(int i, const dlc_pool_geom g, const float *x, float *y) {
+  int ow = i % g.OW, t = i / g.OW;
+  dlc_avgpool_fwd_px(i, t / g.OH, t % g.OH, ow, g, x, y);
+}
+
+DLC_HD static inline void dlc_avgpool_bwd_px(int i, int plane, int ih, int iw, const dlc_pool_geom g,
+                                             const float *dy, float *dx) {
   int oh0, oh1, ow0, ow1;
   dlc_pool_out_range(ih, g.KH, g.SH, g.PH, g.OH, &oh0, &oh1);
   dlc_pool_out_range(iw, g.KW, g.SW, g.PW, g.OW, &ow0, &ow1);
@@ -112,6 +125,11 @@ DLC_HD static inline void dlc_avgpool_bwd_at(int i, const dlc_pool_geom g, const
       s += dp[oh * g.OW + ow] / (float)div;
     }
   dx[i] += s;
+}
+
+DLC_HD static inline void dlc_avgpool_bwd_at(int i, const dlc_pool_geom g, const float *dy, float *dx) {
+  int iw = i % g.W, t = i / g.W;
+  dlc_avgpool_bwd_px(i, t / g.H, t % g.H, iw, g, dy, dx);
 }
 
 /* Global average pooling backward: dx [planes][HW] += dy[plane] / HW. */
