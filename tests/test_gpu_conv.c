@@ -11,43 +11,8 @@
 #include "../host/ops.h"
 #include "testutil.h"
 
-static const dlc_device cpu = {DLC_DEVICE_CPU, 0};
 
-/* A host tensor and a guarded device twin holding the same data. */
-typedef struct pair {
-  dlc_tensor h;
-  t_guarded d;
-  float *back;
-} pair;
-
-static void pair_init(dlc_ctx *g, dlc_ctx *c, pair *p, int ndim, const int64_t *shape,
-                      uint64_t seed, float lo, float hi) {
-  dlc_tensor_alloc(c, &p->h, DLC_F32, ndim, shape, cpu);
-  t_fill_uniform(p->h.data, p->h.numel, seed, lo, hi);
-  T_CHECK(t_guarded_alloc(g, &p->d, ndim, shape), "device alloc: %s", dlc_ctx_error(g));
-  t_guarded_upload(g, &p->d, p->h.data);
-  p->back = malloc(p->h.nbytes);
-}
-
-static void pair_check(dlc_ctx *g, pair *p, const char *what, double tol_nse, double tol_abs) {
-  if (t_guarded_download(g, &p->d, p->back, what))
-    t_parity(what, p->h.data, p->back, p->h.numel, tol_nse, tol_abs);
-}
-
-/* Compares the device copy with an explicit host reference. */
-static void pair_check_against(dlc_ctx *g, pair *p, const float *ref, const char *what,
-                               double tol_nse, double tol_abs) {
-  if (t_guarded_download(g, &p->d, p->back, what))
-    t_parity(what, ref, p->back, p->h.numel, tol_nse, tol_abs);
-}
-
-static void pair_free(dlc_ctx *g, dlc_ctx *c, pair *p) {
-  dlc_tensor_free(c, &p->h);
-  t_guarded_free(g, &p->d);
-  free(p->back);
-}
-
-static float *fptr(pair *p) { return p->d.t.data; }
+static float *fptr(t_pair *p) { return p->d.t.data; }
 
 /* ---------------------------------------------------------------- building blocks */
 
@@ -64,20 +29,20 @@ static void test_blocks(dlc_ctx *g, dlc_ctx *c) {
     gm.OH = (gm.H + 2 * gm.PH - gm.DH * (gm.KH - 1) - 1) / gm.SH + 1;
     gm.OW = (gm.W + 2 * gm.PW - gm.DW * (gm.KW - 1) - 1) / gm.SW + 1;
     int64_t xn = (int64_t)gm.N * gm.C * gm.H * gm.W, coln = (int64_t)gm.N * gm.C * gm.KH * gm.KW * gm.OH * gm.OW;
-    pair x, col, colt, dx;
-    pair_init(g, c, &x, 1, &xn, 100 + (uint64_t)k, -1, 1);
-    pair_init(g, c, &col, 1, &coln, 101, -1, 1);
-    pair_init(g, c, &colt, 1, &coln, 102, -1, 1);
-    pair_init(g, c, &dx, 1, &xn, 103, -1, 1);
+    t_pair x, col, colt, dx;
+    t_pair_init(g, c, &x, 1, &xn, 100 + (uint64_t)k, -1, 1);
+    t_pair_init(g, c, &col, 1, &coln, 101, -1, 1);
+    t_pair_init(g, c, &colt, 1, &coln, 102, -1, 1);
+    t_pair_init(g, c, &dx, 1, &xn, 103, -1, 1);
     char what[96];
     T_OK(g, dlc_im2col_run(g, 1, 0, gm, fptr(&x), fptr(&col)));
     T_OK(c, dlc_im2col_run(c, 0, 0, gm, x.h.data, col.h.data));
     snprintf(what, sizeof what, "im2col geometry %d (%lld)", k, (long long)coln);
-    pair_check(g, &col, what, 0, 0);
+    t_pair_check(g, &col, what, 0, 0);
     T_OK(g, dlc_im2col_run(g, 1, 1, gm, fptr(&x), fptr(&colt)));
     T_OK(c, dlc_im2col_run(c, 0, 1, gm, x.h.data, colt.h.data));
     snprintf(what, sizeof what, "im2col transposed geometry %d", k);
-    pair_check(g, &colt, what, 0, 0);
+    t_pair_check(g, &colt, what, 0, 0);
     /* col2im gathers a fresh column buffer into dx (accumulating); the same order of
      * additions on both devices. */
     t_fill_uniform(col.h.data, coln, 104, -1, 1);
@@ -85,59 +50,59 @@ static void test_blocks(dlc_ctx *g, dlc_ctx *c) {
     T_OK(g, dlc_col2im_run(g, 1, gm, fptr(&col), fptr(&dx)));
     T_OK(c, dlc_col2im_run(c, 0, gm, col.h.data, dx.h.data));
     snprintf(what, sizeof what, "col2im geometry %d", k);
-    pair_check(g, &dx, what, 0, 0);
-    pair_free(g, c, &x); pair_free(g, c, &col); pair_free(g, c, &colt); pair_free(g, c, &dx);
+    t_pair_check(g, &dx, what, 0, 0);
+    t_pair_free(g, c, &x); t_pair_free(g, c, &col); t_pair_free(g, c, &colt); t_pair_free(g, c, &dx);
   }
 
   const int ncp[][3] = {{1, 1, 1}, {2, 3, 5}, {33, 7, 31}, {3, 257, 1}, {5, 64, 3136}, {2, 3, 5000}};
   for (int k = 0; k < 6; k++) {
     int N = ncp[k][0], C = ncp[k][1], P = ncp[k][2];
     int64_t n = (int64_t)N * C * P;
-    pair in, out, b, y;
-    pair_init(g, c, &in, 1, &n, 200, -1, 1);
-    pair_init(g, c, &out, 1, &n, 201, -1, 1);
+    t_pair in, out, b, y;
+    t_pair_init(g, c, &in, 1, &n, 200, -1, 1);
+    t_pair_init(g, c, &out, 1, &n, 201, -1, 1);
     int64_t cc = C;
-    pair_init(g, c, &b, 1, &cc, 202, -1, 1);
-    pair_init(g, c, &y, 1, &n, 203, -1, 1);
+    t_pair_init(g, c, &b, 1, &cc, 202, -1, 1);
+    t_pair_init(g, c, &y, 1, &n, 203, -1, 1);
     char what[96];
     T_OK(g, dlc_nchw_to_cnhw_run(g, 1, N, C, P, fptr(&in), fptr(&out)));
     T_OK(c, dlc_nchw_to_cnhw_run(c, 0, N, C, P, in.h.data, out.h.data));
     snprintf(what, sizeof what, "nchw_to_cnhw %dx%dx%d", N, C, P);
-    pair_check(g, &out, what, 0, 0);
+    t_pair_check(g, &out, what, 0, 0);
     T_OK(g, dlc_channel_bias_run(g, 1, fptr(&b), fptr(&y), N, C, P));
     T_OK(c, dlc_channel_bias_run(c, 0, b.h.data, y.h.data, N, C, P));
     snprintf(what, sizeof what, "channel_bias %dx%dx%d", N, C, P);
-    pair_check(g, &y, what, 0, 0);
+    t_pair_check(g, &y, what, 0, 0);
     /* The tile of b, N*P times (the output buffer is large enough). */
     T_OK(g, dlc_tile_run(g, 1, fptr(&b), C, N * P, fptr(&out)));
     T_OK(c, dlc_tile_run(c, 0, b.h.data, C, N * P, out.h.data));
     snprintf(what, sizeof what, "tile %d x %d", C, N * P);
-    pair_check(g, &out, what, 0, 0);
+    t_pair_check(g, &out, what, 0, 0);
     /* Per-channel sums, accumulating and not, short (a warp each) and long segments (a
      * block each): a float tree against the CPU's double. */
     for (int acc = 0; acc < 2; acc++) {
       T_OK(g, dlc_channel_sum_run(g, 1, fptr(&in), fptr(&b), N, C, P, (int64_t)C * P, 1.f, acc));
       T_OK(c, dlc_channel_sum_run(c, 0, in.h.data, b.h.data, N, C, P, (int64_t)C * P, 1.f, acc));
       snprintf(what, sizeof what, "channel_sum %dx%dx%d acc=%d", N, C, P, acc);
-      pair_check(g, &b, what, 1e-10, 1e-3);
+      t_pair_check(g, &b, what, 1e-10, 1e-3);
     }
     /* Then as global average pooling: each of N*C planes over P. */
-    pair planes;
+    t_pair planes;
     int64_t nc = (int64_t)N * C;
-    pair_init(g, c, &planes, 1, &nc, 204, -1, 1);
+    t_pair_init(g, c, &planes, 1, &nc, 204, -1, 1);
     T_OK(g, dlc_channel_sum_run(g, 1, fptr(&in), fptr(&planes), 1, nc, P, 0, (float)P, 0));
     T_OK(c, dlc_channel_sum_run(c, 0, in.h.data, planes.h.data, 1, nc, P, 0, (float)P, 0));
     snprintf(what, sizeof what, "plane means %lldx%d", (long long)nc, P);
-    pair_check(g, &planes, what, 1e-10, 1e-5);
+    t_pair_check(g, &planes, what, 1e-10, 1e-5);
     /* Determinism: the same sum twice gives the same bits. */
     float *first = malloc((size_t)nc * 4);
     if (t_guarded_download(g, &planes.d, first, "plane means (first)")) {
       T_OK(g, dlc_channel_sum_run(g, 1, fptr(&in), fptr(&planes), 1, nc, P, 0, (float)P, 0));
-      pair_check_against(g, &planes, first, "plane means rerun, bit for bit", 0, 0);
+      t_pair_check_against(g, &planes, first, "plane means rerun, bit for bit", 0, 0);
     }
     free(first);
-    pair_free(g, c, &planes);
-    pair_free(g, c, &in); pair_free(g, c, &out); pair_free(g, c, &b); pair_free(g, c, &y);
+    t_pair_free(g, c, &planes);
+    t_pair_free(g, c, &in); t_pair_free(g, c, &out); t_pair_free(g, c, &b); t_pair_free(g, c, &y);
   }
 }
 
@@ -175,25 +140,25 @@ static dlc_conv2d_params params_of(const conv_case *k, dlc_conv_algo algo) {
 /* Host references for one case: y, dx, dw, db from the CPU path, gradients accumulated
  * onto the same starting values the device buffers hold. */
 typedef struct conv_run {
-  pair x, w, b, dy, y, dx, dw, db;
+  t_pair x, w, b, dy, y, dx, dw, db;
 } conv_run;
 
 static void run_init(dlc_ctx *g, dlc_ctx *c, conv_run *r, const conv_case *k, int64_t oh, int64_t ow) {
   int64_t xs[4] = {k->n, k->c, k->h, k->w}, ws[4] = {k->o, k->c / k->g, k->kh, k->kw};
   int64_t ys[4] = {k->n, k->o, oh, ow};
-  pair_init(g, c, &r->x, 4, xs, 1, -1, 1);
-  pair_init(g, c, &r->w, 4, ws, 2, -0.3f, 0.3f);
-  pair_init(g, c, &r->b, 1, &k->o, 3, -0.5f, 0.5f);
-  pair_init(g, c, &r->dy, 4, ys, 4, -1, 1);
-  pair_init(g, c, &r->y, 4, ys, 5, -1, 1);
-  pair_init(g, c, &r->dx, 4, xs, 6, -1, 1);
-  pair_init(g, c, &r->dw, 4, ws, 7, -1, 1);
-  pair_init(g, c, &r->db, 1, &k->o, 8, -1, 1);
+  t_pair_init(g, c, &r->x, 4, xs, 1, -1, 1);
+  t_pair_init(g, c, &r->w, 4, ws, 2, -0.3f, 0.3f);
+  t_pair_init(g, c, &r->b, 1, &k->o, 3, -0.5f, 0.5f);
+  t_pair_init(g, c, &r->dy, 4, ys, 4, -1, 1);
+  t_pair_init(g, c, &r->y, 4, ys, 5, -1, 1);
+  t_pair_init(g, c, &r->dx, 4, xs, 6, -1, 1);
+  t_pair_init(g, c, &r->dw, 4, ws, 7, -1, 1);
+  t_pair_init(g, c, &r->db, 1, &k->o, 8, -1, 1);
 }
 
 static void run_free(dlc_ctx *g, dlc_ctx *c, conv_run *r) {
-  pair *all[] = {&r->x, &r->w, &r->b, &r->dy, &r->y, &r->dx, &r->dw, &r->db};
-  for (int i = 0; i < 8; i++) pair_free(g, c, all[i]);
+  t_pair *all[] = {&r->x, &r->w, &r->b, &r->dy, &r->y, &r->dx, &r->dw, &r->db};
+  for (int i = 0; i < 8; i++) t_pair_free(g, c, all[i]);
 }
 
 static dlc_tensor alloc_ws(dlc_ctx *ctx, const dlc_conv2d_state *s) {
@@ -225,13 +190,13 @@ static void compare_state(dlc_ctx *g, dlc_ctx *c, dlc_conv2d_state *s, dlc_conv2
   T_OK(c, dlc_conv2d_backward_weights(c, hs, &r->x.h, &r->dy.h, &r->dw.h, &r->db.h, hwsp));
   char what[160];
   snprintf(what, sizeof what, "%s y", tag);
-  pair_check(g, &r->y, what, tol_nse, tol_abs);
+  t_pair_check(g, &r->y, what, tol_nse, tol_abs);
   snprintf(what, sizeof what, "%s dx", tag);
-  pair_check(g, &r->dx, what, tol_nse, tol_abs);
+  t_pair_check(g, &r->dx, what, tol_nse, tol_abs);
   snprintf(what, sizeof what, "%s dw", tag);
-  pair_check(g, &r->dw, what, tol_nse, tol_abs * 10);
+  t_pair_check(g, &r->dw, what, tol_nse, tol_abs * 10);
   snprintf(what, sizeof what, "%s db", tag);
-  pair_check(g, &r->db, what, tol_nse, tol_abs * 10);
+  t_pair_check(g, &r->db, what, tol_nse, tol_abs * 10);
   dlc_tensor_free(g, &ws);
   dlc_tensor_free(c, &hws);
 }

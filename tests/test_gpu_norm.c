@@ -1,26 +1,7 @@
 /* Batch normalisation on CUDA against the CPU path: training forward (output, saved and
  * running statistics), evaluation forward, backward; 2-d and 4-d inputs of awkward sizes. */
-#include <stdlib.h>
-
 #include "../host/ops.h"
 #include "testutil.h"
-
-static const dlc_device cpu = {DLC_DEVICE_CPU, 0};
-
-typedef struct pair { dlc_tensor h; t_guarded d; } pair;
-
-static void mk(dlc_ctx *g, dlc_ctx *c, pair *p, int nd, const int64_t *s, uint64_t seed, float lo, float hi) {
-  dlc_tensor_alloc(c, &p->h, DLC_F32, nd, s, cpu);
-  t_fill_uniform(p->h.data, p->h.numel, seed, lo, hi);
-  T_CHECK(t_guarded_alloc(g, &p->d, nd, s), "alloc");
-  t_guarded_upload(g, &p->d, p->h.data);
-}
-
-static void check(dlc_ctx *g, pair *p, const char *what, double tol) {
-  float *b = malloc(p->h.nbytes);
-  if (t_guarded_download(g, &p->d, b, what)) t_parity(what, p->h.data, b, p->h.numel, tol * tol, tol);
-  free(b);
-}
 
 int main(void) {
   dlc_ctx *g = t_gpu_ctx_or_skip(5), *c = t_cpu_ctx(5);
@@ -28,40 +9,37 @@ int main(void) {
   for (int k = 0; k < 5; k++) {
     int nd = shapes[k][2] == 1 && shapes[k][3] == 1 ? 2 : 4;
     int64_t C = shapes[k][1], two_c = 2 * C;
-    pair x, y, dy, dx, gm, bt, rm, rv, sm, si, dg, db, sc;
-    mk(g, c, &x, nd, shapes[k], 1, -3, 5);
-    mk(g, c, &y, nd, shapes[k], 2, 0, 1);
-    mk(g, c, &dy, nd, shapes[k], 3, -1, 1);
-    mk(g, c, &dx, nd, shapes[k], 4, -1, 1);
-    mk(g, c, &gm, 1, &C, 5, 0.5f, 1.5f);
-    mk(g, c, &bt, 1, &C, 6, -1, 1);
-    mk(g, c, &rm, 1, &C, 7, -0.1f, 0.1f);
-    mk(g, c, &rv, 1, &C, 8, 0.5f, 1.5f);
-    mk(g, c, &sm, 1, &C, 9, 0, 1);
-    mk(g, c, &si, 1, &C, 10, 0, 1);
-    mk(g, c, &dg, 1, &C, 11, -1, 1);
-    mk(g, c, &db, 1, &C, 12, -1, 1);
-    mk(g, c, &sc, 1, &two_c, 13, 0, 1);
+    t_pair x, y, dy, dx, gm, bt, rm, rv, sm, si, dg, db, sc;
+    t_pair_init(g, c, &x, nd, shapes[k], 1, -3, 5);
+    t_pair_init(g, c, &y, nd, shapes[k], 2, 0, 1);
+    t_pair_init(g, c, &dy, nd, shapes[k], 3, -1, 1);
+    t_pair_init(g, c, &dx, nd, shapes[k], 4, -1, 1);
+    t_pair_init(g, c, &gm, 1, &C, 5, 0.5f, 1.5f);
+    t_pair_init(g, c, &bt, 1, &C, 6, -1, 1);
+    t_pair_init(g, c, &rm, 1, &C, 7, -0.1f, 0.1f);
+    t_pair_init(g, c, &rv, 1, &C, 8, 0.5f, 1.5f);
+    t_pair_init(g, c, &sm, 1, &C, 9, 0, 1);
+    t_pair_init(g, c, &si, 1, &C, 10, 0, 1);
+    t_pair_init(g, c, &dg, 1, &C, 11, -1, 1);
+    t_pair_init(g, c, &db, 1, &C, 12, -1, 1);
+    t_pair_init(g, c, &sc, 1, &two_c, 13, 0, 1);
     char w[96];
     for (int train = 1; train >= 0; train--) {
       T_OK(g, dlc_op_batchnorm_fwd(g, &x.d.t, &gm.d.t, &bt.d.t, &rm.d.t, &rv.d.t, 0.1f, 1e-5f, train, &sm.d.t, &si.d.t, &y.d.t));
       T_OK(c, dlc_op_batchnorm_fwd(c, &x.h, &gm.h, &bt.h, &rm.h, &rv.h, 0.1f, 1e-5f, train, &sm.h, &si.h, &y.h));
-      snprintf(w, sizeof w, "bn %s shape %d y", train ? "train" : "eval", k); check(g, &y, w, 1e-5);
-      snprintf(w, sizeof w, "bn %s shape %d invstd", train ? "train" : "eval", k); check(g, &si, w, 1e-5);
-      snprintf(w, sizeof w, "bn %s shape %d running_var", train ? "train" : "eval", k); check(g, &rv, w, 1e-5);
+      snprintf(w, sizeof w, "bn %s shape %d y", train ? "train" : "eval", k); t_pair_check(g, &y, w, 1e-5 * 1e-5, 1e-5);
+      snprintf(w, sizeof w, "bn %s shape %d invstd", train ? "train" : "eval", k); t_pair_check(g, &si, w, 1e-5 * 1e-5, 1e-5);
+      snprintf(w, sizeof w, "bn %s shape %d running_var", train ? "train" : "eval", k); t_pair_check(g, &rv, w, 1e-5 * 1e-5, 1e-5);
     }
     T_OK(g, dlc_op_batchnorm_fwd(g, &x.d.t, &gm.d.t, &bt.d.t, &rm.d.t, &rv.d.t, 0.1f, 1e-5f, 1, &sm.d.t, &si.d.t, &y.d.t));
     T_OK(c, dlc_op_batchnorm_fwd(c, &x.h, &gm.h, &bt.h, &rm.h, &rv.h, 0.1f, 1e-5f, 1, &sm.h, &si.h, &y.h));
     T_OK(g, dlc_op_batchnorm_bwd(g, &x.d.t, &gm.d.t, &sm.d.t, &si.d.t, &dy.d.t, &dx.d.t, &dg.d.t, &db.d.t, &sc.d.t));
     T_OK(c, dlc_op_batchnorm_bwd(c, &x.h, &gm.h, &sm.h, &si.h, &dy.h, &dx.h, &dg.h, &db.h, &sc.h));
-    snprintf(w, sizeof w, "bn bwd shape %d dx", k); check(g, &dx, w, 1e-4);
-    snprintf(w, sizeof w, "bn bwd shape %d dgamma", k); check(g, &dg, w, 1e-3);
-    snprintf(w, sizeof w, "bn bwd shape %d dbeta", k); check(g, &db, w, 1e-3);
-    pair *all[] = {&x, &y, &dy, &dx, &gm, &bt, &rm, &rv, &sm, &si, &dg, &db, &sc};
-    for (int i = 0; i < 13; i++) {
-      dlc_tensor_free(c, &all[i]->h);
-      t_guarded_free(g, &all[i]->d);
-    }
+    snprintf(w, sizeof w, "bn bwd shape %d dx", k); t_pair_check(g, &dx, w, 1e-4 * 1e-4, 1e-4);
+    snprintf(w, sizeof w, "bn bwd shape %d dgamma", k); t_pair_check(g, &dg, w, 1e-3 * 1e-3, 1e-3);
+    snprintf(w, sizeof w, "bn bwd shape %d dbeta", k); t_pair_check(g, &db, w, 1e-3 * 1e-3, 1e-3);
+    t_pair *all[] = {&x, &y, &dy, &dx, &gm, &bt, &rm, &rv, &sm, &si, &dg, &db, &sc};
+    for (int i = 0; i < 13; i++) t_pair_free(g, c, all[i]);
   }
   dlc_ctx_destroy(g);
   dlc_ctx_destroy(c);

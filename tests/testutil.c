@@ -147,6 +147,34 @@ void t_guarded_free(dlc_ctx *ctx, t_guarded *g) {
   memset(g, 0, sizeof *g);
 }
 
+void t_pair_init(dlc_ctx *g, dlc_ctx *c, t_pair *p, int ndim, const int64_t *shape, uint64_t seed,
+                 float lo, float hi) {
+  dlc_device cpu = {DLC_DEVICE_CPU, 0};
+  memset(p, 0, sizeof *p);
+  T_CHECK(dlc_tensor_alloc(c, &p->h, DLC_F32, ndim, shape, cpu) == DLC_OK, "host alloc: %s", dlc_ctx_error(c));
+  t_fill_uniform(p->h.data, p->h.numel, seed, lo, hi);
+  T_CHECK(t_guarded_alloc(g, &p->d, ndim, shape), "device alloc: %s", dlc_ctx_error(g));
+  t_guarded_upload(g, &p->d, p->h.data);
+  p->back = malloc(p->h.nbytes ? p->h.nbytes : 1);
+}
+
+void t_pair_check_against(dlc_ctx *g, t_pair *p, const float *ref, const char *what,
+                          double tol_nse, double tol_abs) {
+  if (t_guarded_download(g, &p->d, p->back, what))
+    t_parity(what, ref, p->back, p->h.numel, tol_nse, tol_abs);
+}
+
+void t_pair_check(dlc_ctx *g, t_pair *p, const char *what, double tol_nse, double tol_abs) {
+  t_pair_check_against(g, p, p->h.data, what, tol_nse, tol_abs);
+}
+
+void t_pair_free(dlc_ctx *g, dlc_ctx *c, t_pair *p) {
+  dlc_tensor_free(c, &p->h);
+  t_guarded_free(g, &p->d);
+  free(p->back);
+  memset(p, 0, sizeof *p);
+}
+
 int t_fixture(dlc_ctx *ctx, const char *rel, dlc_tensor *out) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", DLC_FIXTURE_DIR, rel);

@@ -83,6 +83,23 @@ int t_guarded_upload(dlc_ctx *ctx, t_guarded *g, const float *host);
 int t_guarded_download(dlc_ctx *ctx, t_guarded *g, float *host, const char *what);
 void t_guarded_free(dlc_ctx *ctx, t_guarded *g);
 
+/* A host tensor and a guarded device twin holding the same data: CPU-vs-GPU tests run an
+ * op on both and compare. back is scratch for downloads. */
+typedef struct t_pair {
+  dlc_tensor h;
+  t_guarded d;
+  float *back;
+} t_pair;
+/* Allocates both (h on the CPU context c, d on the GPU context g) and fills them with the
+ * same uniform values in [lo, hi). */
+void t_pair_init(dlc_ctx *g, dlc_ctx *c, t_pair *p, int ndim, const int64_t *shape, uint64_t seed,
+                 float lo, float hi);
+/* Downloads d (checking its guards) and compares it with h, or with ref. */
+void t_pair_check(dlc_ctx *g, t_pair *p, const char *what, double tol_nse, double tol_abs);
+void t_pair_check_against(dlc_ctx *g, t_pair *p, const float *ref, const char *what,
+                          double tol_nse, double tol_abs);
+void t_pair_free(dlc_ctx *g, dlc_ctx *c, t_pair *p);
+
 /* Loads tests/fixtures/<rel> (a .npy written by a committed PyTorch script) into a new CPU
  * tensor; a missing or bad fixture is a failed check and returns 0. */
 int t_fixture(dlc_ctx *ctx, const char *rel, dlc_tensor *out);
