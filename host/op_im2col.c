@@ -1,6 +1,8 @@
 /* The convolution building blocks: each runs one body from kernels/im2col.h over its
  * output, in a CPU loop (OpenMP, see dlc_omp_range) or as a CUDA kernel; and the per-channel
  * sum, a reduction with a CPU loop and a CUDA kernel of its own. */
+#include <string.h>
+
 #include "../kernels/launch.h"
 #include "conv.h"
 
@@ -58,13 +60,13 @@ dlc_status dlc_nchw_to_cnhw_run(dlc_ctx *ctx, int on_cuda, int N, int C, int P, 
   if (on_cuda)
     return DLC_LAUNCH(ctx, "nchw_to_cnhw", dlc_launch_nchw_to_cnhw(N, C, P, in, out, ctx->stream));
   int n = N * C * P;
-  /* CPU: whole planes of P at a time (the body's index math, decomposed once per plane). */
+  /* CPU: whole planes: out plane r = (c, n) is in plane (n, c), P contiguous floats. */
 #pragma omp parallel DLC_PAR(n)
   {
     int64_t lo, hi;
     dlc_omp_range((int64_t)N * C, &lo, &hi);
     for (int r = (int)lo; r < (int)hi; r++)
-      for (int p = 0; p < P; p++) dlc_nchw_to_cnhw_at(r * P + p, N, C, P, in, out);
+      memcpy(out + (int64_t)r * P, in + ((int64_t)(r % N) * C + r / N) * P, sizeof(float) * (size_t)P);
   }
   return DLC_OK;
 }

@@ -2,6 +2,8 @@
  * a CUDA kernel, over launches of whole planes under 2^31 elements each. */
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "../kernels/launch.h"
 #include "conv.h"
 #include "pool.h"
@@ -205,23 +207,35 @@ dlc_status dlc_pool2d_backward(dlc_ctx *ctx, const dlc_pool2d_state *s, const dl
       DLC_TRY(DLC_LAUNCH(ctx, bwd_kernel[mode], e));
       continue;
     }
-#pragma omp parallel DLC_PAR(cnt)
+    int failed = 0;
+#pragma omp parallel DLC_PAR(cnt) reduction(| : failed)
     {
       int64_t lo, hi;
       if (mode == DLC_POOL_GLOBAL_AVG) {
         dlc_omp_range(cnt, &lo, &hi);
         for (int i = (int)lo; i < (int)hi; i++) dlc_global_avgpool_bwd_at(i, hw, dyp, dxp);
       } else {
-        dlc_omp_range(cnt / g.W, &lo, &hi); /* input rows (plane, ih), as in forward */
-        for (int r = (int)lo; r < (int)hi; r++) {
-          int plane = r / g.H, ih = r % g.H;
+        /* Input rows (plane, ih), as in forward; the window ranges of a row, and of each
+         * column (the same in every row), are found once instead of per element. */
+        int *ow_lo = malloc(sizeof(int) * 2 * (size_t)g.W), *ow_hi = ow_lo ? ow_lo + g.W : NULL;
+        for (int iw = 0; ow_lo && iw < g.W; iw++)
+          dlc_pool_out_range(iw, g.KW, g.SW, g.PW, g.OW, &ow_lo[iw], &ow_hi[iw]);
+        dlc_omp_range(cnt / g.W, &lo, &hi);
+        for (int r = (int)lo; ow_lo && r < (int)hi; r++) {
+          int plane = r / g.H, ih = r % g.H, oh0, oh1;
+          dlc_pool_out_range(ih, g.KH, g.SH, g.PH, g.OH, &oh0, &oh1);
           if (mode == DLC_POOL_MAX)
-            for (int iw = 0; iw < g.W; iw++) dlc_maxpool_bwd_px(r * g.W + iw, plane, ih, iw, g, dyp, ap, dxp);
+            for (int iw = 0; iw < g.W; iw++)
+              dlc_maxpool_bwd_win(r * g.W + iw, plane, ih, iw, oh0, oh1, ow_lo[iw], ow_hi[iw], g, dyp, ap, dxp);
           else
-            for (int iw = 0; iw < g.W; iw++) dlc_avgpool_bwd_px(r * g.W + iw, plane, ih, iw, g, dyp, dxp);
+            for (int iw = 0; iw < g.W; iw++)
+              dlc_avgpool_bwd_win(r * g.W + iw, plane, oh0, oh1, ow_lo[iw], ow_hi[iw], g, dyp, dxp);
         }
+        if (!ow_lo) failed = 1;
+        free(ow_lo);
       }
     }
+    if (failed) return DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "pooling backward: %d column ranges", g.W);
   }
   return DLC_OK;
 }

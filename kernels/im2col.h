@@ -57,6 +57,18 @@ DLC_HD static inline void dlc_im2col_t_at(int i, const dlc_conv_geom g, const fl
   col[i] = dlc_im2col_tap(g, x, n * g.C + c, kh, kw, oh, ow);
 }
 
+/* o = v / S when S divides v (v >= 0); 0 otherwise. Stride 1, the common case, needs no
+ * division. */
+DLC_HD static inline int dlc_exact_div(int v, int S, int *o) {
+  if (S == 1) {
+    *o = v;
+    return 1;
+  }
+  if (v % S) return 0;
+  *o = v / S;
+  return 1;
+}
+
 /* col2im by gathering: dx element i = (n, c, ih, iw) adds every column entry (forward
  * layout) that read it, i.e. each (kh, kw) with ih + PH - kh*DH = oh*SH for an output row
  * oh in [0, OH), and likewise for columns. Fixed (kh, kw) order, no atomics: deterministic.
@@ -68,17 +80,13 @@ DLC_HD static inline void dlc_col2im_at(int i, const dlc_conv_geom g, const floa
   const float *cb = col + nc * g.KH * g.KW * P;
   float s = 0.0f;
   for (int kh = 0; kh < g.KH; kh++) {
-    int hs = ih + g.PH - kh * g.DH;
+    int hs = ih + g.PH - kh * g.DH, oh, ow;
     if (hs < 0) break;
-    if (hs % g.SH) continue;
-    int oh = hs / g.SH;
-    if (oh >= g.OH) continue;
+    if (!dlc_exact_div(hs, g.SH, &oh) || oh >= g.OH) continue;
     for (int kw = 0; kw < g.KW; kw++) {
       int ws = iw + g.PW - kw * g.DW;
       if (ws < 0) break;
-      if (ws % g.SW) continue;
-      int ow = ws / g.SW;
-      if (ow >= g.OW) continue;
+      if (!dlc_exact_div(ws, g.SW, &ow) || ow >= g.OW) continue;
       s += cb[(kh * g.KW + kw) * P + oh * g.OW + ow];
     }
   }

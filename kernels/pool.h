@@ -61,11 +61,11 @@ DLC_HD static inline void dlc_pool_out_range(int ih, int K, int S, int P, int O,
   *hi = dlc_pool_imin((ih + P) / S, O - 1);
 }
 
-DLC_HD static inline void dlc_maxpool_bwd_px(int i, int plane, int ih, int iw, const dlc_pool_geom g,
-                                             const float *dy, const int32_t *argmax, float *dx) {
-  int oh0, oh1, ow0, ow1;
-  dlc_pool_out_range(ih, g.KH, g.SH, g.PH, g.OH, &oh0, &oh1);
-  dlc_pool_out_range(iw, g.KW, g.SW, g.PW, g.OW, &ow0, &ow1);
+/* Sums, for input (ih, iw) of a plane, dy over the windows [oh0, oh1] x [ow0, ow1] that
+ * contain it and chose it as their maximum. */
+DLC_HD static inline void dlc_maxpool_bwd_win(int i, int plane, int ih, int iw, int oh0, int oh1,
+                                              int ow0, int ow1, const dlc_pool_geom g,
+                                              const float *dy, const int32_t *argmax, float *dx) {
   int base = plane * g.OH * g.OW, me = ih * g.W + iw;
   float s = 0.0f;
   for (int oh = oh0; oh <= oh1; oh++)
@@ -74,6 +74,14 @@ DLC_HD static inline void dlc_maxpool_bwd_px(int i, int plane, int ih, int iw, c
       if (argmax[o] == me) s += dy[o];
     }
   dx[i] += s;
+}
+
+DLC_HD static inline void dlc_maxpool_bwd_px(int i, int plane, int ih, int iw, const dlc_pool_geom g,
+                                             const float *dy, const int32_t *argmax, float *dx) {
+  int oh0, oh1, ow0, ow1;
+  dlc_pool_out_range(ih, g.KH, g.SH, g.PH, g.OH, &oh0, &oh1);
+  dlc_pool_out_range(iw, g.KW, g.SW, g.PW, g.OW, &ow0, &ow1);
+  dlc_maxpool_bwd_win(i, plane, ih, iw, oh0, oh1, ow0, ow1, g, dy, argmax, dx);
 }
 
 DLC_HD static inline void dlc_maxpool_bwd_at(int i, const dlc_pool_geom g, const float *dy,
@@ -111,11 +119,8 @@ DLC_HD static inline void dlc_avgpool_fwd_at(int i, const dlc_pool_geom g, const
   dlc_avgpool_fwd_px(i, t / g.OH, t % g.OH, ow, g, x, y);
 }
 
-DLC_HD static inline void dlc_avgpool_bwd_px(int i, int plane, int ih, int iw, const dlc_pool_geom g,
-                                             const float *dy, float *dx) {
-  int oh0, oh1, ow0, ow1;
-  dlc_pool_out_range(ih, g.KH, g.SH, g.PH, g.OH, &oh0, &oh1);
-  dlc_pool_out_range(iw, g.KW, g.SW, g.PW, g.OW, &ow0, &ow1);
+DLC_HD static inline void dlc_avgpool_bwd_win(int i, int plane, int oh0, int oh1, int ow0, int ow1,
+                                              const dlc_pool_geom g, const float *dy, float *dx) {
   const float *dp = dy + plane * g.OH * g.OW;
   float s = 0.0f;
   for (int oh = oh0; oh <= oh1; oh++)
@@ -125,6 +130,14 @@ DLC_HD static inline void dlc_avgpool_bwd_px(int i, int plane, int ih, int iw, c
       s += dp[oh * g.OW + ow] / (float)div;
     }
   dx[i] += s;
+}
+
+DLC_HD static inline void dlc_avgpool_bwd_px(int i, int plane, int ih, int iw, const dlc_pool_geom g,
+                                             const float *dy, float *dx) {
+  int oh0, oh1, ow0, ow1;
+  dlc_pool_out_range(ih, g.KH, g.SH, g.PH, g.OH, &oh0, &oh1);
+  dlc_pool_out_range(iw, g.KW, g.SW, g.PW, g.OW, &ow0, &ow1);
+  dlc_avgpool_bwd_win(i, plane, oh0, oh1, ow0, ow1, g, dy, dx);
 }
 
 DLC_HD static inline void dlc_avgpool_bwd_at(int i, const dlc_pool_geom g, const float *dy, float *dx) {
