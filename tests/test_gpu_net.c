@@ -95,6 +95,13 @@ static void train_both(dlc_ctx *g, dlc_ctx *c, const char *what, dlc_net *ng, dl
   T_OK(g, dlc_evaluate(ng, lg, &eg));
   T_OK(c, dlc_evaluate(nc, lc, &ec));
   T_CHECK(eg.loss - ec.loss < 1e-4 && ec.loss - eg.loss < 1e-4, "%s: evaluation agrees: %g %g", what, eg.loss, ec.loss);
+  /* Once warm, a training epoch and an evaluation perform no cudaMalloc: everything comes
+   * from planned buffers and the caching allocator. */
+  uint64_t mallocs = dlc_ctx_memory_stats(g).device_mallocs;
+  T_OK(g, dlc_train_epoch(ng, og, lg, 1, 0, NULL, NULL, &sg));
+  T_OK(g, dlc_evaluate(ng, lg, &eg));
+  uint64_t more = dlc_ctx_memory_stats(g).device_mallocs - mallocs;
+  T_CHECK(more == 0, "%s: a warm epoch made %llu cudaMalloc calls", what, (unsigned long long)more);
   free(pg);
   dlc_loader_destroy(lg);
   dlc_loader_destroy(lc);
