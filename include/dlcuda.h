@@ -63,6 +63,7 @@ typedef enum dlc_dtype {
   DLC_BF16 = 2, /* reserved: storage only, no op supports it yet */
   DLC_I32 = 3,  /* labels, indices (argmax of pooling) */
   DLC_U8 = 4,
+  DLC_I64 = 5,  /* storage only: counters (num_batches_tracked), files */
   DLC_DTYPE_COUNT
 } dlc_dtype;
 
@@ -458,8 +459,8 @@ DLC_API dlc_status dlc_model_load(dlc_ctx *ctx, const char *path, int64_t batch,
  * float32, int32, uint8, or int64 converted to int32 (out-of-range values are an error).
  * A truncated, oversized or malformed file is an error naming the problem. */
 DLC_API dlc_status dlc_npy_load(dlc_ctx *ctx, const char *path, dlc_tensor *out);
-/* Writes a float32, int32 or uint8 tensor (on any device) as .npy: to PATH.tmp, fsync'd,
- * then renamed over PATH, so a failed write never leaves a broken file in its place. */
+/* Writes a float32, int32, int64 or uint8 tensor (on any device) as .npy: to PATH.tmp,
+ * fsync'd, then renamed over PATH, so a failed write never leaves a broken file in its place. */
 DLC_API dlc_status dlc_npy_save(dlc_ctx *ctx, const char *path, const dlc_tensor *t);
 
 #ifdef __cplusplus
