@@ -463,6 +463,49 @@ DLC_API dlc_status dlc_npy_load(dlc_ctx *ctx, const char *path, dlc_tensor *out)
  * fsync'd, then renamed over PATH, so a failed write never leaves a broken file in its place. */
 DLC_API dlc_status dlc_npy_save(dlc_ctx *ctx, const char *path, const dlc_tensor *t);
 
+/* safetensors files: named tensors and string metadata, as PyTorch's
+ * safetensors.torch.save_file / load_file write and read them. Reading checks every length
+ * and offset against the file (the tensors must tile the data exactly: no overlap, no hole)
+ * and names the offending tensor; tensors are read on demand. */
+typedef struct dlc_safetensors dlc_safetensors;
+typedef struct dlc_safetensors_tensor_info {
+  const char *name;        /* valid until dlc_safetensors_close */
+  const char *dtype_name;  /* the file's: "F32", "I64", "F64", ... */
+  dlc_dtype dtype;         /* DLC_DTYPE_COUNT when libdlcuda has no such dtype */
+  int ndim;                /* 0 for a scalar */
+  int64_t shape[DLC_MAX_DIMS];
+  int64_t numel;
+  uint64_t nbytes;
+} dlc_safetensors_tensor_info;
+
+DLC_API dlc_status dlc_safetensors_open(dlc_ctx *ctx, const char *path, dlc_safetensors **out);
+/* The same from bytes in memory, which must outlive the returned handle. */
+DLC_API dlc_status dlc_safetensors_parse(dlc_ctx *ctx, const void *bytes, size_t len, dlc_safetensors **out);
+DLC_API void dlc_safetensors_close(dlc_safetensors *st);
+DLC_API int dlc_safetensors_count(const dlc_safetensors *st);
+/* The index of the tensor called name, or -1. */
+DLC_API int dlc_safetensors_find(const dlc_safetensors *st, const char *name);
+DLC_API dlc_status dlc_safetensors_info(const dlc_safetensors *st, int k, dlc_safetensors_tensor_info *info);
+/* Copies tensor k into dst (on any device), which must have its dtype and shape. */
+DLC_API dlc_status dlc_safetensors_read(dlc_safetensors *st, int k, dlc_tensor *dst);
+/* Tensor k as a new CPU tensor (free it with dlc_tensor_free). */
+DLC_API dlc_status dlc_safetensors_load(dlc_safetensors *st, int k, dlc_tensor *out);
+/* The __metadata__ entries; dlc_safetensors_metadata returns NULL for an absent key. */
+DLC_API int dlc_safetensors_metadata_count(const dlc_safetensors *st);
+DLC_API dlc_status dlc_safetensors_metadata_at(const dlc_safetensors *st, int i, const char **key,
+                                               const char **value);
+DLC_API const char *dlc_safetensors_metadata(const dlc_safetensors *st, const char *key);
+
+typedef struct dlc_named_tensor {
+  const char *name;
+  const dlc_tensor *tensor; /* float32, float16, bfloat16, int32, int64 or uint8, any device */
+} dlc_named_tensor;
+/* Writes n tensors and nmeta metadata pairs (metadata[2i] = key, metadata[2i + 1] = value)
+ * as PATH.tmp, fsync'd, then renamed over PATH. Tensors are laid out widest dtype first
+ * (each aligned to its element size), in the given order within a dtype size. */
+DLC_API dlc_status dlc_safetensors_save(dlc_ctx *ctx, const char *path, const dlc_named_tensor *tensors,
+                                        int n, const char *const *metadata, int nmeta);
+
 #ifdef __cplusplus
 }
 #endif
