@@ -124,6 +124,11 @@ void dlc_layer_param(dlc_layer *l, const char *name, int ndim, const int64_t *sh
   p->is_buffer = is_buffer;
 }
 
+void dlc_layer_counter(dlc_layer *l, const char *name) {
+  dlc_layer_param(l, name, 0, NULL, 1);
+  l->param[l->nparam - 1].is_counter = 1;
+}
+
 dlc_status dlc_param_uniform(dlc_net *net, dlc_param *p, float bound) {
   if (bound <= 0.f) return dlc_op_fill(net->ctx, &p->value, 0.f);
   return dlc_op_rand_uniform(net->ctx, &p->value, -bound, bound);
@@ -192,6 +197,7 @@ dlc_status dlc_net_build(dlc_net *net) {
     dlc_layer *l = &net->layers[i];
     for (int k = 0; k < l->nparam; k++) {
       dlc_param *p = &l->param[k];
+      if (p->is_counter) continue;
       int64_t *total = p->is_buffer ? &net->nbuffers : &net->nparams;
       p->offset = *total;
       *total += (p->numel + 15) / 16 * 16; /* 64-byte aligned starts, for float4 kernels */
@@ -229,6 +235,11 @@ dlc_status dlc_net_build(dlc_net *net) {
     DLC_TRY(dlc_tensor_borrow(ctx, &l->dout, d, DLC_F32, l->ndim + 1, shape, ctx->device));
     for (int k = 0; k < l->nparam; k++) {
       dlc_param *p = &l->param[k];
+      if (p->is_counter) {
+        dlc_device host = {DLC_DEVICE_CPU, 0};
+        DLC_TRY(dlc_tensor_borrow(ctx, &p->value, &l->batches_tracked, DLC_I64, 0, NULL, host));
+        continue;
+      }
       float *base = p->is_buffer ? net->buffers.data : net->params.data;
       DLC_TRY(dlc_tensor_borrow(ctx, &p->value, base + p->offset, DLC_F32, p->ndim, p->shape, ctx->device));
       if (!p->is_buffer)

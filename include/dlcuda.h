@@ -361,7 +361,9 @@ DLC_API dlc_status dlc_net_input_grad(dlc_net *net, int enable, dlc_tensor *dx);
 DLC_API dlc_tensor *dlc_net_params(dlc_net *net);
 DLC_API dlc_tensor *dlc_net_grads(dlc_net *net);
 /* Parameter or buffer k (0 <= k < count) under its state_dict name ("3.weight",
- * "1.running_mean"); value and grad (NULL for buffers) are views. Returns the count. */
+ * "1.running_mean", in PyTorch's order and layout); value and grad (zeroed for buffers) are
+ * views. Buffers are float32 on the network's device, except batchnorm's
+ * num_batches_tracked: an int64 scalar in host memory, counting training forwards. */
 DLC_API int dlc_net_tensor_count(const dlc_net *net);
 DLC_API dlc_status dlc_net_tensor(dlc_net *net, int k, char *name, size_t len, dlc_tensor *value,
                                   dlc_tensor *grad, int *is_buffer);
@@ -505,6 +507,14 @@ typedef struct dlc_named_tensor {
  * (each aligned to its element size), in the given order within a dtype size. */
 DLC_API dlc_status dlc_safetensors_save(dlc_ctx *ctx, const char *path, const dlc_named_tensor *tensors,
                                         int n, const char *const *metadata, int nmeta);
+
+/* A network's parameters and buffers as safetensors under their state_dict names, so that
+ * nn.Sequential(...).load_state_dict(safetensors.torch.load_file(path)) loads them into the
+ * same architecture, and the reverse. Loading is strict: a tensor missing from the file, a
+ * tensor the network lacks, a wrong shape or dtype is an error naming the tensor (a
+ * checkpoint's optimizer.* tensors are skipped). Metadata: format = pt. */
+DLC_API dlc_status dlc_net_save_weights(dlc_net *net, const char *path);
+DLC_API dlc_status dlc_net_load_weights(dlc_net *net, const char *path);
 
 #ifdef __cplusplus
 }
