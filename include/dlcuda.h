@@ -406,6 +406,7 @@ DLC_API dlc_status dlc_optim_step(dlc_optim *o, dlc_tensor *params, const dlc_te
 /* The learning rate the next step will use. */
 DLC_API float dlc_optim_lr(const dlc_optim *o);
 DLC_API int64_t dlc_optim_steps(const dlc_optim *o);
+DLC_API dlc_optimizer_kind dlc_optim_kind(const dlc_optim *o);
 /* The state for checkpoints: the step count and up to two state tensors (SGD momentum;
  * Adam m, v), NULL when the optimizer keeps none. */
 DLC_API void dlc_optim_state(dlc_optim *o, int64_t **step, dlc_tensor **s1, dlc_tensor **s2);
@@ -430,6 +431,12 @@ typedef void (*dlc_progress_fn)(void *user, int64_t batch, int64_t nbatches,
 DLC_API dlc_status dlc_train_epoch(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch,
                                    int64_t start_batch, dlc_progress_fn cb, void *user,
                                    dlc_epoch_stats *stats);
+/* As dlc_train_epoch, but stops after max_batches batches (<= 0: at the end of the epoch);
+ * the loop continues with start_batch + the batches done. Training in pieces gives the
+ * same parameters, bit for bit, as one call. */
+DLC_API dlc_status dlc_train_batches(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch,
+                                     int64_t start_batch, int64_t max_batches, dlc_progress_fn cb,
+                                     void *user, dlc_epoch_stats *stats);
 /* Loss and accuracy over a whole loader in evaluation mode. */
 DLC_API dlc_status dlc_evaluate(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats);
 /* Checks that a data set fits a network: sample shape (same element count: a [1, 28, 28]
@@ -515,6 +522,29 @@ DLC_API dlc_status dlc_safetensors_save(dlc_ctx *ctx, const char *path, const dl
  * checkpoint's optimizer.* tensors are skipped). Metadata: format = pt. */
 DLC_API dlc_status dlc_net_save_weights(dlc_net *net, const char *path);
 DLC_API dlc_status dlc_net_load_weights(dlc_net *net, const char *path);
+
+/* Checkpoints: a safetensors file with the network's tensors, the optimizer's state
+ * (optimizer.momentum_buffer or optimizer.exp_avg / optimizer.exp_avg_sq over the parameter
+ * buffer) and, in __metadata__, the optimizer's step, the context's seed and generator
+ * offset, and the place in the data (the epoch and its next batch; the loader's order is a
+ * function of seed and epoch). Resuming from it reproduces the losses of a run never
+ * stopped, bit for bit, on the same device and build. Written atomically. */
+typedef struct dlc_checkpoint_info {
+  int64_t epoch;             /* the epoch to continue ... */
+  int64_t batch;             /* ... at this batch (0: from its start) */
+  int64_t batches_per_epoch; /* the loader's, so a resume can check it; 0 = not recorded */
+  int64_t step;              /* optimizer steps taken (save: read from the optimizer) */
+  uint64_t seed, rng_offset; /* the context's generator (save: read from the context) */
+} dlc_checkpoint_info;
+/* opt may be NULL (no optimizer state is written). */
+DLC_API dlc_status dlc_checkpoint_save(dlc_net *net, dlc_optim *opt, const dlc_checkpoint_info *info,
+                                       const char *path);
+/* Restores the network, the optimizer (may be NULL: its state is skipped), the context's
+ * seed and generator offset; *info (may be NULL) gets the place to continue from. Everything
+ * is checked before anything is changed. */
+DLC_API dlc_status dlc_checkpoint_load(dlc_net *net, dlc_optim *opt, const char *path, dlc_checkpoint_info *info);
+/* Reads only the metadata (e.g. the seed, to create the loader before loading). */
+DLC_API dlc_status dlc_checkpoint_read_info(dlc_ctx *ctx, const char *path, dlc_checkpoint_info *info);
 
 #ifdef __cplusplus
 }
