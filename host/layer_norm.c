@@ -51,8 +51,8 @@ static dlc_status bn_backward(dlc_net *net, dlc_layer *l, int64_t n) {
     dx = dlc_batch_view(dxp, n);
     dx = as_bn_shape(&dx);
   }
-  return dlc_op_batchnorm_bwd(net->ctx, &x, &l->param[0].value, &l->save_mean, &l->save_invstd, &dy,
-                              dxp ? &dx : NULL, &l->param[0].grad, &l->param[1].grad, &l->scratch);
+  return dlc_op_batchnorm_bwd_mode(net->ctx, &x, &l->param[0].value, &l->save_mean, &l->save_invstd, &dy,
+                                   dxp ? &dx : NULL, &l->param[0].grad, &l->param[1].grad, &l->scratch, net->train);
 }
 
 const dlc_layer_vt dlc_vt_batchnorm = {"batchnorm", bn_init, bn_setup, bn_forward, bn_backward, NULL};

@@ -296,6 +296,7 @@ dlc_status dlc_net_forward(dlc_net *net, const dlc_tensor *x, int train, dlc_ten
   net->x = x;
   net->target = NULL;
   net->n = x->shape[0];
+  net->train = train != 0;
   for (int i = 0; i < net->nlayers; i++) {
     dlc_layer *l = &net->layers[i];
     if (l->absorbed) continue;

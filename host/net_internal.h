@@ -82,6 +82,7 @@ struct dlc_net {
   const dlc_tensor *x;      /* the last forward's input ... */
   const dlc_tensor *target; /* ... and the last loss's target: both read by backward */
   int64_t n;
+  int train;           /* the last forward's mode: backward follows it */
   int want_input_grad;
 };
 

@@ -78,6 +78,55 @@ static int64_t counter(dlc_net *net, const char *want) {
   return -1;
 }
 
+/* Backward from PyTorch's output gradient: the input's and the parameters' gradients. The
+ * CNN runs in evaluation mode (batchnorm's statistics are constants, dropout is the
+ * identity); the LSTM in training mode, which computes the same (it has no dropout) and
+ * which its backward needs. */
+static void gradients(dlc_ctx *ctx, dlc_net *net, const char *model, const dlc_tensor *x) {
+  char rel[128], what[160];
+  int train = strcmp(model, "lstm") == 0;
+  dlc_tensor dy, want, y, dx;
+  snprintf(rel, sizeof rel, "io/%s_dy.npy", model);
+  if (!t_fixture(ctx, rel, &dy)) return;
+  snprintf(rel, sizeof rel, "io/%s_dx.npy", model);
+  if (!t_fixture(ctx, rel, &want)) return;
+  T_OK(ctx, dlc_net_input_grad(net, 1, NULL));
+  T_OK(ctx, dlc_net_zero_grad(net));
+  T_OK(ctx, dlc_net_forward(net, x, train, &y));
+  T_OK(ctx, dlc_tensor_reshape(ctx, &dy, y.ndim, y.shape));
+  T_OK(ctx, dlc_net_backward_from(net, &dy));
+  T_OK(ctx, dlc_net_input_grad(net, 1, &dx));
+  snprintf(what, sizeof what, "%s input gradient vs PyTorch (%s mode)", model, train ? "training" : "evaluation");
+  t_parity(what, want.data, dx.data, want.numel, 1e-10, 2e-5);
+  dlc_tensor_free(ctx, &want);
+  dlc_safetensors *st = NULL;
+  snprintf(rel, sizeof rel, "io/%s_grads.safetensors", model);
+  T_OK(ctx, dlc_safetensors_open(ctx, fx(rel), &st));
+  int checked = 0;
+  for (int k = 0; st && k < dlc_net_tensor_count(net); k++) {
+    char name[64];
+    dlc_tensor v, g;
+    int buffer;
+    dlc_net_tensor(net, k, name, sizeof name, &v, &g, &buffer);
+    if (buffer) continue;
+    int i = dlc_safetensors_find(st, name);
+    T_CHECK(i >= 0, "PyTorch has a gradient for %s", name);
+    if (i < 0 || dlc_safetensors_load(st, i, &want) != DLC_OK) continue;
+    snprintf(what, sizeof what, "%s grad %s vs PyTorch", model, name);
+    t_parity(what, want.data, g.data, want.numel, 1e-10, 2e-5);
+    dlc_tensor_free(ctx, &want);
+    checked++;
+  }
+  T_CHECK(st && checked == dlc_safetensors_count(st), "every parameter gradient compared (%d)", checked);
+  dlc_safetensors_close(st);
+  T_OK(ctx, dlc_net_input_grad(net, 0, NULL));
+  if (train) { /* a recurrent layer refuses backward after an evaluation forward */
+    T_OK(ctx, dlc_net_forward(net, x, 0, NULL));
+    T_FAILS(ctx, DLC_ERR_INVALID_ARG, "backward needs a training-mode forward", dlc_net_backward_from(net, &dy));
+  }
+  dlc_tensor_free(ctx, &dy);
+}
+
 /* Loads PyTorch's weights, compares the logits, exports and re-imports. */
 static void against_pytorch(dlc_ctx *ctx, const char *model) {
   char rel[128], what[128], cfg[1024], torch_file[1024];
@@ -148,6 +197,7 @@ static void against_pytorch(dlc_ctx *ctx, const char *model) {
     T_CHECK(system(cmd) == 0, "%s", cmd);
   }
   T_CHECK(same_file(a, fx(rel)), "%s: the export equals the committed %s", model, rel);
+  if (have) gradients(ctx, net, model, &x);
   if (have) {
     dlc_tensor_free(ctx, &x);
     dlc_tensor_free(ctx, &want);
