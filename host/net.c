@@ -415,6 +415,12 @@ int64_t dlc_net_param_count(const dlc_net *net) {
   return n;
 }
 
+int dlc_net_input_shape(const dlc_net *net, int64_t shape[DLC_MAX_DIMS]) {
+  if (!net) return 0;
+  memcpy(shape, net->in_shape, sizeof(int64_t) * (size_t)net->in_ndim);
+  return net->in_ndim;
+}
+
 int dlc_net_output_shape(const dlc_net *net, int64_t shape[DLC_MAX_DIMS]) {
   if (!net || net->nlayers == 0) return 0;
   const dlc_layer *l = &net->layers[net->nlayers - 1];

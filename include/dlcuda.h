@@ -264,6 +264,9 @@ DLC_API dlc_status dlc_dataset_load_csv(dlc_ctx *ctx, const char *path, int labe
  * (data_batch_{1..5}.bin, test_batch.bin), or a .csv file (train only) . */
 DLC_API dlc_status dlc_dataset_open(dlc_ctx *ctx, const char *path, int train, dlc_dataset *out);
 DLC_API void dlc_dataset_free(dlc_dataset *ds);
+/* One IDX file of unsigned bytes (magic 0x000008nn, 1 to 4 dimensions, plain or gzipped) as
+ * a new uint8 CPU tensor: t10k-images-idx3-ubyte.gz gives [N, H, W]. */
+DLC_API dlc_status dlc_idx_load(dlc_ctx *ctx, const char *path, dlc_tensor *out);
 
 /* Batches for training: shuffled from the seed each epoch, normalised, augmented, and
  * on the GPU copied asynchronously from pinned memory while the previous batch trains. */
@@ -340,6 +343,8 @@ DLC_API dlc_status dlc_net_build(dlc_net *net);
 /* A table of layer, kind, output shape, parameter count and forward FLOPs per sample. */
 DLC_API dlc_status dlc_net_summary(const dlc_net *net, char *buf, size_t len);
 DLC_API int64_t dlc_net_param_count(const dlc_net *net);
+/* One sample's input shape, as given to dlc_net_create; returns its dimension count. */
+DLC_API int dlc_net_input_shape(const dlc_net *net, int64_t shape[DLC_MAX_DIMS]);
 /* One sample's output shape (of the last layer). */
 DLC_API int dlc_net_output_shape(const dlc_net *net, int64_t shape[DLC_MAX_DIMS]);
 
