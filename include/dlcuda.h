@@ -533,7 +533,9 @@ DLC_API dlc_status dlc_net_load_weights(dlc_net *net, const char *path);
  * buffer) and, in __metadata__, the optimizer's step, the context's seed and generator
  * offset, and the place in the data (the epoch and its next batch; the loader's order is a
  * function of seed and epoch). Resuming from it reproduces the losses of a run never
- * stopped, bit for bit, on the same device and build. Written atomically. */
+ * stopped, bit for bit, on the same device and build (on a GPU, given deterministic
+ * algorithms: a convolution with algo AUTO times cuDNN again in the new process and may
+ * choose differently; im2col is deterministic). Written atomically. */
 typedef struct dlc_checkpoint_info {
   int64_t epoch;             /* the epoch to continue ... */
   int64_t batch;             /* ... at this batch (0: from its start) */
