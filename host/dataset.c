@@ -126,6 +126,35 @@ dlc_status dlc_dataset_load_idx(dlc_ctx *ctx, const char *images, const char *la
   return s;
 }
 
+dlc_status dlc_idx_load(dlc_ctx *ctx, const char *path, dlc_tensor *out) {
+  if (!ctx) return DLC_ERR_INVALID_ARG;
+  DLC_CHECK_NULL(ctx, path);
+  DLC_CHECK_NULL(ctx, out);
+  memset(out, 0, sizeof *out);
+  gzFile f = gzopen(path, "rb");
+  if (!f) return DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", path, strerror(errno ? errno : ENOENT));
+  unsigned char head[20] = {0};
+  dlc_status s = gz_read_all(ctx, f, path, head, 4, "the IDX magic");
+  int ndim = head[3];
+  if (s == DLC_OK && (head[0] != 0 || head[1] != 0 || head[2] != 0x08 || ndim < 1 || ndim > 4))
+    s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: IDX magic %02x%02x%02x%02x is not 000008nn (unsigned bytes, 1 to 4 dimensions)",
+                 path, head[0], head[1], head[2], head[3]);
+  if (s == DLC_OK) s = gz_read_all(ctx, f, path, head + 4, 4 * (size_t)ndim, "the IDX dimensions");
+  int64_t shape[4];
+  for (int i = 0; s == DLC_OK && i < ndim; i++) {
+    shape[i] = be32(head + 4 + 4 * i);
+    if (shape[i] == 0 || shape[i] > (1 << 28))
+      s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: IDX dimension %d is %lld", path, i, (long long)shape[i]);
+  }
+  dlc_device cpu = {DLC_DEVICE_CPU, 0};
+  if (s == DLC_OK) s = dlc_tensor_alloc(ctx, out, DLC_U8, ndim, shape, cpu);
+  if (s == DLC_OK) s = gz_read_all(ctx, f, path, out->data, out->nbytes, "the data");
+  if (s == DLC_OK) s = expect_eof(ctx, f, path);
+  gzclose(f);
+  if (s != DLC_OK) dlc_tensor_free(ctx, out);
+  return s;
+}
+
 #define CIFAR_RECORD 3073
 
 dlc_status dlc_dataset_load_cifar10(dlc_ctx *ctx, const char *const *files, int nfiles,

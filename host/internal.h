@@ -35,6 +35,7 @@ struct dlc_ctx {
   void *cudnn;      /* cudnnHandle_t */
   void *cublas_ws;  /* cuBLAS workspace from our allocator, so GEMMs never cudaMalloc */
   size_t cublas_ws_size;
+  int64_t write_fail_at; /* test hook (atomic_file.h): 0 = off, else fail after this - 1 bytes */
 };
 
 /* Records "file:line: message" as the context's error and returns code. A NULL ctx just

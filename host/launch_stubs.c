@@ -61,8 +61,8 @@ int dlc_launch_bn_apply(const float *x, float *y, int64_t N, int64_t C, int64_t 
   return 1;
 }
 
-int dlc_launch_bn_backward(const float *x, const float *dy, float *dx, int64_t N, int64_t C, int64_t S, const float *mean, const float *invstd, const float *gamma, float *sums, float *dgamma, float *dbeta, void *stream) {
-  (void)x; (void)dy; (void)dx; (void)N; (void)C; (void)S; (void)mean; (void)invstd; (void)gamma; (void)sums; (void)dgamma; (void)dbeta; (void)stream;
+int dlc_launch_bn_backward(const float *x, const float *dy, float *dx, int64_t N, int64_t C, int64_t S, const float *mean, const float *invstd, const float *gamma, float *sums, float *dgamma, float *dbeta, int batch_stats, void *stream) {
+  (void)x; (void)dy; (void)dx; (void)N; (void)C; (void)S; (void)mean; (void)invstd; (void)gamma; (void)sums; (void)dgamma; (void)dbeta; (void)batch_stats; (void)stream;
   return 1;
 }
 

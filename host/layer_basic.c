@@ -107,6 +107,7 @@ static dlc_status dropout_backward(dlc_net *net, dlc_layer *l, int64_t n) {
   dlc_tensor *dxp = dlc_layer_input_grad(net, l, 0);
   if (!dxp) return DLC_OK;
   dlc_tensor dy = dlc_batch_view(&l->dout, n), dx = dlc_batch_view(dxp, n);
+  if (!net->train) return dlc_op_axpy(net->ctx, 1.f, &dy, &dx); /* evaluation: the identity */
   return dlc_op_dropout_bwd(net->ctx, l->p, l->drop_offset, &dy, &dx);
 }
 

@@ -1,5 +1,6 @@
 /* Batch normalisation layer: nn.BatchNorm1d on [N, F] (or [N, C, L]) and nn.BatchNorm2d on
- * [N, C, H, W]; parameters weight and bias, buffers running_mean and running_var. */
+ * [N, C, H, W]; parameters weight and bias, buffers running_mean, running_var and
+ * num_batches_tracked (which this momentum-based update only counts, as PyTorch's does). */
 #include <string.h>
 
 #include "net_internal.h"
@@ -18,6 +19,7 @@ static dlc_status bn_init(dlc_net *net, dlc_layer *l) {
   dlc_ctx *ctx = net->ctx;
   DLC_TRY(dlc_op_fill(ctx, &l->param[0].value, 1.f)); /* weight */
   DLC_TRY(dlc_op_fill(ctx, &l->param[1].value, 0.f)); /* bias */
+  l->batches_tracked = 0;
   DLC_TRY(dlc_op_fill(ctx, &l->param[2].value, 0.f)); /* running_mean */
   return dlc_op_fill(ctx, &l->param[3].value, 1.f);   /* running_var */
 }
@@ -34,6 +36,7 @@ static dlc_status bn_forward(dlc_net *net, dlc_layer *l, int64_t n, int train) {
   dlc_tensor x = dlc_batch_view(dlc_layer_input(net, l, 0), n), y = dlc_batch_view(&l->out, n);
   x = as_bn_shape(&x);
   y = as_bn_shape(&y);
+  if (train) l->batches_tracked++;
   return dlc_op_batchnorm_fwd(net->ctx, &x, &l->param[0].value, &l->param[1].value, &l->param[2].value,
                               &l->param[3].value, l->momentum, l->eps, train, &l->save_mean,
                               &l->save_invstd, &y);
@@ -48,8 +51,8 @@ static dlc_status bn_backward(dlc_net *net, dlc_layer *l, int64_t n) {
     dx = dlc_batch_view(dxp, n);
     dx = as_bn_shape(&dx);
   }
-  return dlc_op_batchnorm_bwd(net->ctx, &x, &l->param[0].value, &l->save_mean, &l->save_invstd, &dy,
-                              dxp ? &dx : NULL, &l->param[0].grad, &l->param[1].grad, &l->scratch);
+  return dlc_op_batchnorm_bwd_mode(net->ctx, &x, &l->param[0].value, &l->save_mean, &l->save_invstd, &dy,
+                                   dxp ? &dx : NULL, &l->param[0].grad, &l->param[1].grad, &l->scratch, net->train);
 }
 
 const dlc_layer_vt dlc_vt_batchnorm = {"batchnorm", bn_init, bn_setup, bn_forward, bn_backward, NULL};
@@ -73,6 +76,7 @@ dlc_status dlc_net_add_batchnorm(dlc_net *net, const char *name, float eps, floa
   dlc_layer_param(l, "bias", 1, &C, 0);
   dlc_layer_param(l, "running_mean", 1, &C, 1);
   dlc_layer_param(l, "running_var", 1, &C, 1);
+  dlc_layer_counter(l, "num_batches_tracked");
   net->nlayers++;
   net->next_seq++;
   return DLC_OK;

@@ -45,6 +45,9 @@ static dlc_status rnn_forward(dlc_net *net, dlc_layer *l, int64_t n, int train) 
 }
 
 static dlc_status rnn_backward(dlc_net *net, dlc_layer *l, int64_t n) {
+  if (!net->train) /* the reserve backward reads is written by training forwards only */
+    return DLC_FAIL(net->ctx, DLC_ERR_INVALID_ARG,
+                    "recurrent layer %s: backward needs a training-mode forward (the same outputs: no dropout)", l->name);
   dlc_tensor x = dlc_batch_view(dlc_layer_input(net, l, 0), n), dy = dlc_batch_view(&l->dout, n);
   dlc_tensor *dxp = dlc_layer_input_grad(net, l, 0), dx;
   if (dxp) dx = dlc_batch_view(dxp, n);

@@ -124,6 +124,11 @@ void dlc_layer_param(dlc_layer *l, const char *name, int ndim, const int64_t *sh
   p->is_buffer = is_buffer;
 }
 
+void dlc_layer_counter(dlc_layer *l, const char *name) {
+  dlc_layer_param(l, name, 0, NULL, 1);
+  l->param[l->nparam - 1].is_counter = 1;
+}
+
 dlc_status dlc_param_uniform(dlc_net *net, dlc_param *p, float bound) {
   if (bound <= 0.f) return dlc_op_fill(net->ctx, &p->value, 0.f);
   return dlc_op_rand_uniform(net->ctx, &p->value, -bound, bound);
@@ -192,6 +197,7 @@ dlc_status dlc_net_build(dlc_net *net) {
     dlc_layer *l = &net->layers[i];
     for (int k = 0; k < l->nparam; k++) {
       dlc_param *p = &l->param[k];
+      if (p->is_counter) continue;
       int64_t *total = p->is_buffer ? &net->nbuffers : &net->nparams;
       p->offset = *total;
       *total += (p->numel + 15) / 16 * 16; /* 64-byte aligned starts, for float4 kernels */
@@ -229,6 +235,11 @@ dlc_status dlc_net_build(dlc_net *net) {
     DLC_TRY(dlc_tensor_borrow(ctx, &l->dout, d, DLC_F32, l->ndim + 1, shape, ctx->device));
     for (int k = 0; k < l->nparam; k++) {
       dlc_param *p = &l->param[k];
+      if (p->is_counter) {
+        dlc_device host = {DLC_DEVICE_CPU, 0};
+        DLC_TRY(dlc_tensor_borrow(ctx, &p->value, &l->batches_tracked, DLC_I64, 0, NULL, host));
+        continue;
+      }
       float *base = p->is_buffer ? net->buffers.data : net->params.data;
       DLC_TRY(dlc_tensor_borrow(ctx, &p->value, base + p->offset, DLC_F32, p->ndim, p->shape, ctx->device));
       if (!p->is_buffer)
@@ -285,6 +296,7 @@ dlc_status dlc_net_forward(dlc_net *net, const dlc_tensor *x, int train, dlc_ten
   net->x = x;
   net->target = NULL;
   net->n = x->shape[0];
+  net->train = train != 0;
   for (int i = 0; i < net->nlayers; i++) {
     dlc_layer *l = &net->layers[i];
     if (l->absorbed) continue;
@@ -401,6 +413,12 @@ int64_t dlc_net_param_count(const dlc_net *net) {
     for (int k = 0; k < net->layers[i].nparam; k++)
       if (!net->layers[i].param[k].is_buffer) n += net->layers[i].param[k].numel;
   return n;
+}
+
+int dlc_net_input_shape(const dlc_net *net, int64_t shape[DLC_MAX_DIMS]) {
+  if (!net) return 0;
+  memcpy(shape, net->in_shape, sizeof(int64_t) * (size_t)net->in_ndim);
+  return net->in_ndim;
 }
 
 int dlc_net_output_shape(const dlc_net *net, int64_t shape[DLC_MAX_DIMS]) {

@@ -28,6 +28,7 @@ typedef struct dlc_param {
   int64_t shape[4];
   int64_t numel, offset;
   int is_buffer;   /* running_mean, running_var: saved, not trained */
+  int is_counter;  /* num_batches_tracked: an int64 scalar in the layer, in host memory */
   dlc_tensor value, grad; /* views, set at build */
 } dlc_param;
 
@@ -53,6 +54,7 @@ struct dlc_layer {
   float p;           /* dropout */
   uint64_t drop_offset;
   float eps, momentum; /* batchnorm */
+  int64_t batches_tracked; /* batchnorm: training forwards so far (PyTorch's num_batches_tracked) */
   dlc_tensor save_mean, save_invstd, scratch, dz;
   void *state;       /* conv/pool/rnn op state */
   dlc_tensor ws;     /* workspace */
@@ -80,6 +82,7 @@ struct dlc_net {
   const dlc_tensor *x;      /* the last forward's input ... */
   const dlc_tensor *target; /* ... and the last loss's target: both read by backward */
   int64_t n;
+  int train;           /* the last forward's mode: backward follows it */
   int want_input_grad;
 };
 
@@ -95,6 +98,8 @@ int dlc_producer_shape(const dlc_net *net, int producer, int64_t shape[DLC_MAX_D
 dlc_status dlc_net_append(dlc_net *net, const dlc_layer_vt *vt, const char *name, dlc_layer **out);
 /* Declares parameter k of layer l. */
 void dlc_layer_param(dlc_layer *l, const char *name, int ndim, const int64_t *shape, int is_buffer);
+/* Declares an int64 scalar buffer of layer l held in l->batches_tracked. */
+void dlc_layer_counter(dlc_layer *l, const char *name);
 /* Fills a parameter with U(-bound, bound) from the context's generator. */
 dlc_status dlc_param_uniform(dlc_net *net, dlc_param *p, float bound);
 

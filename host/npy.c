@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "atomic_file.h"
 
 #define NPY_MAX_HEADER 65536
 
@@ -171,7 +171,8 @@ dlc_status dlc_npy_save(dlc_ctx *ctx, const char *path, const dlc_tensor *t) {
   DLC_CHECK_NULL(ctx, path);
   DLC_CHECK_NULL(ctx, t);
   if (!t->data) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: tensor has no data", path);
-  const char *descr = t->dtype == DLC_F32 ? "<f4" : t->dtype == DLC_I32 ? "<i4" : t->dtype == DLC_U8 ? "|u1" : NULL;
+  const char *descr = t->dtype == DLC_F32 ? "<f4" : t->dtype == DLC_I32 ? "<i4" : t->dtype == DLC_U8 ? "|u1"
+                     : t->dtype == DLC_I64 ? "<i8" : NULL;
   if (!descr)
     return DLC_FAIL(ctx, DLC_ERR_UNSUPPORTED, "%s: cannot save %s as .npy", path, dlc_dtype_name(t->dtype));
   char dict[256];
@@ -190,27 +191,20 @@ dlc_status dlc_npy_save(dlc_ctx *ctx, const char *path, const dlc_tensor *t) {
     dlc_status s = dlc_tensor_download(ctx, t, host, t->nbytes);
     if (s != DLC_OK) { dlc_host_free(host); return s; }
   }
-  char tmp[4096];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-    if (host != t->data) dlc_host_free(host);
-    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "path too long: %s", path);
-  }
-  dlc_status st = DLC_OK;
-  FILE *fp = fopen(tmp, "wb");
-  if (!fp) {
-    st = DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", tmp, strerror(errno));
-  } else {
+  dlc_atomic_file f;
+  dlc_status st = dlc_atomic_open(ctx, &f, path);
+  if (st == DLC_OK) {
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
-    int ok = fwrite(pre, 1, 10, fp) == 10 && fwrite(dict, 1, (size_t)n, fp) == (size_t)n;
-    for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', fp) != EOF;
-    ok = ok && fputc('\n', fp) != EOF && fwrite(host, 1, t->nbytes, fp) == t->nbytes;
-    ok = ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-    int err = errno;
-    if (fclose(fp) != 0) ok = 0;
-    if (!ok) st = DLC_FAIL(ctx, DLC_ERR_IO, "writing %s: %s", tmp, strerror(err ? err : EIO));
-    else if (rename(tmp, path) != 0) st = DLC_FAIL(ctx, DLC_ERR_IO, "renaming %s to %s: %s", tmp, path, strerror(errno));
-    if (st != DLC_OK) remove(tmp);
+    char spaces[64];
+    memset(spaces, ' ', sizeof spaces);
+    st = dlc_atomic_write(&f, pre, 10);
+    if (st == DLC_OK) st = dlc_atomic_write(&f, dict, (size_t)n);
+    if (st == DLC_OK) st = dlc_atomic_write(&f, spaces, pad);
+    if (st == DLC_OK) st = dlc_atomic_write(&f, "\n", 1);
+    if (st == DLC_OK) st = dlc_atomic_write(&f, host, t->nbytes);
+    if (st == DLC_OK) st = dlc_atomic_commit(&f);
+    else dlc_atomic_abort(&f);
   }
   if (host != t->data) dlc_host_free(host);
   return st;

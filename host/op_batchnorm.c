@@ -87,6 +87,13 @@ dlc_status dlc_op_batchnorm_bwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_ten
                                 const dlc_tensor *save_mean, const dlc_tensor *save_invstd,
                                 const dlc_tensor *dy, dlc_tensor *dx, dlc_tensor *dgamma,
                                 dlc_tensor *dbeta, dlc_tensor *scratch) {
+  return dlc_op_batchnorm_bwd_mode(ctx, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta, scratch, 1);
+}
+
+dlc_status dlc_op_batchnorm_bwd_mode(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *gamma,
+                                     const dlc_tensor *save_mean, const dlc_tensor *save_invstd,
+                                     const dlc_tensor *dy, dlc_tensor *dx, dlc_tensor *dgamma,
+                                     dlc_tensor *dbeta, dlc_tensor *scratch, int batch_stats) {
   DLC_TRY(dlc_check_f32(ctx, x, "x"));
   DLC_TRY(dlc_check_like(ctx, x, dy, "dy"));
   if (dx) DLC_TRY(dlc_check_like(ctx, x, dx, "dx"));
@@ -103,10 +110,10 @@ dlc_status dlc_op_batchnorm_bwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_ten
   if (dlc_on_cuda(x))
     return DLC_LAUNCH(ctx, "bn_backward",
                       dlc_launch_bn_backward(x->data, dy->data, dx ? dx->data : NULL, N, C, S, mean, inv,
-                                             g, sums, dg, db, ctx->stream));
+                                             g, sums, dg, db, batch_stats != 0, ctx->stream));
   const float *xp = x->data, *dyp = dy->data;
   float *dxp = dx ? dx->data : NULL;
-  float inv_m = 1.f / (float)(N * S);
+  float inv_m = batch_stats ? 1.f / (float)(N * S) : 0.f; /* eval: constant statistics */
 #pragma omp parallel for if (N * C * S > DLC_OMP_MIN_WORK) num_threads(dlc_cpu_threads(ctx))
   for (int64_t c = 0; c < C; c++) {
     float a = 0.f, b = 0.f;

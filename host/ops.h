@@ -83,11 +83,18 @@ dlc_status dlc_op_batchnorm_fwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_ten
                                 const dlc_tensor *beta, dlc_tensor *run_mean, dlc_tensor *run_var,
                                 float momentum, float eps, int train, dlc_tensor *save_mean,
                                 dlc_tensor *save_invstd, dlc_tensor *y);
-/* dx += ..., dgamma += sum(dy * xhat), dbeta += sum(dy); dx may be NULL; scratch >= 2C. */
+/* dx += ..., dgamma += sum(dy * xhat), dbeta += sum(dy); dx may be NULL; scratch >= 2C.
+ * After a training forward (batch statistics). */
 dlc_status dlc_op_batchnorm_bwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *gamma,
                                 const dlc_tensor *save_mean, const dlc_tensor *save_invstd,
                                 const dlc_tensor *dy, dlc_tensor *dx, dlc_tensor *dgamma,
                                 dlc_tensor *dbeta, dlc_tensor *scratch);
+/* The same after either forward: batch_stats = 0 (evaluation) treats the saved statistics
+ * as constants, dx += dy * gamma * invstd, as PyTorch's eval-mode backward. */
+dlc_status dlc_op_batchnorm_bwd_mode(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *gamma,
+                                     const dlc_tensor *save_mean, const dlc_tensor *save_invstd,
+                                     const dlc_tensor *dy, dlc_tensor *dx, dlc_tensor *dgamma,
+                                     dlc_tensor *dbeta, dlc_tensor *scratch, int batch_stats);
 
 /* ---- softmax over the last dimension (rows = numel / last) */
 /* y = softmax(x), or log_softmax(x) when log; y may be x. */

@@ -49,6 +49,7 @@ float dlc_optim_lr(const dlc_optim *opt) {
 }
 
 int64_t dlc_optim_steps(const dlc_optim *o) { return o ? o->step : 0; }
+dlc_optimizer_kind dlc_optim_kind(const dlc_optim *o) { return o ? o->o.kind : DLC_OPT_SGD; }
 
 void dlc_optim_state(dlc_optim *o, int64_t **step, dlc_tensor **s1, dlc_tensor **s2) {
   if (step) *step = o ? &o->step : NULL;

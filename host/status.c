@@ -36,6 +36,7 @@ size_t dlc_dtype_size(dlc_dtype t) {
     case DLC_F32: case DLC_I32: return 4;
     case DLC_F16: case DLC_BF16: return 2;
     case DLC_U8: return 1;
+    case DLC_I64: return 8;
     default: return 0;
   }
 }
@@ -47,6 +48,7 @@ const char *dlc_dtype_name(dlc_dtype t) {
     case DLC_BF16: return "bfloat16";
     case DLC_I32: return "int32";
     case DLC_U8: return "uint8";
+    case DLC_I64: return "int64";
     default: return "invalid dtype";
   }
 }

@@ -52,7 +52,7 @@ static dlc_status read_stats(dlc_net *net, dlc_tensor *acc, int64_t samples, dou
 }
 
 static dlc_status loop(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch, int64_t start,
-                       int train, dlc_progress_fn cb, void *user, dlc_epoch_stats *st) {
+                       int64_t max_batches, int train, dlc_progress_fn cb, void *user, dlc_epoch_stats *st) {
   dlc_ctx *ctx = net->ctx;
   if (!net->built) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "build the network first");
   if (!net->loss) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "the network has no loss head");
@@ -67,7 +67,7 @@ static dlc_status loop(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t
   double t0 = now_s();
   int64_t in_shape[DLC_MAX_DIMS] = {0};
   memcpy(in_shape + 1, net->in_shape, sizeof(int64_t) * (size_t)net->in_ndim);
-  while (s == DLC_OK) {
+  while (s == DLC_OK && (max_batches <= 0 || b - start < max_batches)) {
     dlc_tensor x, y;
     int64_t n;
     s = dlc_loader_next(loader, &x, &y, &n);
@@ -83,7 +83,7 @@ static dlc_status loop(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t
     if (s == DLC_OK && train) s = dlc_optim_step(opt, &net->params, &net->grads);
     samples += n;
     b++;
-    if (s == DLC_OK && (b % DLC_METRICS_EVERY == 0 || b == nb)) {
+    if (s == DLC_OK && (b % DLC_METRICS_EVERY == 0 || b == nb || b - start == max_batches)) {
       s = read_stats(net, &acc, samples, t0, st);
       if (s == DLC_OK && !isfinite(st->loss))
         s = DLC_FAIL(ctx, DLC_ERR_NUMERIC,
@@ -102,12 +102,18 @@ static dlc_status loop(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t
 dlc_status dlc_train_epoch(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch,
                            int64_t start_batch, dlc_progress_fn cb, void *user, dlc_epoch_stats *stats) {
   if (!net || !loader || !stats) return DLC_ERR_INVALID_ARG;
-  return loop(net, opt, loader, epoch, start_batch, 1, cb, user, stats);
+  return loop(net, opt, loader, epoch, start_batch, 0, 1, cb, user, stats);
+}
+
+dlc_status dlc_train_batches(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch, int64_t start_batch,
+                             int64_t max_batches, dlc_progress_fn cb, void *user, dlc_epoch_stats *stats) {
+  if (!net || !loader || !stats) return DLC_ERR_INVALID_ARG;
+  return loop(net, opt, loader, epoch, start_batch, max_batches, 1, cb, user, stats);
 }
 
 dlc_status dlc_evaluate(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats) {
   if (!net || !loader || !stats) return DLC_ERR_INVALID_ARG;
-  return loop(net, NULL, loader, 0, 0, 0, NULL, NULL, stats);
+  return loop(net, NULL, loader, 0, 0, 0, 0, NULL, NULL, stats);
 }
 
 dlc_status dlc_net_check_dataset(dlc_net *net, const dlc_dataset *ds) {

@@ -63,6 +63,7 @@ typedef enum dlc_dtype {
   DLC_BF16 = 2, /* reserved: storage only, no op supports it yet */
   DLC_I32 = 3,  /* labels, indices (argmax of pooling) */
   DLC_U8 = 4,
+  DLC_I64 = 5,  /* storage only: counters (num_batches_tracked), files */
   DLC_DTYPE_COUNT
 } dlc_dtype;
 
@@ -263,6 +264,9 @@ DLC_API dlc_status dlc_dataset_load_csv(dlc_ctx *ctx, const char *path, int labe
  * (data_batch_{1..5}.bin, test_batch.bin), or a .csv file (train only) . */
 DLC_API dlc_status dlc_dataset_open(dlc_ctx *ctx, const char *path, int train, dlc_dataset *out);
 DLC_API void dlc_dataset_free(dlc_dataset *ds);
+/* One IDX file of unsigned bytes (magic 0x000008nn, 1 to 4 dimensions, plain or gzipped) as
+ * a new uint8 CPU tensor: t10k-images-idx3-ubyte.gz gives [N, H, W]. */
+DLC_API dlc_status dlc_idx_load(dlc_ctx *ctx, const char *path, dlc_tensor *out);
 
 /* Batches for training: shuffled from the seed each epoch, normalised, augmented, and
  * on the GPU copied asynchronously from pinned memory while the previous batch trains. */
@@ -339,6 +343,8 @@ DLC_API dlc_status dlc_net_build(dlc_net *net);
 /* A table of layer, kind, output shape, parameter count and forward FLOPs per sample. */
 DLC_API dlc_status dlc_net_summary(const dlc_net *net, char *buf, size_t len);
 DLC_API int64_t dlc_net_param_count(const dlc_net *net);
+/* One sample's input shape, as given to dlc_net_create; returns its dimension count. */
+DLC_API int dlc_net_input_shape(const dlc_net *net, int64_t shape[DLC_MAX_DIMS]);
 /* One sample's output shape (of the last layer). */
 DLC_API int dlc_net_output_shape(const dlc_net *net, int64_t shape[DLC_MAX_DIMS]);
 
@@ -360,7 +366,9 @@ DLC_API dlc_status dlc_net_input_grad(dlc_net *net, int enable, dlc_tensor *dx);
 DLC_API dlc_tensor *dlc_net_params(dlc_net *net);
 DLC_API dlc_tensor *dlc_net_grads(dlc_net *net);
 /* Parameter or buffer k (0 <= k < count) under its state_dict name ("3.weight",
- * "1.running_mean"); value and grad (NULL for buffers) are views. Returns the count. */
+ * "1.running_mean", in PyTorch's order and layout); value and grad (zeroed for buffers) are
+ * views. Buffers are float32 on the network's device, except batchnorm's
+ * num_batches_tracked: an int64 scalar in host memory, counting training forwards. */
 DLC_API int dlc_net_tensor_count(const dlc_net *net);
 DLC_API dlc_status dlc_net_tensor(dlc_net *net, int k, char *name, size_t len, dlc_tensor *value,
                                   dlc_tensor *grad, int *is_buffer);
@@ -403,6 +411,7 @@ DLC_API dlc_status dlc_optim_step(dlc_optim *o, dlc_tensor *params, const dlc_te
 /* The learning rate the next step will use. */
 DLC_API float dlc_optim_lr(const dlc_optim *o);
 DLC_API int64_t dlc_optim_steps(const dlc_optim *o);
+DLC_API dlc_optimizer_kind dlc_optim_kind(const dlc_optim *o);
 /* The state for checkpoints: the step count and up to two state tensors (SGD momentum;
  * Adam m, v), NULL when the optimizer keeps none. */
 DLC_API void dlc_optim_state(dlc_optim *o, int64_t **step, dlc_tensor **s1, dlc_tensor **s2);
@@ -427,6 +436,12 @@ typedef void (*dlc_progress_fn)(void *user, int64_t batch, int64_t nbatches,
 DLC_API dlc_status dlc_train_epoch(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch,
                                    int64_t start_batch, dlc_progress_fn cb, void *user,
                                    dlc_epoch_stats *stats);
+/* As dlc_train_epoch, but stops after max_batches batches (<= 0: at the end of the epoch);
+ * the loop continues with start_batch + the batches done. Training in pieces gives the
+ * same parameters, bit for bit, as one call. */
+DLC_API dlc_status dlc_train_batches(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch,
+                                     int64_t start_batch, int64_t max_batches, dlc_progress_fn cb,
+                                     void *user, dlc_epoch_stats *stats);
 /* Loss and accuracy over a whole loader in evaluation mode. */
 DLC_API dlc_status dlc_evaluate(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats);
 /* Checks that a data set fits a network: sample shape (same element count: a [1, 28, 28]
@@ -458,9 +473,85 @@ DLC_API dlc_status dlc_model_load(dlc_ctx *ctx, const char *path, int64_t batch,
  * float32, int32, uint8, or int64 converted to int32 (out-of-range values are an error).
  * A truncated, oversized or malformed file is an error naming the problem. */
 DLC_API dlc_status dlc_npy_load(dlc_ctx *ctx, const char *path, dlc_tensor *out);
-/* Writes a float32, int32 or uint8 tensor (on any device) as .npy: to PATH.tmp, fsync'd,
- * then renamed over PATH, so a failed write never leaves a broken file in its place. */
+/* Writes a float32, int32, int64 or uint8 tensor (on any device) as .npy: to PATH.tmp,
+ * fsync'd, then renamed over PATH, so a failed write never leaves a broken file in its place. */
 DLC_API dlc_status dlc_npy_save(dlc_ctx *ctx, const char *path, const dlc_tensor *t);
+
+/* safetensors files: named tensors and string metadata, as PyTorch's
+ * safetensors.torch.save_file / load_file write and read them. Reading checks every length
+ * and offset against the file (the tensors must tile the data exactly: no overlap, no hole)
+ * and names the offending tensor; tensors are read on demand. */
+typedef struct dlc_safetensors dlc_safetensors;
+typedef struct dlc_safetensors_tensor_info {
+  const char *name;        /* valid until dlc_safetensors_close */
+  const char *dtype_name;  /* the file's: "F32", "I64", "F64", ... */
+  dlc_dtype dtype;         /* DLC_DTYPE_COUNT when libdlcuda has no such dtype */
+  int ndim;                /* 0 for a scalar */
+  int64_t shape[DLC_MAX_DIMS];
+  int64_t numel;
+  uint64_t nbytes;
+} dlc_safetensors_tensor_info;
+
+DLC_API dlc_status dlc_safetensors_open(dlc_ctx *ctx, const char *path, dlc_safetensors **out);
+/* The same from bytes in memory, which must outlive the returned handle. */
+DLC_API dlc_status dlc_safetensors_parse(dlc_ctx *ctx, const void *bytes, size_t len, dlc_safetensors **out);
+DLC_API void dlc_safetensors_close(dlc_safetensors *st);
+DLC_API int dlc_safetensors_count(const dlc_safetensors *st);
+/* The index of the tensor called name, or -1. */
+DLC_API int dlc_safetensors_find(const dlc_safetensors *st, const char *name);
+DLC_API dlc_status dlc_safetensors_info(const dlc_safetensors *st, int k, dlc_safetensors_tensor_info *info);
+/* Copies tensor k into dst (on any device), which must have its dtype and shape. */
+DLC_API dlc_status dlc_safetensors_read(dlc_safetensors *st, int k, dlc_tensor *dst);
+/* Tensor k as a new CPU tensor (free it with dlc_tensor_free). */
+DLC_API dlc_status dlc_safetensors_load(dlc_safetensors *st, int k, dlc_tensor *out);
+/* The __metadata__ entries; dlc_safetensors_metadata returns NULL for an absent key. */
+DLC_API int dlc_safetensors_metadata_count(const dlc_safetensors *st);
+DLC_API dlc_status dlc_safetensors_metadata_at(const dlc_safetensors *st, int i, const char **key,
+                                               const char **value);
+DLC_API const char *dlc_safetensors_metadata(const dlc_safetensors *st, const char *key);
+
+typedef struct dlc_named_tensor {
+  const char *name;
+  const dlc_tensor *tensor; /* float32, float16, bfloat16, int32, int64 or uint8, any device */
+} dlc_named_tensor;
+/* Writes n tensors and nmeta metadata pairs (metadata[2i] = key, metadata[2i + 1] = value)
+ * as PATH.tmp, fsync'd, then renamed over PATH. Tensors are laid out widest dtype first
+ * (each aligned to its element size), in the given order within a dtype size. */
+DLC_API dlc_status dlc_safetensors_save(dlc_ctx *ctx, const char *path, const dlc_named_tensor *tensors,
+                                        int n, const char *const *metadata, int nmeta);
+
+/* A network's parameters and buffers as safetensors under their state_dict names, so that
+ * nn.Sequential(...).load_state_dict(safetensors.torch.load_file(path)) loads them into the
+ * same architecture, and the reverse. Loading is strict: a tensor missing from the file, a
+ * tensor the network lacks, a wrong shape or dtype is an error naming the tensor (a
+ * checkpoint's optimizer.* tensors are skipped). Metadata: format = pt. */
+DLC_API dlc_status dlc_net_save_weights(dlc_net *net, const char *path);
+DLC_API dlc_status dlc_net_load_weights(dlc_net *net, const char *path);
+
+/* Checkpoints: a safetensors file with the network's tensors, the optimizer's state
+ * (optimizer.momentum_buffer or optimizer.exp_avg / optimizer.exp_avg_sq over the parameter
+ * buffer) and, in __metadata__, the optimizer's step, the context's seed and generator
+ * offset, and the place in the data (the epoch and its next batch; the loader's order is a
+ * function of seed and epoch). Resuming from it reproduces the losses of a run never
+ * stopped, bit for bit, on the same device and build (on a GPU, given deterministic
+ * algorithms: a convolution with algo AUTO times cuDNN again in the new process and may
+ * choose differently; im2col is deterministic). Written atomically. */
+typedef struct dlc_checkpoint_info {
+  int64_t epoch;             /* the epoch to continue ... */
+  int64_t batch;             /* ... at this batch (0: from its start) */
+  int64_t batches_per_epoch; /* the loader's, so a resume can check it; 0 = not recorded */
+  int64_t step;              /* optimizer steps taken (save: read from the optimizer) */
+  uint64_t seed, rng_offset; /* the context's generator (save: read from the context) */
+} dlc_checkpoint_info;
+/* opt may be NULL (no optimizer state is written). */
+DLC_API dlc_status dlc_checkpoint_save(dlc_net *net, dlc_optim *opt, const dlc_checkpoint_info *info,
+                                       const char *path);
+/* Restores the network, the optimizer (may be NULL: its state is skipped), the context's
+ * seed and generator offset; *info (may be NULL) gets the place to continue from. Everything
+ * is checked before anything is changed. */
+DLC_API dlc_status dlc_checkpoint_load(dlc_net *net, dlc_optim *opt, const char *path, dlc_checkpoint_info *info);
+/* Reads only the metadata (e.g. the seed, to create the loader before loading). */
+DLC_API dlc_status dlc_checkpoint_read_info(dlc_ctx *ctx, const char *path, dlc_checkpoint_info *info);
 
 #ifdef __cplusplus
 }

@@ -126,12 +126,14 @@ extern "C" int dlc_launch_bn_apply(const float *x, float *y, int64_t N, int64_t 
 extern "C" int dlc_launch_bn_backward(const float *x, const float *dy, float *dx, int64_t N,
                                       int64_t C, int64_t S, const float *mean, const float *invstd,
                                       const float *gamma, float *sums, float *dgamma,
-                                      float *dbeta, void *stream) {
+                                      float *dbeta, int batch_stats, void *stream) {
   cudaStream_t s = (cudaStream_t)stream;
   bn_grad_sums_kernel<<<(unsigned)C, DLC_BLOCK, 0, s>>>(x, dy, N, C, S, mean, invstd, sums, dgamma, dbeta);
   if (dx) {
     int64_t n = N * C * S;
-    bn_grad_kernel<<<dlc_grid_for(n), DLC_BLOCK, 0, s>>>(x, dy, dx, n, C, S, 1.f / (float)(N * S),
+    /* Constant (running) statistics: no gradient through the mean and variance. */
+    float inv_m = batch_stats ? 1.f / (float)(N * S) : 0.f;
+    bn_grad_kernel<<<dlc_grid_for(n), DLC_BLOCK, 0, s>>>(x, dy, dx, n, C, S, inv_m,
                                                         mean, invstd, gamma, sums);
   }
   return (int)cudaGetLastError();

@@ -56,7 +56,7 @@ int dlc_launch_bn_apply(const float *x, float *y, int64_t N, int64_t C, int64_t 
                         const float *invstd, const float *gamma, const float *beta, void *stream);
 int dlc_launch_bn_backward(const float *x, const float *dy, float *dx, int64_t N, int64_t C,
                            int64_t S, const float *mean, const float *invstd, const float *gamma,
-                           float *sums, float *dgamma, float *dbeta, void *stream);
+                           float *sums, float *dgamma, float *dbeta, int batch_stats, void *stream);
 
 /* acc[0] += loss[0] * rows; acc[1] += rows whose arg-max over C logits equals the label. */
 int dlc_launch_metrics(const float *logits, const int32_t *labels, int64_t rows, int64_t C,

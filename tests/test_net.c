@@ -36,12 +36,17 @@ static void test_against_pytorch(dlc_ctx *ctx) {
   T_CHECK(dlc_net_param_count(net) == 12 * 16 + 16 + 32 + 16 * 8 + 8 + 8 * 5 + 5, "parameter count");
   /* Load PyTorch's state_dict by name. */
   int n = dlc_net_tensor_count(net);
-  T_CHECK(n == 10, "10 named tensors (weights, biases, running statistics): %d", n);
+  T_CHECK(n == 11, "11 named tensors (weights, biases, running statistics, batch count): %d", n);
   for (int k = 0; k < n; k++) {
     char name[64], path[128];
     dlc_tensor v, g, f;
     int buf;
     T_OK(ctx, dlc_net_tensor(net, k, name, sizeof name, &v, &g, &buf));
+    if (v.dtype == DLC_I64) { /* num_batches_tracked: a host counter, checked below */
+      T_CHECK(buf && strcmp(name, "2.num_batches_tracked") == 0 && v.ndim == 0 && *(int64_t *)v.data == 0,
+              "%s: a zero int64 scalar buffer", name);
+      continue;
+    }
     snprintf(path, sizeof path, "net/param_%s.npy", name);
     if (!t_fixture(ctx, path, &f)) continue;
     T_CHECK(f.numel == v.numel, "%s: %lld values, PyTorch has %lld", name, (long long)v.numel, (long long)f.numel);
@@ -78,6 +83,12 @@ static void test_against_pytorch(dlc_ctx *ctx) {
   T_CHECK(strcmp(name, "2.running_var") == 0 && buf, "tensor 5 is 2.running_var (%s)", name);
   if (t_fixture(ctx, "net/running_var_after.npy", &want)) t_parity("net running_var vs PyTorch", want.data, rv.data, rv.numel, 1e-12, 1e-6);
   dlc_tensor_free(ctx, &want);
+  dlc_tensor nbt;
+  dlc_net_tensor(net, 6, name, sizeof name, &nbt, NULL, &buf);
+  T_CHECK(strcmp(name, "2.num_batches_tracked") == 0 && *(int64_t *)nbt.data == 1,
+          "one training forward: %s = 1, as PyTorch counts", name);
+  T_OK(ctx, dlc_net_forward(net, &x, 0, NULL));
+  T_CHECK(*(int64_t *)nbt.data == 1, "an evaluation forward does not count");
   dlc_tensor_free(ctx, &x);
   dlc_tensor_free(ctx, &y);
   dlc_net_destroy(net);

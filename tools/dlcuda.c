@@ -1,4 +1,5 @@
-/* The dlcuda command: train, eval, info. */
+/* The dlcuda command: train, eval, predict, forward, info. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +10,13 @@
 #define DEFAULT_MODEL "models/fashion_cnn.cfg"
 
 typedef struct options {
-  const char *model, *data, *log, *device, *optimizer;
-  int epochs, threads, quiet;
-  int64_t batch, steps;
+  const char *pos[2]; /* positional: the model, then (predict) the input */
+  int npos;
+  const char *data, *log, *device, *optimizer;
+  const char *weights, *save, *checkpoint, *resume;
+  const char *input, *output, *grad_output, *input_grad, *param_grads;
+  int epochs, threads, quiet, train_mode, top;
+  int64_t batch, steps, checkpoint_every, stop_after;
   float lr;
   uint64_t seed;
   int have_seed;
@@ -23,9 +28,25 @@ static void usage(FILE *f) {
           "  train [MODEL.cfg] [--data DIR|FILE] [--epochs N] [--batch N] [--lr X]\n"
           "        [--optimizer sgd|adam|adamw] [--device auto|cpu|cuda[:i]] [--seed N]\n"
           "        [--threads N] [--log FILE.csv|FILE.jsonl] [--steps N] [--quiet]\n"
+          "        [--weights W.safetensors] [--save W.safetensors] [--checkpoint CKPT]\n"
+          "        [--checkpoint-every N] [--resume CKPT] [--stop-after N]\n"
           "        trains MODEL (default " DEFAULT_MODEL ") on its data set (default\n"
           "        /usr/share/datasets/fashion-mnist), evaluating on the test split each epoch;\n"
-          "        --steps N trains on the first N batches of each epoch only (quick runs)\n"
+          "        --steps N trains on the first N batches of each epoch only (quick runs);\n"
+          "        --weights starts from saved weights; --save writes the final weights;\n"
+          "        --checkpoint writes CKPT after every epoch (and every N batches with\n"
+          "        --checkpoint-every); --resume CKPT continues a run exactly where CKPT left it\n"
+          "        (same model, data and options); --stop-after N stops after N batches\n"
+          "  eval MODEL.cfg --weights W.safetensors [--data DIR|FILE] [--batch N] [--device D]\n"
+          "        loss and accuracy on the test split (a .csv file: on the file itself)\n"
+          "  predict MODEL.cfg --weights W.safetensors INPUT.npy|INPUT.idx[.gz] [--top K]\n"
+          "        class probabilities (softmax of the output) for each input: float32 .npy is\n"
+          "        used as it is; uint8 .npy and IDX images are scaled as the model's [net] says\n"
+          "  forward MODEL.cfg [--weights W.safetensors] --input X.npy --output Y.npy [--train]\n"
+          "        [--grad-output DY.npy [--input-grad DX.npy] [--param-grads G.safetensors]]\n"
+          "        runs the network (evaluation mode, or training mode with --train) on X and\n"
+          "        writes its output; with --grad-output also backward from DY, writing the\n"
+          "        input's gradient and the parameters' gradients (under the weights' names)\n"
           "  info   devices, build options, library versions\n");
 }
 
@@ -45,30 +66,56 @@ static int parse_device(const char *s, dlc_ctx_options *o) {
   return 1;
 }
 
+static int positive(const char *opt, const char *v, int64_t *out) {
+  char *end;
+  long long x = strtoll(v, &end, 10);
+  if (end == v || *end || x <= 0) {
+    fprintf(stderr, "dlcuda: %s %s: expected a positive integer\n", opt, v);
+    return 0;
+  }
+  *out = x;
+  return 1;
+}
+
 static int parse_args(int argc, char **argv, options *op) {
   memset(op, 0, sizeof *op);
   op->device = "auto";
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int64_t n;
 #define NEEDV() do { if (!v) { fprintf(stderr, "dlcuda: %s needs a value\n", a); return 0; } i++; } while (0)
+#define POS(field) do { NEEDV(); if (!positive(a, v, &n)) return 0; op->field = n; } while (0)
     if (!strcmp(a, "--data")) { NEEDV(); op->data = v; }
-    else if (!strcmp(a, "--epochs")) { NEEDV(); op->epochs = atoi(v); if (op->epochs <= 0) { fprintf(stderr, "dlcuda: --epochs %s\n", v); return 0; } }
-    else if (!strcmp(a, "--batch")) { NEEDV(); op->batch = atoll(v); if (op->batch <= 0) { fprintf(stderr, "dlcuda: --batch %s\n", v); return 0; } }
+    else if (!strcmp(a, "--epochs")) { POS(epochs); if (n > 1000000) { fprintf(stderr, "dlcuda: --epochs %s\n", v); return 0; } }
+    else if (!strcmp(a, "--batch")) POS(batch);
     else if (!strcmp(a, "--lr")) { NEEDV(); op->lr = strtof(v, NULL); if (!(op->lr > 0)) { fprintf(stderr, "dlcuda: --lr %s\n", v); return 0; } }
     else if (!strcmp(a, "--optimizer")) { NEEDV(); op->optimizer = v; }
     else if (!strcmp(a, "--device")) { NEEDV(); op->device = v; }
     else if (!strcmp(a, "--seed")) { NEEDV(); op->seed = strtoull(v, NULL, 0); op->have_seed = 1; }
-    else if (!strcmp(a, "--threads")) { NEEDV(); op->threads = atoi(v); if (op->threads <= 0) { fprintf(stderr, "dlcuda: --threads %s\n", v); return 0; } }
+    else if (!strcmp(a, "--threads")) { POS(threads); if (n > 4096) { fprintf(stderr, "dlcuda: --threads %s\n", v); return 0; } }
     else if (!strcmp(a, "--log")) { NEEDV(); op->log = v; }
-    else if (!strcmp(a, "--steps")) { NEEDV(); op->steps = atoll(v); if (op->steps <= 0) { fprintf(stderr, "dlcuda: --steps %s\n", v); return 0; } }
+    else if (!strcmp(a, "--steps")) POS(steps);
+    else if (!strcmp(a, "--weights")) { NEEDV(); op->weights = v; }
+    else if (!strcmp(a, "--save")) { NEEDV(); op->save = v; }
+    else if (!strcmp(a, "--checkpoint")) { NEEDV(); op->checkpoint = v; }
+    else if (!strcmp(a, "--checkpoint-every")) POS(checkpoint_every);
+    else if (!strcmp(a, "--resume")) { NEEDV(); op->resume = v; }
+    else if (!strcmp(a, "--stop-after")) POS(stop_after);
+    else if (!strcmp(a, "--input")) { NEEDV(); op->input = v; }
+    else if (!strcmp(a, "--output")) { NEEDV(); op->output = v; }
+    else if (!strcmp(a, "--grad-output")) { NEEDV(); op->grad_output = v; }
+    else if (!strcmp(a, "--input-grad")) { NEEDV(); op->input_grad = v; }
+    else if (!strcmp(a, "--param-grads")) { NEEDV(); op->param_grads = v; }
+    else if (!strcmp(a, "--top")) { POS(top); if (n > 1000000) { fprintf(stderr, "dlcuda: --top %s\n", v); return 0; } }
+    else if (!strcmp(a, "--train")) op->train_mode = 1;
     else if (!strcmp(a, "--quiet")) op->quiet = 1;
-    else if (a[0] == '-') { fprintf(stderr, "dlcuda: unknown option %s\n", a); return 0; }
-    else if (!op->model) op->model = a;
+    else if (a[0] == '-' && a[1]) { fprintf(stderr, "dlcuda: unknown option %s\n", a); return 0; }
+    else if (op->npos < 2) op->pos[op->npos++] = a;
     else { fprintf(stderr, "dlcuda: unexpected argument %s\n", a); return 0; }
+#undef POS
 #undef NEEDV
   }
-  if (!op->model) op->model = DEFAULT_MODEL;
   return 1;
 }
 
@@ -107,10 +154,23 @@ static void show_progress(void *user, int64_t b, int64_t nb, const dlc_epoch_sta
   fflush(stderr);
 }
 
-static int cmd_train(int argc, char **argv) {
-  options op;
-  if (!parse_args(argc, argv, &op)) {
-    usage(stderr);
+static int is_jsonl(const char *path) {
+  size_t ll = strlen(path);
+  return ll >= 6 && strcmp(path + ll - 6, ".jsonl") == 0;
+}
+
+static int save_checkpoint(dlc_ctx *ctx, dlc_net *net, dlc_optim *opt, const char *path, int64_t epoch,
+                           int64_t batch, int64_t per_epoch) {
+  dlc_checkpoint_info info = {epoch, batch, per_epoch, 0, 0, 0};
+  if (dlc_checkpoint_save(net, opt, &info, path) != DLC_OK) return fail(ctx, "checkpoint"), 0;
+  return 1;
+}
+
+static int cmd_train(const options *in) {
+  options op = *in;
+  const char *model = op.npos > 0 ? op.pos[0] : DEFAULT_MODEL;
+  if (op.npos > 1) {
+    fprintf(stderr, "dlcuda: train takes one model file\n");
     return 2;
   }
   dlc_ctx *ctx = make_ctx(&op);
@@ -124,7 +184,18 @@ static int cmd_train(int argc, char **argv) {
   memset(&test_ds, 0, sizeof test_ds);
   FILE *log = NULL;
   dlc_train_config cfg;
-  if (dlc_model_load(ctx, op.model, op.batch, &net, &cfg) != DLC_OK) { fail(ctx, "model"); goto out; }
+  dlc_checkpoint_info resume;
+  memset(&resume, 0, sizeof resume);
+  if (op.resume) {
+    /* The data order follows the seed: take the checkpoint's before the loader exists. */
+    if (dlc_checkpoint_read_info(ctx, op.resume, &resume) != DLC_OK) { fail(ctx, "resume"); goto out; }
+    if (op.have_seed && op.seed != resume.seed)
+      fprintf(stderr, "dlcuda: --seed %llu ignored: %s continues the run of seed %llu\n",
+              (unsigned long long)op.seed, op.resume, (unsigned long long)resume.seed);
+    dlc_ctx_set_seed(ctx, resume.seed);
+  }
+  if (dlc_model_load(ctx, model, op.batch, &net, &cfg) != DLC_OK) { fail(ctx, "model"); goto out; }
+  if (op.weights && dlc_net_load_weights(net, op.weights) != DLC_OK) { fail(ctx, "weights"); goto out; }
   if (op.epochs) cfg.epochs = op.epochs;
   if (op.lr > 0) cfg.optim.lr = op.lr;
   if (op.optimizer) {
@@ -145,7 +216,7 @@ static int cmd_train(int argc, char **argv) {
   dlc_net_summary(net, summary, sizeof summary);
   dlc_device dev = dlc_ctx_device(ctx);
   if (!op.quiet) {
-    printf("model %s on %s%s%.0d, %d CPU threads\n%s", op.model, dev.kind == DLC_DEVICE_CUDA ? "cuda:" : "cpu",
+    printf("model %s on %s%s%.0d, %d CPU threads\n%s", model, dev.kind == DLC_DEVICE_CUDA ? "cuda:" : "cpu",
            "", dev.kind == DLC_DEVICE_CUDA ? dev.index : 0, dlc_ctx_threads(ctx), summary);
     printf("data %s: %lld training, %lld test samples of %dx%dx%d\n", data, (long long)train_ds.count,
            (long long)(have_test ? test_ds.count : 0), train_ds.channels, train_ds.height, train_ds.width);
@@ -167,44 +238,98 @@ static int cmd_train(int argc, char **argv) {
     fail(ctx, "optimizer");
     goto out;
   }
+  if (op.resume) {
+    if (dlc_checkpoint_load(net, opt, op.resume, &resume) != DLC_OK) { fail(ctx, "resume"); goto out; }
+    if (resume.batches_per_epoch && resume.batches_per_epoch != per_epoch) {
+      fprintf(stderr, "dlcuda: %s was made with %lld batches per epoch, this run has %lld: resume with the same "
+              "model, data, --batch and --steps\n", op.resume, (long long)resume.batches_per_epoch, (long long)per_epoch);
+      goto out;
+    }
+    if (!op.quiet)
+      printf("resuming %s: epoch %lld, batch %lld of %lld, step %lld\n", op.resume, (long long)resume.epoch + 1,
+             (long long)resume.batch, (long long)per_epoch, (long long)resume.step);
+  }
+  if (op.stop_after && !op.checkpoint)
+    fprintf(stderr, "dlcuda: --stop-after without --checkpoint: the run cannot be resumed\n");
   if (op.log) {
-    log = fopen(op.log, "w");
+    /* A resumed run appends to its log. */
+    log = fopen(op.log, op.resume ? "a" : "w");
     if (!log) { perror(op.log); goto out; }
-    size_t ll = strlen(op.log);
-    if (ll < 6 || strcmp(op.log + ll - 6, ".jsonl") != 0)
+    if (!is_jsonl(op.log) && ftell(log) == 0)
       fprintf(log, "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second,lr\n");
   }
   progress pr = {isatty(2) && !op.quiet, 0, cfg.epochs, 0};
-  for (int e = 0; e < cfg.epochs; e++) {
+  int64_t trained = 0, every = op.checkpoint ? op.checkpoint_every : 0;
+  for (int64_t e = resume.epoch; e < cfg.epochs; e++) {
     dlc_epoch_stats tr, te;
+    memset(&tr, 0, sizeof tr);
     memset(&te, 0, sizeof te);
-    pr.epoch = e + 1;
+    pr.epoch = (int)e + 1;
     float lr = dlc_optim_lr(opt);
-    if (dlc_train_epoch(net, opt, train_l, e, 0, show_progress, &pr, &tr) != DLC_OK) {
-      if (pr.tty) fprintf(stderr, "\n");
-      fail(ctx, "training");
-      goto out;
+    int64_t b = e == resume.epoch ? resume.batch : 0, first = b;
+    double loss = 0, correct = 0;
+    int stopping = 0;
+    /* In pieces between checkpoints: the same training as one piece, bit for bit. */
+    while (b < per_epoch && !stopping) {
+      int64_t n = per_epoch - b;
+      if (every > 0 && (b / every + 1) * every - b < n) n = (b / every + 1) * every - b;
+      if (op.stop_after > 0 && op.stop_after - trained < n) n = op.stop_after - trained;
+      dlc_epoch_stats st;
+      if (dlc_train_batches(net, opt, train_l, e, b, n, show_progress, &pr, &st) != DLC_OK) {
+        if (pr.tty) fprintf(stderr, "\n");
+        fail(ctx, "training");
+        goto out;
+      }
+      loss += st.loss * (double)st.samples;
+      correct += st.accuracy * (double)st.samples;
+      tr.samples += st.samples;
+      tr.seconds += st.seconds;
+      b += n;
+      trained += n;
+      stopping = op.stop_after > 0 && trained >= op.stop_after && b < per_epoch;
+      if (b < per_epoch && op.checkpoint && (stopping || (every > 0 && b % every == 0)) &&
+          !save_checkpoint(ctx, net, opt, op.checkpoint, e, b, per_epoch))
+        goto out;
     }
     if (pr.tty) fprintf(stderr, "\r%100s\r", "");
+    if (stopping) {
+      printf("stopped after %lld batches, at batch %lld of %lld in epoch %lld%s%s\n", (long long)trained,
+             (long long)b, (long long)per_epoch, (long long)e + 1, op.checkpoint ? "; resume with --resume " : "",
+             op.checkpoint ? op.checkpoint : "");
+      break;
+    }
+    tr.loss = tr.samples ? loss / (double)tr.samples : 0;
+    tr.accuracy = tr.samples ? correct / (double)tr.samples : 0;
+    tr.samples_per_second = tr.seconds > 0 ? (double)tr.samples / tr.seconds : 0;
     if (test_l && dlc_evaluate(net, test_l, &te) != DLC_OK) { fail(ctx, "evaluation"); goto out; }
     if (!op.quiet) {
-      printf("epoch %3d/%d  train loss %.4f acc %.4f", e + 1, cfg.epochs, tr.loss, tr.accuracy);
+      printf("epoch %3lld/%d  train loss %.4f acc %.4f%s", (long long)e + 1, cfg.epochs, tr.loss, tr.accuracy,
+             first ? " (resumed mid-epoch)" : "");
       if (test_l) printf(" | test loss %.4f acc %.4f", te.loss, te.accuracy);
       printf(" | %.1f s, %.0f img/s, lr %.4g\n", tr.seconds, tr.samples_per_second, lr);
       fflush(stdout);
     }
     if (log) {
-      size_t ll = strlen(op.log);
-      if (ll >= 6 && strcmp(op.log + ll - 6, ".jsonl") == 0)
+      if (is_jsonl(op.log))
         fprintf(log,
-                "{\"epoch\":%d,\"train_loss\":%.6f,\"train_accuracy\":%.6f,\"test_loss\":%.6f,"
+                "{\"epoch\":%lld,\"train_loss\":%.6f,\"train_accuracy\":%.6f,\"test_loss\":%.6f,"
                 "\"test_accuracy\":%.6f,\"seconds\":%.3f,\"images_per_second\":%.1f,\"lr\":%.6g}\n",
-                e + 1, tr.loss, tr.accuracy, te.loss, te.accuracy, tr.seconds, tr.samples_per_second, lr);
+                (long long)e + 1, tr.loss, tr.accuracy, te.loss, te.accuracy, tr.seconds, tr.samples_per_second, lr);
       else
-        fprintf(log, "%d,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g\n", e + 1, tr.loss, tr.accuracy, te.loss,
+        fprintf(log, "%lld,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g\n", (long long)e + 1, tr.loss, tr.accuracy, te.loss,
                 te.accuracy, tr.seconds, tr.samples_per_second, lr);
       fflush(log);
     }
+    if (op.checkpoint && !save_checkpoint(ctx, net, opt, op.checkpoint, e + 1, 0, per_epoch)) goto out;
+    if (op.stop_after > 0 && trained >= op.stop_after && e + 1 < cfg.epochs) {
+      printf("stopped after %lld batches, at the end of epoch %lld%s%s\n", (long long)trained, (long long)e + 1,
+             op.checkpoint ? "; resume with --resume " : "", op.checkpoint ? op.checkpoint : "");
+      break;
+    }
+  }
+  if (op.save) {
+    if (dlc_net_save_weights(net, op.save) != DLC_OK) { fail(ctx, "saving the weights"); goto out; }
+    if (!op.quiet) printf("weights saved to %s\n", op.save);
   }
   rc = 0;
 out:
@@ -214,6 +339,324 @@ out:
   dlc_dataset_free(&train_ds);
   dlc_dataset_free(&test_ds);
   dlc_optim_destroy(opt);
+  dlc_net_destroy(net);
+  dlc_ctx_destroy(ctx);
+  return rc;
+}
+
+/* The model (with --weights loaded) for the commands that run a trained network. */
+static int open_model(dlc_ctx *ctx, const options *op, int64_t batch, int need_weights, dlc_net **net,
+                      dlc_train_config *cfg) {
+  if (op->npos < 1) {
+    fprintf(stderr, "dlcuda: which model? (dlcuda COMMAND MODEL.cfg ...)\n");
+    return 0;
+  }
+  if (need_weights && !op->weights) {
+    fprintf(stderr, "dlcuda: --weights W.safetensors is needed\n");
+    return 0;
+  }
+  if (dlc_model_load(ctx, op->pos[0], batch, net, cfg) != DLC_OK) return fail(ctx, "model"), 0;
+  if (op->weights && dlc_net_load_weights(*net, op->weights) != DLC_OK) return fail(ctx, "weights"), 0;
+  return 1;
+}
+
+static int cmd_eval(const options *op) {
+  if (op->npos > 1) {
+    fprintf(stderr, "dlcuda: eval takes one model file\n");
+    return 2;
+  }
+  dlc_ctx *ctx = make_ctx(op);
+  if (!ctx) return 1;
+  int rc = 1;
+  dlc_net *net = NULL;
+  dlc_loader *l = NULL;
+  dlc_dataset ds;
+  memset(&ds, 0, sizeof ds);
+  dlc_train_config cfg;
+  if (!open_model(ctx, op, op->batch, 1, &net, &cfg)) goto out;
+  const char *data = op->data ? op->data : cfg.data;
+  const char *split = "test";
+  if (dlc_dataset_open(ctx, data, 0, &ds) != DLC_OK) {
+    size_t n = strlen(data);
+    if (n < 4 || strcmp(data + n - 4, ".csv") != 0) { fail(ctx, "test data"); goto out; }
+    split = "whole";
+    if (dlc_dataset_open(ctx, data, 1, &ds) != DLC_OK) { fail(ctx, "data"); goto out; }
+  }
+  if (dlc_net_check_dataset(net, &ds) != DLC_OK) { fail(ctx, "data set and model do not fit"); goto out; }
+  dlc_loader_options lo = cfg.loader;
+  lo.batch = cfg.batch;
+  lo.shuffle = lo.flip = lo.crop_pad = 0;
+  dlc_epoch_stats st;
+  if (dlc_loader_create(ctx, &ds, &lo, &l) != DLC_OK) { fail(ctx, "loader"); goto out; }
+  if (dlc_evaluate(net, l, &st) != DLC_OK) { fail(ctx, "evaluation"); goto out; }
+  printf("%s: %s split of %s: loss %.6f accuracy %.4f (%lld samples)\n", op->weights, split, data, st.loss,
+         st.accuracy, (long long)st.samples);
+  rc = 0;
+out:
+  dlc_loader_destroy(l);
+  dlc_dataset_free(&ds);
+  dlc_net_destroy(net);
+  dlc_ctx_destroy(ctx);
+  return rc;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Reads a .npy or IDX input as float32 [N, sample...] on the CPU: float32 as it is, uint8
+ * pixels scaled as the loader does ((p / 255 - mean[c]) / std[c], or p / 255). */
+static int read_input(dlc_ctx *ctx, const char *path, const dlc_train_config *cfg, int in_ndim,
+                      const int64_t *in_shape, dlc_tensor *x) {
+  dlc_tensor raw;
+  int idx = !ends_with(path, ".npy");
+  if ((idx ? dlc_idx_load(ctx, path, &raw) : dlc_npy_load(ctx, path, &raw)) != DLC_OK) return fail(ctx, "input"), 0;
+  int64_t sample = 1;
+  for (int i = 0; i < in_ndim; i++) sample *= in_shape[i];
+  int64_t n = raw.numel / sample;
+  if (raw.dtype != DLC_F32 && raw.dtype != DLC_U8) {
+    fprintf(stderr, "dlcuda: %s: %s input; use float32 values or uint8 pixels\n", path, dlc_dtype_name(raw.dtype));
+    dlc_tensor_free(ctx, &raw);
+    return 0;
+  }
+  /* [N, sample...] with the sample's element count, or one sample without the batch. */
+  int64_t first = raw.ndim > 0 ? raw.shape[0] : 1;
+  if (raw.numel % sample != 0 || (n != first && n != 1)) {
+    fprintf(stderr, "dlcuda: %s: %lld values do not split into samples of %lld (the model's input)\n", path,
+            (long long)raw.numel, (long long)sample);
+    dlc_tensor_free(ctx, &raw);
+    return 0;
+  }
+  int64_t shape[DLC_MAX_DIMS] = {n};
+  memcpy(shape + 1, in_shape, sizeof(int64_t) * (size_t)in_ndim);
+  dlc_device cpu = {DLC_DEVICE_CPU, 0};
+  if (dlc_tensor_alloc(ctx, x, DLC_F32, in_ndim + 1, shape, cpu) != DLC_OK) {
+    dlc_tensor_free(ctx, &raw);
+    return fail(ctx, "input"), 0;
+  }
+  float *dst = x->data;
+  if (raw.dtype == DLC_F32) {
+    memcpy(dst, raw.data, raw.nbytes);
+  } else {
+    const uint8_t *p = raw.data;
+    int64_t channels = in_ndim == 3 ? in_shape[0] : 1, plane = sample / channels;
+    const dlc_loader_options *l = &cfg->loader;
+    for (int64_t i = 0; i < raw.numel; i++) {
+      int64_t c = (i % sample) / plane;
+      float m = l->normalize ? l->mean[c < 3 ? c : 0] : 0.f, inv = 1.f / (l->normalize ? l->std[c < 3 ? c : 0] : 1.f);
+      dst[i] = (p[i] / 255.f - m) * inv;
+    }
+  }
+  dlc_tensor_free(ctx, &raw);
+  return 1;
+}
+
+/* Copies a CPU tensor's rows [from, from + n) to a tensor on the device (or views them). */
+static dlc_status rows_to_device(dlc_ctx *ctx, const dlc_tensor *x, int64_t from, int64_t n, dlc_tensor *dev,
+                                 dlc_tensor *view) {
+  int64_t per = x->numel / x->shape[0];
+  int64_t shape[DLC_MAX_DIMS];
+  memcpy(shape, x->shape, sizeof shape);
+  shape[0] = n;
+  dlc_device cpu = {DLC_DEVICE_CPU, 0};
+  dlc_tensor part;
+  dlc_status s = dlc_tensor_borrow(ctx, &part, (float *)x->data + from * per, DLC_F32, x->ndim, shape, cpu);
+  if (s != DLC_OK) return s;
+  if (dlc_ctx_device(ctx).kind == DLC_DEVICE_CPU) {
+    *view = part;
+    return DLC_OK;
+  }
+  if ((s = dlc_tensor_borrow(ctx, view, dev->data, DLC_F32, x->ndim, shape, dev->device)) != DLC_OK) return s;
+  return dlc_tensor_copy(ctx, view, &part);
+}
+
+static int cmd_predict(const options *op) {
+  if (op->npos != 2) {
+    fprintf(stderr, "dlcuda: predict MODEL.cfg --weights W.safetensors INPUT\n");
+    return 2;
+  }
+  dlc_ctx *ctx = make_ctx(op);
+  if (!ctx) return 1;
+  int rc = 1;
+  dlc_net *net = NULL;
+  dlc_tensor x, dev;
+  memset(&x, 0, sizeof x);
+  memset(&dev, 0, sizeof dev);
+  float *probs = NULL;
+  dlc_train_config cfg;
+  if (!open_model(ctx, op, op->batch, 1, &net, &cfg)) goto out;
+  int64_t in_shape[DLC_MAX_DIMS], out_shape[DLC_MAX_DIMS];
+  int in_ndim = dlc_net_input_shape(net, in_shape);
+  int out_ndim = dlc_net_output_shape(net, out_shape);
+  int64_t classes = out_shape[out_ndim - 1], per = 1;
+  for (int i = 0; i < out_ndim; i++) per *= out_shape[i];
+  if (per != classes) {
+    fprintf(stderr, "dlcuda: the model's output is not one row of class scores per input\n");
+    goto out;
+  }
+  if (!read_input(ctx, op->pos[1], &cfg, in_ndim, in_shape, &x)) goto out;
+  int64_t n = x.shape[0], batch = cfg.batch;
+  if (dlc_ctx_device(ctx).kind != DLC_DEVICE_CPU) {
+    int64_t shape[DLC_MAX_DIMS];
+    memcpy(shape, x.shape, sizeof shape);
+    shape[0] = batch;
+    if (dlc_tensor_alloc(ctx, &dev, DLC_F32, x.ndim, shape, dlc_ctx_device(ctx)) != DLC_OK) { fail(ctx, "input"); goto out; }
+  }
+  int top = op->top > 0 ? (op->top < classes ? op->top : (int)classes) : 0;
+  probs = malloc(sizeof(float) * (size_t)(batch * classes));
+  if (!probs) { fprintf(stderr, "dlcuda: out of memory\n"); goto out; }
+  if (top) printf("# input: the %d most likely classes as class:probability\n", top);
+  else printf("# input, predicted class, probabilities of classes 0 to %lld\n", (long long)classes - 1);
+  for (int64_t at = 0; at < n; at += batch) {
+    int64_t m = n - at < batch ? n - at : batch;
+    dlc_tensor in, y;
+    if (rows_to_device(ctx, &x, at, m, &dev, &in) != DLC_OK || dlc_net_forward(net, &in, 0, &y) != DLC_OK ||
+        dlc_tensor_download(ctx, &y, probs, y.nbytes) != DLC_OK) {
+      fail(ctx, "forward");
+      goto out;
+    }
+    for (int64_t r = 0; r < m; r++) {
+      /* Softmax in double, the row maximum subtracted. */
+      float *z = probs + r * classes;
+      double mx = z[0], sum = 0;
+      for (int64_t c = 1; c < classes; c++) mx = z[c] > mx ? z[c] : mx;
+      for (int64_t c = 0; c < classes; c++) sum += exp(z[c] - mx);
+      int64_t best = 0;
+      for (int64_t c = 0; c < classes; c++) {
+        z[c] = (float)(exp(z[c] - mx) / sum);
+        if (z[c] > z[best]) best = c;
+      }
+      printf("%lld", (long long)(at + r));
+      if (!top) {
+        printf(" %lld", (long long)best);
+        for (int64_t c = 0; c < classes; c++) printf(" %.6g", z[c]);
+      }
+      for (int k = 0; k < top; k++) {
+        int64_t b = -1;
+        for (int64_t c = 0; c < classes; c++)
+          if (z[c] >= 0 && (b < 0 || z[c] > z[b])) b = c;
+        printf(" %lld:%.6g", (long long)b, z[b]);
+        z[b] = -1; /* taken */
+      }
+      printf("\n");
+    }
+  }
+  rc = 0;
+out:
+  free(probs);
+  dlc_tensor_free(ctx, &x);
+  dlc_tensor_free(ctx, &dev);
+  dlc_net_destroy(net);
+  dlc_ctx_destroy(ctx);
+  return rc;
+}
+
+/* Saves a device tensor as .npy with the given shape. */
+static int save_npy(dlc_ctx *ctx, const char *path, const dlc_tensor *t, int ndim, const int64_t *shape) {
+  dlc_tensor v = *t;
+  if (dlc_tensor_reshape(ctx, &v, ndim, shape) != DLC_OK || dlc_npy_save(ctx, path, &v) != DLC_OK)
+    return fail(ctx, "writing"), 0;
+  return 1;
+}
+
+static int cmd_forward(const options *op) {
+  if (op->npos != 1 || !op->input || !op->output) {
+    fprintf(stderr, "dlcuda: forward MODEL.cfg [--weights W] --input X.npy --output Y.npy\n");
+    return 2;
+  }
+  if ((op->input_grad || op->param_grads) && !op->grad_output) {
+    fprintf(stderr, "dlcuda: --input-grad and --param-grads need --grad-output DY.npy\n");
+    return 2;
+  }
+  dlc_ctx *ctx = make_ctx(op);
+  if (!ctx) return 1;
+  int rc = 1;
+  dlc_net *net = NULL;
+  dlc_tensor raw, x, dy_host, dy;
+  memset(&raw, 0, sizeof raw);
+  memset(&x, 0, sizeof x);
+  memset(&dy_host, 0, sizeof dy_host);
+  memset(&dy, 0, sizeof dy);
+  dlc_named_tensor *grads = NULL;
+  char *names = NULL;
+  dlc_train_config cfg;
+  if (dlc_npy_load(ctx, op->input, &raw) != DLC_OK) { fail(ctx, "input"); goto out; }
+  if (raw.dtype != DLC_F32 || raw.ndim < 1) {
+    fprintf(stderr, "dlcuda: %s: the input must be float32 [N, ...]\n", op->input);
+    goto out;
+  }
+  if (!open_model(ctx, op, raw.shape[0], 0, &net, &cfg)) goto out;
+  int64_t shape[DLC_MAX_DIMS], in_shape[DLC_MAX_DIMS];
+  int in_ndim = dlc_net_input_shape(net, in_shape);
+  shape[0] = raw.shape[0];
+  memcpy(shape + 1, in_shape, sizeof(int64_t) * (size_t)in_ndim);
+  if (dlc_tensor_reshape(ctx, &raw, in_ndim + 1, shape) != DLC_OK) { fail(ctx, "input does not fit the model"); goto out; }
+  if (dlc_tensor_alloc(ctx, &x, DLC_F32, in_ndim + 1, shape, dlc_ctx_device(ctx)) != DLC_OK ||
+      dlc_tensor_copy(ctx, &x, &raw) != DLC_OK) {
+    fail(ctx, "input");
+    goto out;
+  }
+  if (op->grad_output) {
+    if (dlc_net_input_grad(net, op->input_grad != NULL, NULL) != DLC_OK || dlc_net_zero_grad(net) != DLC_OK) {
+      fail(ctx, "backward");
+      goto out;
+    }
+  }
+  dlc_tensor y;
+  if (dlc_net_forward(net, &x, op->train_mode, &y) != DLC_OK) { fail(ctx, "forward"); goto out; }
+  if (!save_npy(ctx, op->output, &y, y.ndim, y.shape)) goto out;
+  if (op->grad_output) {
+    if (dlc_npy_load(ctx, op->grad_output, &dy_host) != DLC_OK) { fail(ctx, "output gradient"); goto out; }
+    if (dy_host.dtype != DLC_F32 || dy_host.numel != y.numel) {
+      fprintf(stderr, "dlcuda: %s: the output gradient must be float32 with the output's %lld values (output [", op->grad_output,
+              (long long)y.numel);
+      for (int i = 0; i < y.ndim; i++) fprintf(stderr, i ? ", %lld" : "%lld", (long long)y.shape[i]);
+      fprintf(stderr, "])\n");
+      goto out;
+    }
+    if (dlc_tensor_reshape(ctx, &dy_host, y.ndim, y.shape) != DLC_OK ||
+        dlc_tensor_alloc(ctx, &dy, DLC_F32, y.ndim, y.shape, dlc_ctx_device(ctx)) != DLC_OK ||
+        dlc_tensor_copy(ctx, &dy, &dy_host) != DLC_OK || dlc_net_backward_from(net, &dy) != DLC_OK) {
+      fail(ctx, "backward");
+      goto out;
+    }
+    if (op->input_grad) {
+      dlc_tensor dx;
+      if (dlc_net_input_grad(net, 1, &dx) != DLC_OK) { fail(ctx, "input gradient"); goto out; }
+      if (!save_npy(ctx, op->input_grad, &dx, in_ndim + 1, shape)) goto out;
+    }
+    if (op->param_grads) {
+      int n = dlc_net_tensor_count(net), m = 0;
+      grads = calloc((size_t)n + 1, sizeof *grads);
+      names = calloc((size_t)n + 1, 64);
+      dlc_tensor *g = calloc((size_t)n + 1, sizeof *g);
+      if (!grads || !names || !g) {
+        free(g);
+        fprintf(stderr, "dlcuda: out of memory\n");
+        goto out;
+      }
+      for (int k = 0; k < n; k++) {
+        int buffer;
+        if (dlc_net_tensor(net, k, names + 64 * m, 64, NULL, &g[m], &buffer) != DLC_OK) break;
+        if (buffer) continue;
+        grads[m].name = names + 64 * m;
+        grads[m].tensor = &g[m];
+        m++;
+      }
+      dlc_status s = dlc_safetensors_save(ctx, op->param_grads, grads, m, NULL, 0);
+      free(g);
+      if (s != DLC_OK) { fail(ctx, "writing the parameter gradients"); goto out; }
+    }
+  }
+  rc = 0;
+out:
+  free(grads);
+  free(names);
+  dlc_tensor_free(ctx, &raw);
+  dlc_tensor_free(ctx, &x);
+  dlc_tensor_free(ctx, &dy_host);
+  dlc_tensor_free(ctx, &dy);
   dlc_net_destroy(net);
   dlc_ctx_destroy(ctx);
   return rc;
@@ -249,13 +692,23 @@ static int cmd_info(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2 || !strcmp(argv[1], "train")) return cmd_train(argc > 1 ? argc - 2 : 0, argv + 2);
-  if (!strcmp(argv[1], "info")) return cmd_info();
-  if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+  const char *cmd = argc > 1 ? argv[1] : "train";
+  if (!strcmp(cmd, "info")) return cmd_info();
+  if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
     usage(stdout);
     return 0;
   }
-  fprintf(stderr, "dlcuda: unknown command '%s'\n", argv[1]);
-  usage(stderr);
-  return 2;
+  int (*run)(const options *) = !strcmp(cmd, "train") ? cmd_train : !strcmp(cmd, "eval") ? cmd_eval
+                                : !strcmp(cmd, "predict") ? cmd_predict : !strcmp(cmd, "forward") ? cmd_forward : NULL;
+  if (!run) {
+    fprintf(stderr, "dlcuda: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+  }
+  options op;
+  if (!parse_args(argc > 1 ? argc - 2 : 0, argv + 2, &op)) {
+    usage(stderr);
+    return 2;
+  }
+  return run(&op);
 }

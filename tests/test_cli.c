@@ -1,0 +1,368 @@
+/* The dlcuda command end to end (argv[1] is the binary): `train --save/--checkpoint/
+ * --stop-after/--resume` reproduces an unstopped run byte for byte; `eval` reports what
+ * the library computes; `predict` gives PyTorch's probabilities (from .npy) and the same
+ * answers for IDX and uint8 .npy images; `forward` gives PyTorch's outputs and gradients;
+ * bad arguments and mismatched files fail with messages. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static const char *bin, *fixtures;
+static char dir[256];
+
+static const char *tmp(const char *name) {
+  static char p[8][512];
+  static int k;
+  k = (k + 1) % 8;
+  snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+  return p[k];
+}
+
+static const char *fx(const char *name) {
+  static char p[8][1024];
+  static int k;
+  k = (k + 1) % 8;
+  snprintf(p[k], sizeof p[k], "%s/io/%s", fixtures, name);
+  return p[k];
+}
+
+static char out_text[1 << 16], err_text[1 << 16];
+
+static void slurp(const char *path, char *buf, size_t len) {
+  FILE *f = fopen(path, "r");
+  size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+  buf[n] = '\0';
+  if (f) fclose(f);
+}
+
+/* Runs `dlcuda ARGS` (ARGS is formatted); stdout and stderr land in out_text/err_text.
+ * Returns the exit status. */
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...) {
+  char args[4096], cmd[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  snprintf(cmd, sizeof cmd, "'%s' %s >'%s/out.txt' 2>'%s/err.txt'", bin, args, dir, dir);
+  int st = system(cmd);
+  char p[600];
+  snprintf(p, sizeof p, "%s/out.txt", dir);
+  slurp(p, out_text, sizeof out_text);
+  snprintf(p, sizeof p, "%s/err.txt", dir);
+  slurp(p, err_text, sizeof err_text);
+  int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  if (rc != 0) printf("dlcuda %s -> %d\n  %s", args, rc, err_text);
+  return rc;
+}
+
+static int same_file(const char *a, const char *b) {
+  FILE *f = fopen(a, "rb"), *g = fopen(b, "rb");
+  int same = f && g;
+  while (same) {
+    int c = fgetc(f), d = fgetc(g);
+    if (c != d) same = 0;
+    if (c == EOF || d == EOF) break;
+  }
+  if (f) fclose(f);
+  if (g) fclose(g);
+  return same;
+}
+
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  fputs(text, f);
+  fclose(f);
+}
+
+static const char *mlp_cfg =
+    "[net]\ninput = 12\nbatch = 16\nepochs = 3\noptimizer = adam\nlr = 0.01\nschedule = cosine\n"
+    "[dense]\nunits = 16\n[batchnorm]\n[relu]\n[dropout]\np = 0.25\n[dense]\nunits = 4\n[softmax_xent]\n";
+
+/* 200 rows of 12 features and a label that depends on two of them. */
+static void write_csv(const char *path) {
+  FILE *f = fopen(path, "w");
+  float v[12];
+  for (int r = 0; r < 200; r++) {
+    t_fill_uniform(v, 12, (uint64_t)r + 1, -1, 1);
+    for (int k = 0; k < 12; k++) fprintf(f, "%.5f,", v[k]);
+    fprintf(f, "%d\n", (v[0] > 0) * 2 + (v[3] > 0));
+  }
+  fclose(f);
+}
+
+static void train_resume(dlc_ctx *ctx) {
+  const char *cfg = tmp("mlp.cfg"), *csv = tmp("train.csv");
+  write_text(cfg, mlp_cfg);
+  write_csv(csv);
+  char common[2048];
+  snprintf(common, sizeof common, "train '%s' --data '%s' --device cpu --threads 1 --seed 9 --quiet", cfg, csv);
+  char a[512], ca[512], b[512], cb[512];
+  snprintf(a, sizeof a, "%s", tmp("a.safetensors"));
+  snprintf(ca, sizeof ca, "%s", tmp("a.ckpt"));
+  snprintf(b, sizeof b, "%s", tmp("b.safetensors"));
+  snprintf(cb, sizeof cb, "%s", tmp("b.ckpt"));
+  T_CHECK(run("%s --save '%s' --checkpoint '%s' --log '%s'", common, a, ca, tmp("a.jsonl")) == 0, "train --save");
+  /* 13 batches per epoch: stop at batch 4 of the second epoch, a checkpoint every 4. */
+  T_CHECK(run("%s --checkpoint '%s' --checkpoint-every 4 --stop-after 17", common, cb) == 0, "train --stop-after");
+  T_CHECK(t_contains(out_text, "stopped after 17 batches, at batch 4 of 13 in epoch 2"), "stop message: %s", out_text);
+  T_CHECK(access(b, F_OK) != 0, "a stopped run writes no final weights");
+  T_CHECK(run("%s --resume '%s' --save '%s' --checkpoint '%s' --log '%s'", common, cb, b, cb, tmp("b.jsonl")) == 0,
+          "train --resume");
+  T_CHECK(same_file(a, b), "resumed mid-epoch: the final weights equal the unstopped run's, byte for byte");
+  T_CHECK(same_file(ca, cb), "and so does the final checkpoint (optimizer state, step, generator)");
+  /* Resume at an epoch boundary (--stop-after 13) with the other seed on the command line. */
+  T_CHECK(run("%s --checkpoint '%s' --stop-after 13", common, cb) == 0, "train --stop-after 13");
+  T_CHECK(t_contains(out_text, "at the end of epoch 1"), "stop at the epoch's end: %s", out_text);
+  T_CHECK(run("train '%s' --data '%s' --device cpu --threads 1 --seed 1234 --quiet --resume '%s' --save '%s'", cfg, csv,
+              cb, b) == 0, "resume with another --seed");
+  T_CHECK(t_contains(err_text, "--seed 1234 ignored"), "the checkpoint's seed wins: %s", err_text);
+  T_CHECK(same_file(a, b), "resumed at an epoch's end: the same final weights");
+  /* A checkpoint does not fit another batch size. */
+  T_CHECK(run("%s --batch 20 --resume '%s'", common, cb) == 1, "resume with another batch size fails");
+  T_CHECK(t_contains(err_text, "batches per epoch"), "and says why: %s", err_text);
+  T_CHECK(run("%s --resume '%s'", common, a) == 1, "weights are not a checkpoint");
+  T_CHECK(t_contains(err_text, "not a libdlcuda checkpoint"), "%s", err_text);
+
+  /* eval reports what the library computes on the same weights. */
+  T_CHECK(run("eval '%s' --weights '%s' --data '%s' --device cpu --threads 1", cfg, a, csv) == 0, "eval");
+  dlc_net *net = NULL;
+  dlc_train_config tc;
+  dlc_dataset ds;
+  dlc_loader *l = NULL;
+  T_OK(ctx, dlc_model_load(ctx, cfg, 0, &net, &tc));
+  T_OK(ctx, dlc_net_load_weights(net, a));
+  T_OK(ctx, dlc_dataset_open(ctx, csv, 1, &ds));
+  tc.loader.batch = tc.batch;
+  tc.loader.shuffle = 0;
+  T_OK(ctx, dlc_loader_create(ctx, &ds, &tc.loader, &l));
+  dlc_epoch_stats st;
+  T_OK(ctx, dlc_evaluate(net, l, &st));
+  char want[128];
+  snprintf(want, sizeof want, "loss %.6f accuracy %.4f (200 samples)", st.loss, st.accuracy);
+  T_CHECK(t_contains(out_text, want), "eval prints \"%s\": %s", want, out_text);
+  T_CHECK(st.accuracy > 0.6, "the model learned something: accuracy %.3f", st.accuracy);
+  dlc_loader_destroy(l);
+  dlc_dataset_free(&ds);
+  dlc_net_destroy(net);
+}
+
+static void softmax_rows(const float *z, float *p, int64_t rows, int64_t C) {
+  for (int64_t r = 0; r < rows; r++) {
+    double mx = z[r * C], s = 0;
+    for (int64_t c = 1; c < C; c++) mx = fmax(mx, z[r * C + c]);
+    for (int64_t c = 0; c < C; c++) s += exp(z[r * C + c] - mx);
+    for (int64_t c = 0; c < C; c++) p[r * C + c] = (float)(exp(z[r * C + c] - mx) / s);
+  }
+}
+
+/* Parses predict's "index class p0 p1 ..." lines; returns the rows read. */
+static int parse_probs(const char *text, float *p, int64_t rows, int64_t C, int *cls) {
+  const char *s = text;
+  int got = 0;
+  while (s && *s && got < rows) {
+    if (*s == '#') {
+      s = strchr(s, '\n');
+      if (s) s++;
+      continue;
+    }
+    char *e;
+    long idx = strtol(s, &e, 10);
+    cls[got] = (int)strtol(e, &e, 10);
+    for (int64_t c = 0; c < C; c++) p[got * C + c] = strtof(e, &e);
+    if (idx != got) return -1;
+    got++;
+    s = strchr(e, '\n');
+    if (s) s++;
+  }
+  return got;
+}
+
+static void predict(dlc_ctx *ctx) {
+  /* .npy float32 inputs: PyTorch's probabilities. */
+  T_CHECK(run("predict '%s' --weights '%s' '%s' --device cpu", fx("cnn.cfg"), fx("cnn_torch.safetensors"),
+              fx("cnn_x.npy")) == 0, "predict .npy");
+  dlc_tensor logits;
+  if (!t_fixture(ctx, "io/cnn_logits.npy", &logits)) return;
+  float want[50], got[50];
+  int cls[5];
+  softmax_rows(logits.data, want, 5, 10);
+  T_CHECK(parse_probs(out_text, got, 5, 10, cls) == 5, "5 rows of probabilities: %s", out_text);
+  t_parity("predict probabilities vs PyTorch's softmax", want, got, 50, 1e-10, 2e-6);
+  for (int r = 0; r < 5; r++) {
+    int best = 0;
+    for (int c = 1; c < 10; c++)
+      if (want[r * 10 + c] > want[r * 10 + best]) best = c;
+    T_CHECK(cls[r] == best, "row %d: predicted class %d, PyTorch's arg-max %d", r, cls[r], best);
+  }
+  dlc_tensor_free(ctx, &logits);
+  T_CHECK(run("predict '%s' --weights '%s' '%s' --device cpu --top 2", fx("cnn.cfg"), fx("cnn_torch.safetensors"),
+              fx("cnn_x.npy")) == 0, "predict --top 2");
+  T_CHECK(t_contains(out_text, "\n0 6:0.128024 7:0.126139\n"), "top-2 line: %s", out_text);
+
+  /* Images as IDX (gzipped) and as uint8 .npy: the same answers, and the library's. */
+  unsigned char idx[16 + 3 * 144];
+  unsigned char head[16] = {0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 12, 0, 0, 0, 12};
+  memcpy(idx, head, 16);
+  float px[3 * 144];
+  t_fill_uniform(px, 3 * 144, 4, 0, 255.99f);
+  for (int i = 0; i < 3 * 144; i++) idx[16 + i] = (unsigned char)px[i];
+  FILE *f = fopen(tmp("images-idx3-ubyte"), "wb");
+  fwrite(idx, 1, sizeof idx, f);
+  fclose(f);
+  char cmd[1200];
+  snprintf(cmd, sizeof cmd, "gzip -kf '%s'", tmp("images-idx3-ubyte"));
+  T_CHECK(system(cmd) == 0, "gzip");
+  dlc_tensor img;
+  T_OK(ctx, dlc_idx_load(ctx, tmp("images-idx3-ubyte.gz"), &img));
+  T_CHECK(img.dtype == DLC_U8 && img.ndim == 3 && img.shape[0] == 3 && img.shape[2] == 12 &&
+              memcmp(img.data, idx + 16, 3 * 144) == 0, "dlc_idx_load: [3, 12, 12] uint8");
+  T_OK(ctx, dlc_npy_save(ctx, tmp("images.npy"), &img));
+  T_CHECK(run("predict '%s' --weights '%s' '%s' --device cpu", fx("cnn.cfg"), fx("cnn_torch.safetensors"),
+              tmp("images-idx3-ubyte.gz")) == 0, "predict IDX");
+  static char from_idx[sizeof out_text];
+  memcpy(from_idx, out_text, sizeof out_text);
+  T_CHECK(run("predict '%s' --weights '%s' '%s' --device cpu", fx("cnn.cfg"), fx("cnn_torch.safetensors"),
+              tmp("images.npy")) == 0, "predict uint8 .npy");
+  T_CHECK(strcmp(from_idx, out_text) == 0, "IDX and uint8 .npy give the same answers");
+  dlc_net *net = NULL;
+  T_OK(ctx, dlc_model_load(ctx, fx("cnn.cfg"), 8, &net, NULL));
+  T_OK(ctx, dlc_net_load_weights(net, fx("cnn_torch.safetensors")));
+  int64_t xs[4] = {3, 1, 12, 12};
+  dlc_device cpu = {DLC_DEVICE_CPU, 0};
+  dlc_tensor x, y;
+  T_OK(ctx, dlc_tensor_alloc(ctx, &x, DLC_F32, 4, xs, cpu));
+  for (int i = 0; i < 3 * 144; i++) ((float *)x.data)[i] = ((uint8_t *)img.data)[i] / 255.f; /* no mean/std */
+  T_OK(ctx, dlc_net_forward(net, &x, 0, &y));
+  softmax_rows(y.data, want, 3, 10);
+  T_CHECK(parse_probs(out_text, got, 3, 10, cls) == 3, "3 rows");
+  t_parity("predict on images vs the library", want, got, 30, 1e-10, 2e-6);
+  dlc_tensor_free(ctx, &x);
+  dlc_tensor_free(ctx, &img);
+  dlc_net_destroy(net);
+  /* A truncated IDX file and a wrong magic. */
+  FILE *g = fopen(tmp("short-idx3-ubyte"), "wb");
+  fwrite(idx, 1, 100, g);
+  fclose(g);
+  T_FAILS(ctx, DLC_ERR_FORMAT, "truncated", dlc_idx_load(ctx, tmp("short-idx3-ubyte"), &img));
+  idx[2] = 9;
+  g = fopen(tmp("magic-idx3-ubyte"), "wb");
+  fwrite(idx, 1, sizeof idx, g);
+  fclose(g);
+  T_FAILS(ctx, DLC_ERR_FORMAT, "is not 000008nn", dlc_idx_load(ctx, tmp("magic-idx3-ubyte"), &img));
+  /* The wrong weights for the model. */
+  T_CHECK(run("predict '%s' --weights '%s' '%s' --device cpu", fx("cnn.cfg"), fx("lstm_torch.safetensors"),
+              fx("cnn_x.npy")) == 1, "predict with another model's weights fails");
+  T_CHECK(t_contains(err_text, "the network's tensor \"0.weight\""), "naming the tensor: %s", err_text);
+  T_CHECK(run("predict '%s' --weights '%s' '%s' --device cpu", fx("cnn.cfg"), fx("cnn_torch.safetensors"),
+              fx("lstm_x.npy")) == 1, "predict on inputs of another shape fails");
+  T_CHECK(t_contains(err_text, "do not split into samples of 144"), "%s", err_text);
+}
+
+/* Compares a .npy the command wrote with a fixture. */
+static void compare_npy(dlc_ctx *ctx, const char *what, const char *path, const char *fixture, double tol) {
+  dlc_tensor got, want;
+  T_OK(ctx, dlc_npy_load(ctx, path, &got));
+  if (!t_fixture(ctx, fixture, &want) || !got.data) return;
+  T_CHECK(got.numel == want.numel, "%s: %lld values, want %lld", what, (long long)got.numel, (long long)want.numel);
+  if (got.numel == want.numel) t_parity(what, want.data, got.data, want.numel, 1e-10, tol);
+  dlc_tensor_free(ctx, &got);
+  dlc_tensor_free(ctx, &want);
+}
+
+static void compare_grads(dlc_ctx *ctx, const char *what, const char *path, const char *fixture) {
+  dlc_safetensors *a = NULL, *b = NULL;
+  T_OK(ctx, dlc_safetensors_open(ctx, path, &a));
+  T_OK(ctx, dlc_safetensors_open(ctx, fixture, &b));
+  if (!a || !b) return;
+  T_CHECK(dlc_safetensors_count(a) == dlc_safetensors_count(b), "%s: %d gradients, PyTorch has %d", what,
+          dlc_safetensors_count(a), dlc_safetensors_count(b));
+  for (int k = 0; k < dlc_safetensors_count(b); k++) {
+    dlc_safetensors_tensor_info info;
+    dlc_tensor g, w;
+    dlc_safetensors_info(b, k, &info);
+    int i = dlc_safetensors_find(a, info.name);
+    T_CHECK(i >= 0, "%s: gradient %s written", what, info.name);
+    if (i < 0 || dlc_safetensors_load(a, i, &g) != DLC_OK || dlc_safetensors_load(b, k, &w) != DLC_OK) continue;
+    char line[160];
+    snprintf(line, sizeof line, "%s %s", what, info.name);
+    if (g.numel == w.numel) t_parity(line, w.data, g.data, w.numel, 1e-10, 2e-5);
+    dlc_tensor_free(ctx, &g);
+    dlc_tensor_free(ctx, &w);
+  }
+  dlc_safetensors_close(a);
+  dlc_safetensors_close(b);
+}
+
+static void forward(dlc_ctx *ctx) {
+  T_CHECK(run("forward '%s' --weights '%s' --input '%s' --output '%s' --grad-output '%s' --input-grad '%s' "
+              "--param-grads '%s' --device cpu", fx("cnn.cfg"), fx("cnn_torch.safetensors"), fx("cnn_x.npy"),
+              tmp("y.npy"), fx("cnn_dy.npy"), tmp("dx.npy"), tmp("g.safetensors")) == 0, "forward + backward");
+  compare_npy(ctx, "forward output vs PyTorch", tmp("y.npy"), "io/cnn_logits.npy", 2e-5);
+  compare_npy(ctx, "forward input gradient vs PyTorch", tmp("dx.npy"), "io/cnn_dx.npy", 2e-5);
+  compare_grads(ctx, "forward parameter gradient vs PyTorch", tmp("g.safetensors"), fx("cnn_grads.safetensors"));
+  /* The LSTM: backward needs --train (the same outputs: no dropout). */
+  T_CHECK(run("forward '%s' --weights '%s' --input '%s' --output '%s' --grad-output '%s' --input-grad '%s' "
+              "--param-grads '%s' --device cpu --train", fx("lstm.cfg"), fx("lstm_torch.safetensors"), fx("lstm_x.npy"),
+              tmp("y.npy"), fx("lstm_dy.npy"), tmp("dx.npy"), tmp("g.safetensors")) == 0, "LSTM forward --train");
+  compare_npy(ctx, "LSTM forward output vs PyTorch", tmp("y.npy"), "io/lstm_logits.npy", 2e-5);
+  compare_npy(ctx, "LSTM input gradient vs PyTorch", tmp("dx.npy"), "io/lstm_dx.npy", 2e-5);
+  compare_grads(ctx, "LSTM parameter gradient vs PyTorch", tmp("g.safetensors"), fx("lstm_grads.safetensors"));
+  T_CHECK(run("forward '%s' --weights '%s' --input '%s' --output '%s' --grad-output '%s' --device cpu", fx("lstm.cfg"),
+              fx("lstm_torch.safetensors"), fx("lstm_x.npy"), tmp("y.npy"), fx("lstm_dy.npy")) == 1,
+          "LSTM backward after an evaluation forward fails");
+  T_CHECK(t_contains(err_text, "backward needs a training-mode forward"), "%s", err_text);
+  /* Training mode: dropout masks follow --seed. */
+  const char *args = "forward '%s' --weights '%s' --input '%s' --output '%s' --device cpu --train --seed %d";
+  T_CHECK(run(args, fx("cnn.cfg"), fx("cnn_torch.safetensors"), fx("cnn_x.npy"), tmp("t1.npy"), 3) == 0, "--train");
+  T_CHECK(run(args, fx("cnn.cfg"), fx("cnn_torch.safetensors"), fx("cnn_x.npy"), tmp("t2.npy"), 3) == 0, "--train");
+  T_CHECK(run(args, fx("cnn.cfg"), fx("cnn_torch.safetensors"), fx("cnn_x.npy"), tmp("t3.npy"), 4) == 0, "--train");
+  T_CHECK(same_file(tmp("t1.npy"), tmp("t2.npy")) && !same_file(tmp("t1.npy"), tmp("t3.npy")),
+          "training-mode outputs repeat for a seed and change with it");
+  /* Usage errors. */
+  T_CHECK(run("forward '%s' --input '%s'", fx("cnn.cfg"), fx("cnn_x.npy")) == 2, "forward without --output");
+  T_CHECK(run("forward '%s' --input '%s' --output '%s' --input-grad '%s'", fx("cnn.cfg"), fx("cnn_x.npy"), tmp("y.npy"),
+              tmp("dx.npy")) == 2, "--input-grad without --grad-output");
+  T_CHECK(run("forward '%s' --weights '%s' --input '%s' --output '%s' --grad-output '%s' --device cpu", fx("cnn.cfg"),
+              fx("cnn_torch.safetensors"), fx("cnn_x.npy"), tmp("y.npy"), fx("lstm_dy.npy")) == 1,
+          "an output gradient of the wrong size fails");
+  T_CHECK(t_contains(err_text, "the output's 50 values"), "%s", err_text);
+  T_CHECK(run("train --checkpoint-every 0") == 2, "--checkpoint-every 0 is refused");
+  T_CHECK(run("eval '%s'", fx("cnn.cfg")) == 1 && t_contains(err_text, "--weights"), "eval needs --weights");
+  T_CHECK(run("frobnicate") == 2, "an unknown command");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: test_cli DLCUDA_BINARY FIXTURE_DIR\n");
+    return 2;
+  }
+  bin = argv[1];
+  fixtures = argv[2];
+  snprintf(dir, sizeof dir, "%s/dlc_cli_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  if (!mkdtemp(dir)) {
+    perror("mkdtemp");
+    return 1;
+  }
+  dlc_ctx *ctx = t_cpu_ctx(1);
+  dlc_ctx_options o = dlc_ctx_options_default();
+  o.device = DLC_DEVICE_CPU;
+  o.threads = 1;
+  dlc_ctx *one = NULL;
+  T_OK(one, dlc_ctx_create(&one, &o)); /* the command's --threads 1, for eval's exact figures */
+  train_resume(one);
+  predict(ctx);
+  forward(ctx);
+  dlc_ctx_destroy(one);
+  dlc_ctx_destroy(ctx);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (!getenv("DLC_KEEP_TMP") && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  return t_finish("test_cli");
+}
