@@ -204,8 +204,6 @@ dlc_status dlc_net_build(dlc_net *net) {
     }
     if (!l->alias_input) net->nacts += (net->max_batch * l->numel + 15) / 16 * 16;
   }
-  int64_t in_numel = net->max_batch;
-  for (int i = 0; i < net->in_ndim; i++) in_numel *= net->in_shape[i];
   DLC_TRY(alloc_zero(ctx, &net->params, net->nparams));
   DLC_TRY(alloc_zero(ctx, &net->grads, net->nparams));
   DLC_TRY(alloc_zero(ctx, &net->buffers, net->nbuffers));
@@ -214,7 +212,6 @@ dlc_status dlc_net_build(dlc_net *net) {
   int64_t in_shape[DLC_MAX_DIMS] = {net->max_batch};
   memcpy(in_shape + 1, net->in_shape, sizeof(int64_t) * (size_t)net->in_ndim);
   DLC_TRY(dlc_tensor_alloc(ctx, &net->din, DLC_F32, net->in_ndim + 1, in_shape, ctx->device));
-  (void)in_numel;
   int64_t at = 0;
   for (int i = 0; i < net->nlayers; i++) {
     dlc_layer *l = &net->layers[i];

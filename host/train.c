@@ -25,7 +25,7 @@ static dlc_status accumulate(dlc_net *net, const dlc_tensor *labels, dlc_tensor 
   const float *logits = last->out.data;
   if (net->loss != 1 || labels->numel != rows) C = 0; /* no accuracy without class labels */
   if (dlc_on_cuda(acc))
-    return DLC_LAUNCH(ctx, "metrics", dlc_launch_metrics(logits, labels->data, C ? rows : 0, C,
+    return DLC_LAUNCH(ctx, "metrics", dlc_launch_metrics(logits, labels->data, rows, C,
                                                           net->loss_value.data, acc->data, ctx->stream));
   float *a = acc->data, loss = *(const float *)net->loss_value.data;
   const int32_t *y = labels->data;

@@ -8,7 +8,7 @@ __global__ void metrics_kernel(const float *logits, const int32_t *labels, int64
                                const float *loss, float *acc) {
   __shared__ float part[DLC_BLOCK];
   float correct = 0.f;
-  for (int64_t r = threadIdx.x; r < rows; r += blockDim.x) {
+  for (int64_t r = threadIdx.x; C > 0 && r < rows; r += blockDim.x) { /* C = 0: loss only */
     const float *z = logits + r * C;
     int64_t best = 0;
     for (int64_t c = 1; c < C; c++)
