@@ -17,19 +17,25 @@ static double now_s(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* acc[0] += loss * rows, acc[1] += correct rows. */
+/* Rows of class scores per sample: 1, or T for a sequence of predictions. */
+static int64_t rows_per_sample(const dlc_net *net) {
+  const dlc_layer *last = &net->layers[net->nlayers - 1];
+  return last->numel / last->shape[last->ndim - 1];
+}
+
+/* acc[0] += loss * samples, acc[1] += rows whose arg-max is their label. */
 static dlc_status accumulate(dlc_net *net, const dlc_tensor *labels, dlc_tensor *acc) {
   dlc_ctx *ctx = net->ctx;
   dlc_layer *last = &net->layers[net->nlayers - 1];
-  int64_t C = last->shape[last->ndim - 1], rows = net->n * (last->numel / C);
+  int64_t C = last->shape[last->ndim - 1], rows = net->n * rows_per_sample(net);
   const float *logits = last->out.data;
   if (net->loss != 1 || labels->numel != rows) C = 0; /* no accuracy without class labels */
   if (dlc_on_cuda(acc))
-    return DLC_LAUNCH(ctx, "metrics", dlc_launch_metrics(logits, labels->data, rows, C,
-                                                          net->loss_value.data, acc->data, ctx->stream));
+    return DLC_LAUNCH(ctx, "metrics", dlc_launch_metrics(logits, labels->data, rows, C, net->loss_value.data,
+                                                          (float)net->n, acc->data, ctx->stream));
   float *a = acc->data, loss = *(const float *)net->loss_value.data;
   const int32_t *y = labels->data;
-  a[0] += loss * (float)rows;
+  a[0] += loss * (float)net->n;
   for (int64_t r = 0; C && r < rows; r++) {
     const float *z = logits + r * C;
     int64_t best = 0;
@@ -45,7 +51,7 @@ static dlc_status read_stats(dlc_net *net, dlc_tensor *acc, int64_t samples, dou
   DLC_TRY(dlc_tensor_download(net->ctx, acc, a, sizeof a));
   st->samples = samples;
   st->loss = samples ? a[0] / (double)samples : 0;
-  st->accuracy = samples ? a[1] / (double)samples : 0;
+  st->accuracy = samples ? a[1] / (double)(samples * rows_per_sample(net)) : 0;
   st->seconds = now_s() - t0;
   st->samples_per_second = st->seconds > 0 ? samples / st->seconds : 0;
   return DLC_OK;
