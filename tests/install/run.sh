@@ -10,8 +10,10 @@ cmake --install "$build" --prefix "$work/prefix" >"$work/install.log"
 cmake -S "$src" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$work/prefix" >"$work/configure.log"
 cmake --build "$work/consumer" >"$work/build.log"
 "$work/consumer/consumer_shared"
-ldd "$work/consumer/consumer_shared" | grep -q "$work/prefix" ||
-  { echo "consumer_shared does not load the installed libdlcuda"; exit 1; }
+# (ldd's output captured first: with pipefail, grep -q quitting early would fail ldd.)
+libs=$(ldd "$work/consumer/consumer_shared")
+grep -q "$work/prefix" <<<"$libs" ||
+  { echo "consumer_shared does not load the installed libdlcuda:"; echo "$libs"; exit 1; }
 "$work/consumer/consumer_static"
 libdir=$(find "$work/prefix" -name dlcuda.pc -printf '%h\n')
 export PKG_CONFIG_PATH=$libdir
