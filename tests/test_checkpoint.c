@@ -25,19 +25,6 @@ static const char *tmp(const char *name) {
   return p[k];
 }
 
-static int same_file(const char *a, const char *b) {
-  FILE *f = fopen(a, "rb"), *g = fopen(b, "rb");
-  int same = f && g;
-  while (same) {
-    int c = fgetc(f), d = fgetc(g);
-    if (c != d) same = 0;
-    if (c == EOF || d == EOF) break;
-  }
-  if (f) fclose(f);
-  if (g) fclose(g);
-  return same;
-}
-
 /* One training setup: what a `dlcuda train` process holds. */
 typedef struct run {
   dlc_ctx *ctx;
@@ -153,8 +140,8 @@ static void resume_case(int adam) {
       }
     T_OK(r.ctx, dlc_net_save_weights(r.net, w));
     checkpoint(&r, end, c);
-    T_CHECK(same_file(ref_w, w), "%s, stopped at %lld: the same final weights, byte for byte", kind, (long long)at);
-    T_CHECK(same_file(ref_c, c), "%s, stopped at %lld: the same final checkpoint (optimizer state, step, offset)",
+    T_CHECK(t_same_file(ref_w, w), "%s, stopped at %lld: the same final weights, byte for byte", kind, (long long)at);
+    T_CHECK(t_same_file(ref_c, c), "%s, stopped at %lld: the same final checkpoint (optimizer state, step, offset)",
             kind, (long long)at);
     stop(&r);
   }
@@ -167,7 +154,7 @@ static void resume_case(int adam) {
   }
   const char *w = tmp("epochs.safetensors");
   T_OK(r.ctx, dlc_net_save_weights(r.net, w));
-  T_CHECK(same_file(ref_w, w), "%s: dlc_train_epoch and dlc_train_batches train the same", kind);
+  T_CHECK(t_same_file(ref_w, w), "%s: dlc_train_epoch and dlc_train_batches train the same", kind);
   stop(&r);
 }
 
@@ -220,7 +207,7 @@ static void refusals(void) {
     dlc_test_fail_writes_after(ctx, k == 0 ? 1000 : 1 << 30);
     dlc_checkpoint_info info = {0, 3, r.nb, 0, 0, 0};
     T_FAILS(ctx, DLC_ERR_IO, "No space left on device", dlc_checkpoint_save(r.net, r.opt, &info, good));
-    T_CHECK(same_file(good, copy), "the previous checkpoint survives a failed write (%s)", k ? "at fsync" : "mid-file");
+    T_CHECK(t_same_file(good, copy), "the previous checkpoint survives a failed write (%s)", k ? "at fsync" : "mid-file");
     char t[600];
     snprintf(t, sizeof t, "%s.tmp", good);
     T_CHECK(access(t, F_OK) != 0, "no temporary file remains");
@@ -258,7 +245,7 @@ static void refusals(void) {
   /* A refused load changed nothing: the state still saves as it was. */
   const char *after = tmp("after.safetensors");
   T_OK(ctx, dlc_net_save_weights(r.net, after));
-  T_CHECK(same_file(w, after), "refused checkpoints leave the network alone");
+  T_CHECK(t_same_file(w, after), "refused checkpoints leave the network alone");
   dlc_optim_destroy(adam);
   dlc_optim_destroy(plain);
   stop(&r);

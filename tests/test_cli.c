@@ -62,19 +62,6 @@ static int run(const char *fmt, ...) {
   return rc;
 }
 
-static int same_file(const char *a, const char *b) {
-  FILE *f = fopen(a, "rb"), *g = fopen(b, "rb");
-  int same = f && g;
-  while (same) {
-    int c = fgetc(f), d = fgetc(g);
-    if (c != d) same = 0;
-    if (c == EOF || d == EOF) break;
-  }
-  if (f) fclose(f);
-  if (g) fclose(g);
-  return same;
-}
-
 static void write_text(const char *path, const char *text) {
   FILE *f = fopen(path, "w");
   fputs(text, f);
@@ -115,15 +102,15 @@ static void train_resume(dlc_ctx *ctx) {
   T_CHECK(access(b, F_OK) != 0, "a stopped run writes no final weights");
   T_CHECK(run("%s --resume '%s' --save '%s' --checkpoint '%s' --log '%s'", common, cb, b, cb, tmp("b.jsonl")) == 0,
           "train --resume");
-  T_CHECK(same_file(a, b), "resumed mid-epoch: the final weights equal the unstopped run's, byte for byte");
-  T_CHECK(same_file(ca, cb), "and so does the final checkpoint (optimizer state, step, generator)");
+  T_CHECK(t_same_file(a, b), "resumed mid-epoch: the final weights equal the unstopped run's, byte for byte");
+  T_CHECK(t_same_file(ca, cb), "and so does the final checkpoint (optimizer state, step, generator)");
   /* Resume at an epoch boundary (--stop-after 13) with the other seed on the command line. */
   T_CHECK(run("%s --checkpoint '%s' --stop-after 13", common, cb) == 0, "train --stop-after 13");
   T_CHECK(t_contains(out_text, "at the end of epoch 1"), "stop at the epoch's end: %s", out_text);
   T_CHECK(run("train '%s' --data '%s' --device cpu --threads 1 --seed 1234 --quiet --resume '%s' --save '%s'", cfg, csv,
               cb, b) == 0, "resume with another --seed");
   T_CHECK(t_contains(err_text, "--seed 1234 ignored"), "the checkpoint's seed wins: %s", err_text);
-  T_CHECK(same_file(a, b), "resumed at an epoch's end: the same final weights");
+  T_CHECK(t_same_file(a, b), "resumed at an epoch's end: the same final weights");
   /* A checkpoint does not fit another batch size. */
   T_CHECK(run("%s --batch 20 --resume '%s'", common, cb) == 1, "resume with another batch size fails");
   T_CHECK(t_contains(err_text, "batches per epoch"), "and says why: %s", err_text);
@@ -323,7 +310,7 @@ static void forward(dlc_ctx *ctx) {
   T_CHECK(run(args, fx("cnn.cfg"), fx("cnn_torch.safetensors"), fx("cnn_x.npy"), tmp("t1.npy"), 3) == 0, "--train");
   T_CHECK(run(args, fx("cnn.cfg"), fx("cnn_torch.safetensors"), fx("cnn_x.npy"), tmp("t2.npy"), 3) == 0, "--train");
   T_CHECK(run(args, fx("cnn.cfg"), fx("cnn_torch.safetensors"), fx("cnn_x.npy"), tmp("t3.npy"), 4) == 0, "--train");
-  T_CHECK(same_file(tmp("t1.npy"), tmp("t2.npy")) && !same_file(tmp("t1.npy"), tmp("t3.npy")),
+  T_CHECK(t_same_file(tmp("t1.npy"), tmp("t2.npy")) && !t_same_file(tmp("t1.npy"), tmp("t3.npy")),
           "training-mode outputs repeat for a seed and change with it");
   /* Usage errors. */
   T_CHECK(run("forward '%s' --input '%s'", fx("cnn.cfg"), fx("cnn_x.npy")) == 2, "forward without --output");

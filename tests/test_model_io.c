@@ -28,28 +28,6 @@ static const char *tmp(const char *name) {
   return p[k];
 }
 
-static long read_all(const char *path, unsigned char **out) {
-  FILE *f = fopen(path, "rb");
-  *out = NULL;
-  if (!f) return -1;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  *out = malloc((size_t)n + 1);
-  if (fread(*out, 1, (size_t)n, f) != (size_t)n) n = -1;
-  fclose(f);
-  return n;
-}
-
-static int same_file(const char *a, const char *b) {
-  unsigned char *x, *y;
-  long n = read_all(a, &x), m = read_all(b, &y);
-  int same = n >= 0 && n == m && memcmp(x, y, (size_t)n) == 0;
-  free(x);
-  free(y);
-  return same;
-}
-
 /* Every tensor of a equals the tensor of b with its name, byte for byte. */
 static int same_tensors(dlc_ctx *ctx, dlc_net *a, dlc_net *b, int quiet) {
   int n = dlc_net_tensor_count(a), ok = n == dlc_net_tensor_count(b);
@@ -157,7 +135,7 @@ static void against_pytorch(dlc_ctx *ctx, const char *model) {
     T_OK(ctx, dlc_net_load_weights(again, a));
     T_CHECK(same_tensors(ctx, net, again, 0), "%s: weights read back bit for bit", model);
     T_OK(ctx, dlc_net_save_weights(again, b));
-    T_CHECK(same_file(a, b), "%s: writing the re-read weights gives the same file", model);
+    T_CHECK(t_same_file(a, b), "%s: writing the re-read weights gives the same file", model);
     dlc_net_destroy(again);
   }
   /* Every tensor PyTorch wrote is in our file with the same bytes. */
@@ -196,7 +174,7 @@ static void against_pytorch(dlc_ctx *ctx, const char *model) {
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", a, fx(rel));
     T_CHECK(system(cmd) == 0, "%s", cmd);
   }
-  T_CHECK(same_file(a, fx(rel)), "%s: the export equals the committed %s", model, rel);
+  T_CHECK(t_same_file(a, fx(rel)), "%s: the export equals the committed %s", model, rel);
   if (have) gradients(ctx, net, model, &x);
   if (have) {
     dlc_tensor_free(ctx, &x);
@@ -295,7 +273,7 @@ static void strict(dlc_ctx *ctx) {
   T_FAILS(ctx, DLC_ERR_IO, "No such file", dlc_net_load_weights(net, tmp("absent.safetensors")));
   /* None of that changed the network. */
   T_OK(ctx, dlc_net_save_weights(net, after));
-  T_CHECK(same_file(before, after), "refused loads leave the network as it was");
+  T_CHECK(t_same_file(before, after), "refused loads leave the network as it was");
   /* The unedited list loads. */
   T_OK(ctx, dlc_safetensors_save(ctx, bad, list, n, NULL, 0));
   T_OK(ctx, dlc_net_load_weights(net, bad));

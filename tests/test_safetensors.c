@@ -42,27 +42,6 @@ static const char *write_raw(const char *name, const void *bytes, size_t n) {
   return path;
 }
 
-static long read_all(const char *path, unsigned char **out) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return -1;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  *out = malloc((size_t)n + 1);
-  if (fread(*out, 1, (size_t)n, f) != (size_t)n) n = -1;
-  fclose(f);
-  return n;
-}
-
-static int same_file(const char *a, const char *b) {
-  unsigned char *x = NULL, *y = NULL;
-  long n = read_all(a, &x), m = read_all(b, &y);
-  int same = n >= 0 && n == m && memcmp(x, y, (size_t)n) == 0;
-  free(x);
-  free(y);
-  return same;
-}
-
 /* Opening the file must fail with code and a message holding needle. */
 static void refused(dlc_ctx *ctx, const char *path, dlc_status code, const char *needle) {
   dlc_safetensors *st = NULL;
@@ -70,7 +49,7 @@ static void refused(dlc_ctx *ctx, const char *path, dlc_status code, const char 
   T_CHECK(st == NULL, "a refused file gives no handle");
   /* The in-memory parser says the same. */
   unsigned char *bytes = NULL;
-  long n = read_all(path, &bytes);
+  long n = t_read_file(path, &bytes);
   T_FAILS(ctx, code, needle, dlc_safetensors_parse(ctx, bytes, (size_t)n, &st));
   free(bytes);
 }
@@ -103,7 +82,7 @@ static void round_trip(dlc_ctx *ctx) {
   const char *a = path_of("a.safetensors"), *b = path_of("b.safetensors");
   T_OK(ctx, dlc_safetensors_save(ctx, a, list, n, meta, 3));
   T_OK(ctx, dlc_safetensors_save(ctx, b, list, n, meta, 3));
-  T_CHECK(same_file(a, b), "the same tensors give the same bytes");
+  T_CHECK(t_same_file(a, b), "the same tensors give the same bytes");
   char tmp[600];
   snprintf(tmp, sizeof tmp, "%s.tmp", a);
   T_CHECK(access(tmp, F_OK) != 0, "no temporary file left behind");
@@ -168,7 +147,7 @@ static void round_trip(dlc_ctx *ctx) {
   T_FAILS(ctx, DLC_ERR_INVALID_ARG, "metadata key \"k\" twice", dlc_safetensors_save(ctx, b, list, 1, dup_meta, 2));
   T_FAILS(ctx, DLC_ERR_IO, "/nonexistent-dir/w.safetensors.tmp",
           dlc_safetensors_save(ctx, "/nonexistent-dir/w.safetensors", list, 1, NULL, 0));
-  T_CHECK(same_file(a, b), "failed saves left the earlier file alone");
+  T_CHECK(t_same_file(a, b), "failed saves left the earlier file alone");
 
   /* No tensors at all is a valid file. */
   const char *e = path_of("empty.safetensors");
@@ -182,11 +161,11 @@ static void round_trip(dlc_ctx *ctx) {
     int64_t after = at == 0 ? 0 : at == 1 ? 100 : 1 << 20;
     dlc_test_fail_writes_after(ctx, after);
     T_FAILS(ctx, DLC_ERR_IO, "No space left on device", dlc_safetensors_save(ctx, a, list, n, NULL, 0));
-    T_CHECK(same_file(a, b), "after a failed write at byte %lld the old file is intact", (long long)after);
+    T_CHECK(t_same_file(a, b), "after a failed write at byte %lld the old file is intact", (long long)after);
     T_CHECK(access(tmp, F_OK) != 0, "no temporary file after a failed write");
   }
   T_OK(ctx, dlc_safetensors_save(ctx, a, list, n, meta, 3)); /* the hook fired once */
-  T_CHECK(same_file(a, b), "the hook is disarmed after it fired");
+  T_CHECK(t_same_file(a, b), "the hook is disarmed after it fired");
   dlc_test_fail_writes_after(ctx, 16);
   dlc_test_fail_writes_after(ctx, -1);
   T_OK(ctx, dlc_safetensors_save(ctx, a, list, n, meta, 3));

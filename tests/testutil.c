@@ -175,6 +175,33 @@ void t_pair_free(dlc_ctx *g, dlc_ctx *c, t_pair *p) {
   memset(p, 0, sizeof *p);
 }
 
+long t_read_file(const char *path, unsigned char **out) {
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+  if (n >= 0) {
+    rewind(f);
+    *out = malloc((size_t)n + 1);
+    if (!*out || fread(*out, 1, (size_t)n, f) != (size_t)n) n = -1;
+  }
+  fclose(f);
+  if (n < 0) {
+    free(*out);
+    *out = NULL;
+  }
+  return n;
+}
+
+int t_same_file(const char *a, const char *b) {
+  unsigned char *x, *y;
+  long n = t_read_file(a, &x), m = t_read_file(b, &y);
+  int same = n >= 0 && n == m && memcmp(x, y, (size_t)n) == 0;
+  free(x);
+  free(y);
+  return same;
+}
+
 int t_fixture(dlc_ctx *ctx, const char *rel, dlc_tensor *out) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", DLC_FIXTURE_DIR, rel);

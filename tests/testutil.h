@@ -100,6 +100,11 @@ void t_pair_check_against(dlc_ctx *g, t_pair *p, const float *ref, const char *w
                           double tol_nse, double tol_abs);
 void t_pair_free(dlc_ctx *g, dlc_ctx *c, t_pair *p);
 
+/* Reads a whole file into *out (malloc'd, NULL on failure); returns its size or -1. */
+long t_read_file(const char *path, unsigned char **out);
+/* 1 when both files can be read and hold the same bytes. */
+int t_same_file(const char *a, const char *b);
+
 /* Loads tests/fixtures/<rel> (a .npy written by a committed PyTorch script) into a new CPU
  * tensor; a missing or bad fixture is a failed check and returns 0. */
 int t_fixture(dlc_ctx *ctx, const char *rel, dlc_tensor *out);
