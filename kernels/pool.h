@@ -40,10 +40,11 @@ DLC_HD static inline void dlc_maxpool_fwd_px(int i, int plane, int oh, int ow, c
   for (int ih = h0; ih < h1; ih++)
     for (int iw = w0; iw < w1; iw++) {
       float v = xp[ih * g.W + iw];
-      if (v > m || isnan(v)) {
-        m = v;
-        am = ih * g.W + iw;
-      }
+      /* Selects rather than a branch: which tap wins is data-dependent, so a branch
+       * mispredicts about half the time on the CPU. A NaN wins, as in PyTorch. */
+      int take = v > m || v != v;
+      m = take ? v : m;
+      am = take ? ih * g.W + iw : am;
     }
   y[i] = m;
   argmax[i] = am;
@@ -71,7 +72,7 @@ DLC_HD static inline void dlc_maxpool_bwd_win(int i, int plane, int ih, int iw, 
   for (int oh = oh0; oh <= oh1; oh++)
     for (int ow = ow0; ow <= ow1; ow++) {
       int o = base + oh * g.OW + ow;
-      if (argmax[o] == me) s += dy[o];
+      s += argmax[o] == me ? dy[o] : 0.0f; /* a select, not a data-dependent branch */
     }
   dx[i] += s;
 }
