@@ -42,7 +42,7 @@ DLC_HD static inline void dlc_maxpool_fwd_px(int i, int plane, int oh, int ow, c
       float v = xp[ih * g.W + iw];
       /* Selects rather than a branch: which tap wins is data-dependent, so a branch
        * mispredicts about half the time on the CPU. A NaN wins, as in PyTorch. */
-      int take = v > m || v != v;
+      int take = (v > m) | (v != v);
       m = take ? v : m;
       am = take ? ih * g.W + iw : am;
     }
