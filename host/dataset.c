@@ -67,6 +67,32 @@ static dlc_status idx_open(dlc_ctx *ctx, const char *path, int ndim, uint32_t di
   return DLC_OK;
 }
 
+/* Before anything is allocated: the payload the header announces (dims, checked for
+ * overflow) must be what the file holds. A plain file's size says so exactly; a gzipped
+ * one's trailer gives its uncompressed size modulo 2^32. So a damaged header is refused
+ * without allocating what it claims. */
+static dlc_status idx_check_size(dlc_ctx *ctx, const char *path, int ndim, const int64_t *dims,
+                                 int64_t *payload) {
+  DLC_TRY(dlc_shape_numel(ctx, ndim, dims, 1, payload));
+  uint64_t want = (uint64_t)(4 + 4 * ndim) + (uint64_t)*payload;
+  FILE *f = fopen(path, "rb");
+  if (!f) return DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", path, strerror(errno));
+  unsigned char m[2] = {0, 0}, t[4] = {0, 0, 0, 0};
+  int gz = fread(m, 1, 2, f) == 2 && m[0] == 0x1f && m[1] == 0x8b;
+  long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+  int have_trailer = gz && size >= 18 && fseek(f, -4, SEEK_END) == 0 && fread(t, 1, 4, f) == 4;
+  fclose(f);
+  if (size < 0) return DLC_FAIL(ctx, DLC_ERR_IO, "%s: cannot find its size", path);
+  uint64_t have = gz ? ((uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 | (uint64_t)t[3] << 24)
+                     : (uint64_t)size;
+  if (gz && !have_trailer) return DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: truncated gzip stream", path);
+  if (gz ? have != (want & 0xffffffffu) : have != want)
+    return DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: the header describes %llu bytes but the file holds %s%llu (%s)",
+                    path, (unsigned long long)want, gz ? "(uncompressed, mod 2^32) " : "",
+                    (unsigned long long)have, have < want ? "truncated" : "trailing bytes");
+  return DLC_OK;
+}
+
 /* After the payload the file must end: trailing bytes mean a wrong header. */
 static dlc_status expect_eof(dlc_ctx *ctx, gzFile f, const char *path) {
   char c;
@@ -101,12 +127,15 @@ dlc_status dlc_dataset_load_idx(dlc_ctx *ctx, const char *images, const char *la
   if (s == DLC_OK) s = idx_open(ctx, labels, 1, dl, &fl);
   if (s == DLC_OK && di[0] != dl[0])
     s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s has %u images but %s has %u labels", images, di[0], labels, dl[0]);
+  int64_t dims_i[3] = {di[0], di[1], di[2]}, dims_l[1] = {dl[0]}, px_i = 0, n_l = 0;
+  if (s == DLC_OK) s = idx_check_size(ctx, images, 3, dims_i, &px_i);
+  if (s == DLC_OK) s = idx_check_size(ctx, labels, 1, dims_l, &n_l);
   if (s == DLC_OK) {
     out->count = di[0];
     out->channels = 1;
     out->height = (int)di[1];
     out->width = (int)di[2];
-    size_t px = (size_t)di[0] * di[1] * di[2];
+    size_t px = (size_t)px_i;
     out->pixels = malloc(px);
     out->labels = malloc(sizeof(int32_t) * di[0]);
     uint8_t *lab = malloc(di[0]);
@@ -147,6 +176,8 @@ dlc_status dlc_idx_load(dlc_ctx *ctx, const char *path, dlc_tensor *out) {
       s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: IDX dimension %d is %lld", path, i, (long long)shape[i]);
   }
   dlc_device cpu = {DLC_DEVICE_CPU, 0};
+  int64_t payload;
+  if (s == DLC_OK) s = idx_check_size(ctx, path, ndim, shape, &payload);
   if (s == DLC_OK) s = dlc_tensor_alloc(ctx, out, DLC_U8, ndim, shape, cpu);
   if (s == DLC_OK) s = gz_read_all(ctx, f, path, out->data, out->nbytes, "the data");
   if (s == DLC_OK) s = expect_eof(ctx, f, path);
