@@ -32,7 +32,7 @@ static void usage(FILE *f) {
           "        [--checkpoint-every N] [--resume CKPT] [--stop-after N]\n"
           "        trains MODEL (default " DEFAULT_MODEL ") on its data set (default\n"
           "        /usr/share/datasets/fashion-mnist), evaluating on the test split each epoch;\n"
-          "        --steps N trains on the first N batches of each epoch only (quick runs);\n"
+          "        --steps N: N batches per epoch, from the first N x batch samples (quick runs);\n"
           "        --weights starts from saved weights; --save writes the final weights;\n"
           "        --checkpoint writes CKPT after every epoch (and every N batches with\n"
           "        --checkpoint-every); --resume CKPT continues a run exactly where CKPT left it\n"
