@@ -4,18 +4,23 @@
 #include "../kernels/launch.h"
 #include "ops.h"
 
+dlc_status dlc_check_pair(dlc_ctx *ctx, const char *op, const dlc_tensor *a, const char *an,
+                          const dlc_tensor *b, const char *bn) {
+  DLC_TRY(dlc_check_f32(ctx, a, an));
+  DLC_TRY(dlc_check_f32(ctx, b, bn));
+  if (a->numel != b->numel) {
+    char sa[96], sb[96];
+    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "%s: %s %s and %s %s differ in element count", op, an,
+                    dlc_shape_str(a, sa, sizeof sa), bn, dlc_shape_str(b, sb, sizeof sb));
+  }
+  if (a->device.kind != b->device.kind)
+    return DLC_FAIL(ctx, DLC_ERR_DEVICE, "%s: %s and %s are on different devices", op, an, bn);
+  return DLC_OK;
+}
+
 static dlc_status check_pair(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *y,
                              const char *op) {
-  DLC_TRY(dlc_check_f32(ctx, x, "x"));
-  DLC_TRY(dlc_check_f32(ctx, y, "y"));
-  if (x->numel != y->numel) {
-    char a[96], b[96];
-    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "%s: x %s and y %s differ in element count", op,
-                    dlc_shape_str(x, a, sizeof a), dlc_shape_str(y, b, sizeof b));
-  }
-  if (x->device.kind != y->device.kind)
-    return DLC_FAIL(ctx, DLC_ERR_DEVICE, "%s: x and y are on different devices", op);
-  return DLC_OK;
+  return dlc_check_pair(ctx, op, x, "x", y, "y");
 }
 
 /* One inlined loop per op with `op` a constant, the switch inside the parallel region

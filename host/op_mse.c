@@ -10,15 +10,7 @@
 
 static dlc_status check_mse(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *target,
                             dlc_reduction reduction, const char *op) {
-  DLC_TRY(dlc_check_f32(ctx, x, "x"));
-  DLC_TRY(dlc_check_f32(ctx, target, "target"));
-  if (x->numel != target->numel) {
-    char a[96], b[96];
-    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "%s: x %s and target %s differ in element count", op,
-                    dlc_shape_str(x, a, sizeof a), dlc_shape_str(target, b, sizeof b));
-  }
-  if (x->device.kind != target->device.kind)
-    return DLC_FAIL(ctx, DLC_ERR_DEVICE, "%s: x and target are on different devices", op);
+  DLC_TRY(dlc_check_pair(ctx, op, x, "x", target, "target"));
   if (reduction != DLC_REDUCE_MEAN && reduction != DLC_REDUCE_SUM)
     return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: reduction %d is not MEAN or SUM", op,
                     (int)reduction);

@@ -34,6 +34,9 @@ dlc_status dlc_op_gemm_strided_batched(dlc_ctx *ctx, dlc_device dev, int trans_a
 
 /* ---- helpers the op files share */
 dlc_status dlc_check_act(dlc_ctx *ctx, dlc_act act);
+/* a and b are float32 with the same element count on one device; messages name op, an, bn. */
+dlc_status dlc_check_pair(dlc_ctx *ctx, const char *op, const dlc_tensor *a, const char *an,
+                          const dlc_tensor *b, const char *bn);
 /* t is float32 with ref's element count, on ref's device. */
 dlc_status dlc_check_like(dlc_ctx *ctx, const dlc_tensor *ref, const dlc_tensor *t,
                           const char *what);
