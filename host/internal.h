@@ -62,6 +62,9 @@ const char *dlc_shape_str(const dlc_tensor *t, char *buf, size_t len);
 /* Checks that t is a float32 tensor with data on a device this context can reach. */
 dlc_status dlc_check_f32(dlc_ctx *ctx, const dlc_tensor *t, const char *what);
 dlc_status dlc_check_device(dlc_ctx *ctx, dlc_device d);
+/* t is a 4-d [n, c, h, w] tensor of dtype dt on dev; messages start with op. */
+dlc_status dlc_check_nchw(dlc_ctx *ctx, const char *op, const dlc_tensor *t, const char *what,
+                          dlc_dtype dt, int64_t n, int64_t c, int64_t h, int64_t w, dlc_device dev);
 static inline int dlc_on_cuda(const dlc_tensor *t) { return t->device.kind == DLC_DEVICE_CUDA; }
 
 /* Threads for the CPU loops: the context's count, or OpenMP's default when it is 0. Loops

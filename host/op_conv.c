@@ -133,16 +133,7 @@ dlc_status dlc_conv_im2col_backward_weights(dlc_ctx *ctx, const dlc_conv2d_state
 
 static dlc_status check_nchw(dlc_ctx *ctx, const dlc_tensor *t, const char *what, int64_t n,
                              int64_t c, int64_t h, int64_t w, dlc_device dev) {
-  DLC_TRY(dlc_check_f32(ctx, t, what));
-  if (t->ndim != 4 || t->shape[0] != n || t->shape[1] != c || t->shape[2] != h || t->shape[3] != w) {
-    char a[96];
-    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "conv2d: %s is %s, expected [%lld, %lld, %lld, %lld]", what,
-                    dlc_shape_str(t, a, sizeof a), (long long)n, (long long)c, (long long)h,
-                    (long long)w);
-  }
-  if (t->device.kind != dev.kind)
-    return DLC_FAIL(ctx, DLC_ERR_DEVICE, "conv2d: %s is on another device than its operands", what);
-  return DLC_OK;
+  return dlc_check_nchw(ctx, "conv2d", t, what, DLC_F32, n, c, h, w, dev);
 }
 
 /* The batch of x-shaped (or y-shaped) `t`: 1 to the state's batch. */

@@ -90,24 +90,7 @@ dlc_status dlc_pool2d_init(dlc_ctx *ctx, dlc_pool2d_state *s, const dlc_pool2d_p
 
 static dlc_status check_nchw(dlc_ctx *ctx, const dlc_tensor *t, const char *what, dlc_dtype dt,
                              int64_t n, int64_t c, int64_t h, int64_t w, dlc_device dev) {
-  if (dt == DLC_F32) {
-    DLC_TRY(dlc_check_f32(ctx, t, what));
-  } else {
-    if (!t || !t->data) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "pool2d: %s is NULL or has no data", what);
-    if (t->dtype != dt)
-      return DLC_FAIL(ctx, DLC_ERR_UNSUPPORTED, "pool2d: %s is %s, expected %s", what,
-                      dlc_dtype_name(t->dtype), dlc_dtype_name(dt));
-    DLC_TRY(dlc_check_device(ctx, t->device));
-  }
-  if (t->ndim != 4 || t->shape[0] != n || t->shape[1] != c || t->shape[2] != h || t->shape[3] != w) {
-    char a[96];
-    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "pool2d: %s is %s, expected [%lld, %lld, %lld, %lld]", what,
-                    dlc_shape_str(t, a, sizeof a), (long long)n, (long long)c, (long long)h,
-                    (long long)w);
-  }
-  if (t->device.kind != dev.kind)
-    return DLC_FAIL(ctx, DLC_ERR_DEVICE, "pool2d: %s is on another device than its operands", what);
-  return DLC_OK;
+  return dlc_check_nchw(ctx, "pool2d", t, what, dt, n, c, h, w, dev);
 }
 
 /* The batch of `t` (x or dy), which must have 4 dimensions. */

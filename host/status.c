@@ -124,3 +124,24 @@ dlc_status dlc_host_alloc(dlc_ctx *ctx, void **p, size_t bytes) {
 }
 
 void dlc_host_free(void *p) { free(p); }
+
+dlc_status dlc_check_nchw(dlc_ctx *ctx, const char *op, const dlc_tensor *t, const char *what,
+                          dlc_dtype dt, int64_t n, int64_t c, int64_t h, int64_t w, dlc_device dev) {
+  if (dt == DLC_F32) {
+    DLC_TRY(dlc_check_f32(ctx, t, what));
+  } else {
+    if (!t || !t->data) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: %s is NULL or has no data", op, what);
+    if (t->dtype != dt)
+      return DLC_FAIL(ctx, DLC_ERR_UNSUPPORTED, "%s: %s is %s, expected %s", op, what,
+                      dlc_dtype_name(t->dtype), dlc_dtype_name(dt));
+    DLC_TRY(dlc_check_device(ctx, t->device));
+  }
+  if (t->ndim != 4 || t->shape[0] != n || t->shape[1] != c || t->shape[2] != h || t->shape[3] != w) {
+    char a[96];
+    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "%s: %s is %s, expected [%lld, %lld, %lld, %lld]", op, what,
+                    dlc_shape_str(t, a, sizeof a), (long long)n, (long long)c, (long long)h, (long long)w);
+  }
+  if (t->device.kind != dev.kind)
+    return DLC_FAIL(ctx, DLC_ERR_DEVICE, "%s: %s is on another device than its operands", op, what);
+  return DLC_OK;
+}
