@@ -263,44 +263,20 @@ static void compare_npy(dlc_ctx *ctx, const char *what, const char *path, const 
   dlc_tensor_free(ctx, &want);
 }
 
-static void compare_grads(dlc_ctx *ctx, const char *what, const char *path, const char *fixture) {
-  dlc_safetensors *a = NULL, *b = NULL;
-  T_OK(ctx, dlc_safetensors_open(ctx, path, &a));
-  T_OK(ctx, dlc_safetensors_open(ctx, fixture, &b));
-  if (!a || !b) return;
-  T_CHECK(dlc_safetensors_count(a) == dlc_safetensors_count(b), "%s: %d gradients, PyTorch has %d", what,
-          dlc_safetensors_count(a), dlc_safetensors_count(b));
-  for (int k = 0; k < dlc_safetensors_count(b); k++) {
-    dlc_safetensors_tensor_info info;
-    dlc_tensor g, w;
-    dlc_safetensors_info(b, k, &info);
-    int i = dlc_safetensors_find(a, info.name);
-    T_CHECK(i >= 0, "%s: gradient %s written", what, info.name);
-    if (i < 0 || dlc_safetensors_load(a, i, &g) != DLC_OK || dlc_safetensors_load(b, k, &w) != DLC_OK) continue;
-    char line[160];
-    snprintf(line, sizeof line, "%s %s", what, info.name);
-    if (g.numel == w.numel) t_parity(line, w.data, g.data, w.numel, 1e-10, 2e-5);
-    dlc_tensor_free(ctx, &g);
-    dlc_tensor_free(ctx, &w);
-  }
-  dlc_safetensors_close(a);
-  dlc_safetensors_close(b);
-}
-
 static void forward(dlc_ctx *ctx) {
   T_CHECK(run("forward '%s' --weights '%s' --input '%s' --output '%s' --grad-output '%s' --input-grad '%s' "
               "--param-grads '%s' --device cpu", fx("cnn.cfg"), fx("cnn_torch.safetensors"), fx("cnn_x.npy"),
               tmp("y.npy"), fx("cnn_dy.npy"), tmp("dx.npy"), tmp("g.safetensors")) == 0, "forward + backward");
   compare_npy(ctx, "forward output vs PyTorch", tmp("y.npy"), "io/cnn_logits.npy", 2e-5);
   compare_npy(ctx, "forward input gradient vs PyTorch", tmp("dx.npy"), "io/cnn_dx.npy", 2e-5);
-  compare_grads(ctx, "forward parameter gradient vs PyTorch", tmp("g.safetensors"), fx("cnn_grads.safetensors"));
+  t_compare_safetensors(ctx, "forward parameter gradient vs PyTorch", tmp("g.safetensors"), fx("cnn_grads.safetensors"), 1e-10, 2e-5);
   /* The LSTM: backward needs --train (the same outputs: no dropout). */
   T_CHECK(run("forward '%s' --weights '%s' --input '%s' --output '%s' --grad-output '%s' --input-grad '%s' "
               "--param-grads '%s' --device cpu --train", fx("lstm.cfg"), fx("lstm_torch.safetensors"), fx("lstm_x.npy"),
               tmp("y.npy"), fx("lstm_dy.npy"), tmp("dx.npy"), tmp("g.safetensors")) == 0, "LSTM forward --train");
   compare_npy(ctx, "LSTM forward output vs PyTorch", tmp("y.npy"), "io/lstm_logits.npy", 2e-5);
   compare_npy(ctx, "LSTM input gradient vs PyTorch", tmp("dx.npy"), "io/lstm_dx.npy", 2e-5);
-  compare_grads(ctx, "LSTM parameter gradient vs PyTorch", tmp("g.safetensors"), fx("lstm_grads.safetensors"));
+  t_compare_safetensors(ctx, "LSTM parameter gradient vs PyTorch", tmp("g.safetensors"), fx("lstm_grads.safetensors"), 1e-10, 2e-5);
   T_CHECK(run("forward '%s' --weights '%s' --input '%s' --output '%s' --grad-output '%s' --device cpu", fx("lstm.cfg"),
               fx("lstm_torch.safetensors"), fx("lstm_x.npy"), tmp("y.npy"), fx("lstm_dy.npy")) == 1,
           "LSTM backward after an evaluation forward fails");

@@ -36,30 +36,6 @@ static void compare_npy(dlc_ctx *ctx, const char *what, const char *a, const cha
   dlc_tensor_free(ctx, &y);
 }
 
-static void compare_grads(dlc_ctx *ctx, const char *what, const char *a, const char *b) {
-  char pa[600], pb[600];
-  snprintf(pa, sizeof pa, "%s/%s", dir, a);
-  snprintf(pb, sizeof pb, "%s/%s", dir, b);
-  dlc_safetensors *sa = NULL, *sb = NULL;
-  T_OK(ctx, dlc_safetensors_open(ctx, pa, &sa));
-  T_OK(ctx, dlc_safetensors_open(ctx, pb, &sb));
-  for (int k = 0; sa && sb && k < dlc_safetensors_count(sa); k++) {
-    dlc_safetensors_tensor_info info;
-    dlc_tensor x, y;
-    dlc_safetensors_info(sa, k, &info);
-    int j = dlc_safetensors_find(sb, info.name);
-    T_CHECK(j >= 0, "%s: %s on both devices", what, info.name);
-    if (j < 0 || dlc_safetensors_load(sa, k, &x) != DLC_OK || dlc_safetensors_load(sb, j, &y) != DLC_OK) continue;
-    char line[160];
-    snprintf(line, sizeof line, "%s %s", what, info.name);
-    t_parity(line, x.data, y.data, x.numel, 1e-9, 1e-4);
-    dlc_tensor_free(ctx, &x);
-    dlc_tensor_free(ctx, &y);
-  }
-  dlc_safetensors_close(sa);
-  dlc_safetensors_close(sb);
-}
-
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: test_gpu_forward DLCUDA_BINARY FIXTURE_DIR\n");
@@ -99,7 +75,10 @@ int main(int argc, char **argv) {
     snprintf(a, sizeof a, "%s%d_cpu_g.safetensors", model, m);
     snprintf(b, sizeof b, "%s%d_cuda_g.safetensors", model, m);
     snprintf(what, sizeof what, "%s grads%s: cuda vs cpu", model, m == 1 ? " (train)" : "");
-    compare_grads(ctx, what, a, b);
+    char pa[600], pb[600];
+    snprintf(pa, sizeof pa, "%s/%s", dir, b);
+    snprintf(pb, sizeof pb, "%s/%s", dir, a);
+    t_compare_safetensors(ctx, what, pa, pb, 1e-9, 1e-4); /* cuda against cpu */
   }
   /* predict prints the same classes and probabilities (to its 6 digits, nearly always). */
   char args[2048];

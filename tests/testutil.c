@@ -202,6 +202,38 @@ int t_same_file(const char *a, const char *b) {
   return same;
 }
 
+void t_compare_safetensors(dlc_ctx *ctx, const char *what, const char *got, const char *ref,
+                           double tol_nse, double tol_abs) {
+  dlc_safetensors *a = NULL, *b = NULL;
+  T_OK(ctx, dlc_safetensors_open(ctx, got, &a));
+  T_OK(ctx, dlc_safetensors_open(ctx, ref, &b));
+  if (a && b) {
+    T_CHECK(dlc_safetensors_count(a) == dlc_safetensors_count(b), "%s: %d tensors, the reference has %d",
+            what, dlc_safetensors_count(a), dlc_safetensors_count(b));
+    for (int k = 0; k < dlc_safetensors_count(b); k++) {
+      dlc_safetensors_tensor_info info;
+      dlc_tensor g, w;
+      dlc_safetensors_info(b, k, &info);
+      int i = dlc_safetensors_find(a, info.name);
+      T_CHECK(i >= 0, "%s: %s written", what, info.name);
+      if (i < 0 || dlc_safetensors_load(a, i, &g) != DLC_OK) continue;
+      if (dlc_safetensors_load(b, k, &w) != DLC_OK) {
+        dlc_tensor_free(ctx, &g);
+        continue;
+      }
+      char line[160];
+      snprintf(line, sizeof line, "%s %s", what, info.name);
+      T_CHECK(g.numel == w.numel, "%s: %lld values, the reference has %lld", line, (long long)g.numel,
+              (long long)w.numel);
+      if (g.numel == w.numel) t_parity(line, w.data, g.data, w.numel, tol_nse, tol_abs);
+      dlc_tensor_free(ctx, &g);
+      dlc_tensor_free(ctx, &w);
+    }
+  }
+  dlc_safetensors_close(a);
+  dlc_safetensors_close(b);
+}
+
 int t_fixture(dlc_ctx *ctx, const char *rel, dlc_tensor *out) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", DLC_FIXTURE_DIR, rel);

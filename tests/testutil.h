@@ -105,6 +105,11 @@ long t_read_file(const char *path, unsigned char **out);
 /* 1 when both files can be read and hold the same bytes. */
 int t_same_file(const char *a, const char *b);
 
+/* Every tensor of the safetensors file `ref` against the one of the same name in `got`
+ * (same count, sizes within the parity tolerances); what names the comparison. */
+void t_compare_safetensors(dlc_ctx *ctx, const char *what, const char *got, const char *ref,
+                           double tol_nse, double tol_abs);
+
 /* Loads tests/fixtures/<rel> (a .npy written by a committed PyTorch script) into a new CPU
  * tensor; a missing or bad fixture is a failed check and returns 0. */
 int t_fixture(dlc_ctx *ctx, const char *rel, dlc_tensor *out);
