@@ -132,7 +132,10 @@ dlc_memory_stats dlc_ctx_memory_stats(const dlc_ctx *ctx) {
 const char *dlc_build_info(void) {
   return "libdlcuda " DLC_STR(DLC_VERSION_MAJOR) "." DLC_STR(DLC_VERSION_MINOR) "." DLC_STR(
       DLC_VERSION_PATCH)
-#ifdef DLC_HAVE_CUDA
+#if defined(DLC_CUDA_EMULATED)
+      " cuda=EMULATED (the CUDA device is emulated on the CPU, for tests: no GPU figures;"
+      " toolkit headers " DLC_CUDART_VERSION ")"
+#elif defined(DLC_HAVE_CUDA)
       " cuda=ON (toolkit " DLC_CUDART_VERSION ", archs " DLC_CUDA_ARCHS ")"
 #else
       " cuda=OFF"

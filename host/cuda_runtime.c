@@ -64,6 +64,12 @@ dlc_status dlc_cuda_ctx_init(dlc_ctx *ctx, int index) {
   CUDA_TRY(ctx, cudaSetDevice(index));
   ctx->device.kind = DLC_DEVICE_CUDA;
   ctx->device.index = index;
+#ifdef DLC_CUDA_EMULATED
+  snprintf(ctx->notice, sizeof ctx->notice,
+           "cuda:%d is an EMULATED device (DLC_CUDA=EMULATE): the CUDA kernels run on the CPU, "
+           "for tests; nothing measured here is a GPU's speed",
+           index);
+#endif
   cudaStream_t s;
   CUDA_TRY(ctx, cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   ctx->stream = s;
