@@ -136,12 +136,13 @@ dlc_status dlc_op_bias_grad(dlc_ctx *ctx, const dlc_tensor *dz, dlc_tensor *db) 
     return DLC_LAUNCH(ctx, "bias_grad", dlc_launch_bias_grad(dz->data, db->data, rows, cols, ctx->stream));
   const float *z = dz->data;
   float *b = db->data;
-  /* Each thread owns whole columns, summed in row order: deterministic for any thread count. */
+  /* Each thread owns whole columns, summed in row order in double (as the CUDA kernel
+   * does): deterministic for any thread count, and exact to float rounding for any batch. */
 #pragma omp parallel for if (rows * cols > DLC_OMP_MIN_WORK && cols > 1) num_threads(dlc_cpu_threads(ctx))
   for (int64_t c = 0; c < cols; c++) {
-    float s = 0.f;
+    double s = 0.0;
     for (int64_t r = 0; r < rows; r++) s += z[r * cols + c];
-    b[c] += s;
+    b[c] = (float)((double)b[c] + s);
   }
   return DLC_OK;
 }

@@ -269,14 +269,14 @@ static void forward(dlc_ctx *ctx) {
               tmp("y.npy"), fx("cnn_dy.npy"), tmp("dx.npy"), tmp("g.safetensors")) == 0, "forward + backward");
   compare_npy(ctx, "forward output vs PyTorch", tmp("y.npy"), "io/cnn_logits.npy", 2e-5);
   compare_npy(ctx, "forward input gradient vs PyTorch", tmp("dx.npy"), "io/cnn_dx.npy", 2e-5);
-  t_compare_safetensors(ctx, "forward parameter gradient vs PyTorch", tmp("g.safetensors"), fx("cnn_grads.safetensors"), 1e-10, 2e-5);
+  t_compare_safetensors(ctx, "forward parameter gradient vs PyTorch", tmp("g.safetensors"), fx("cnn_grads.safetensors"), 1e-10, 2e-5, NULL, 0);
   /* The LSTM: backward needs --train (the same outputs: no dropout). */
   T_CHECK(run("forward '%s' --weights '%s' --input '%s' --output '%s' --grad-output '%s' --input-grad '%s' "
               "--param-grads '%s' --device cpu --train", fx("lstm.cfg"), fx("lstm_torch.safetensors"), fx("lstm_x.npy"),
               tmp("y.npy"), fx("lstm_dy.npy"), tmp("dx.npy"), tmp("g.safetensors")) == 0, "LSTM forward --train");
   compare_npy(ctx, "LSTM forward output vs PyTorch", tmp("y.npy"), "io/lstm_logits.npy", 2e-5);
   compare_npy(ctx, "LSTM input gradient vs PyTorch", tmp("dx.npy"), "io/lstm_dx.npy", 2e-5);
-  t_compare_safetensors(ctx, "LSTM parameter gradient vs PyTorch", tmp("g.safetensors"), fx("lstm_grads.safetensors"), 1e-10, 2e-5);
+  t_compare_safetensors(ctx, "LSTM parameter gradient vs PyTorch", tmp("g.safetensors"), fx("lstm_grads.safetensors"), 1e-10, 2e-5, NULL, 0);
   T_CHECK(run("forward '%s' --weights '%s' --input '%s' --output '%s' --grad-output '%s' --device cpu", fx("lstm.cfg"),
               fx("lstm_torch.safetensors"), fx("lstm_x.npy"), tmp("y.npy"), fx("lstm_dy.npy")) == 1,
           "LSTM backward after an evaluation forward fails");

@@ -78,7 +78,11 @@ int main(int argc, char **argv) {
     char pa[600], pb[600];
     snprintf(pa, sizeof pa, "%s/%s", dir, b);
     snprintf(pb, sizeof pb, "%s/%s", dir, a);
-    t_compare_safetensors(ctx, what, pa, pb, 1e-9, 1e-4); /* cuda against cpu */
+    /* In training mode, batch norm subtracts the batch mean: the biases of the convolutions
+     * before it (0.bias, 4.bias) cancel, and their true gradient is 0. */
+    static const char *const cancelled[] = {"0.bias", "4.bias", NULL};
+    t_compare_safetensors(ctx, what, pa, pb, 1e-9, 1e-4, m == 1 ? cancelled : NULL,
+                          1e-5); /* cuda against cpu */
   }
   /* predict prints the same classes and probabilities (to its 6 digits, nearly always). */
   char args[2048];

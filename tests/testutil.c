@@ -202,8 +202,28 @@ int t_same_file(const char *a, const char *b) {
   return same;
 }
 
+int t_near_zero(const char *what, const float *x, int64_t n, double bound) {
+  double m = 0;
+  int64_t bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (!isfinite(x[i])) bad++;
+    else if (fabs(x[i]) > m) m = fabs(x[i]);
+  }
+  int ok = bad == 0 && m <= bound;
+  printf("%-44s n=%-9lld true value 0: max_abs=%.3e (bound %.1e) nonfinite=%lld %s\n", what,
+         (long long)n, m, bound, (long long)bad, ok ? "ok" : "FAIL");
+  T_CHECK(ok, "%s: a tensor whose true value is 0 reaches %g (bound %g)", what, m, bound);
+  return ok;
+}
+
+static int t_named(const char *const *names, const char *name) {
+  for (int i = 0; names && names[i]; i++)
+    if (strcmp(names[i], name) == 0) return 1;
+  return 0;
+}
+
 void t_compare_safetensors(dlc_ctx *ctx, const char *what, const char *got, const char *ref,
-                           double tol_nse, double tol_abs) {
+                           double tol_nse, double tol_abs, const char *const *zero, double zero_abs) {
   dlc_safetensors *a = NULL, *b = NULL;
   T_OK(ctx, dlc_safetensors_open(ctx, got, &a));
   T_OK(ctx, dlc_safetensors_open(ctx, ref, &b));
@@ -225,7 +245,15 @@ void t_compare_safetensors(dlc_ctx *ctx, const char *what, const char *got, cons
       snprintf(line, sizeof line, "%s %s", what, info.name);
       T_CHECK(g.numel == w.numel, "%s: %lld values, the reference has %lld", line, (long long)g.numel,
               (long long)w.numel);
-      if (g.numel == w.numel) t_parity(line, w.data, g.data, w.numel, tol_nse, tol_abs);
+      if (g.numel == w.numel && t_named(zero, info.name)) {
+        char l2[200];
+        snprintf(l2, sizeof l2, "%s (got)", line);
+        t_near_zero(l2, g.data, g.numel, zero_abs);
+        snprintf(l2, sizeof l2, "%s (ref)", line);
+        t_near_zero(l2, w.data, w.numel, zero_abs);
+      } else if (g.numel == w.numel) {
+        t_parity(line, w.data, g.data, w.numel, tol_nse, tol_abs);
+      }
       dlc_tensor_free(ctx, &g);
       dlc_tensor_free(ctx, &w);
     }

@@ -106,9 +106,14 @@ long t_read_file(const char *path, unsigned char **out);
 int t_same_file(const char *a, const char *b);
 
 /* Every tensor of the safetensors file `ref` against the one of the same name in `got`
- * (same count, sizes within the parity tolerances); what names the comparison. */
+ * (same count, sizes within the parity tolerances); what names the comparison. The tensors
+ * named in `zero` (a NULL-terminated list, or NULL) have a true value of 0, e.g. the
+ * gradient of a bias that a training-mode batch norm cancels: both sides hold rounding
+ * noise, which no relative metric can compare, so each must only stay within zero_abs of 0. */
 void t_compare_safetensors(dlc_ctx *ctx, const char *what, const char *got, const char *ref,
-                           double tol_nse, double tol_abs);
+                           double tol_nse, double tol_abs, const char *const *zero, double zero_abs);
+/* Checks max |x_i| <= bound for a tensor whose true value is 0 (see above); counts a check. */
+int t_near_zero(const char *what, const float *x, int64_t n, double bound);
 
 /* Loads tests/fixtures/<rel> (a .npy written by a committed PyTorch script) into a new CPU
  * tensor; a missing or bad fixture is a failed check and returns 0. */
