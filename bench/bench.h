@@ -14,7 +14,8 @@ typedef struct bench {
   const char *name;
   dlc_ctx *ctx;  /* the device under test */
   dlc_ctx *cpu;  /* the reference for validation */
-  int cuda;      /* 1 when ctx runs on a GPU */
+  int cuda;      /* 1 when ctx runs on a CUDA device */
+  int emulated;  /* 1 when that device is the emulated one (DLC_CUDA=EMULATE): no timings */
   int runs, warmup, quick;
   void *flush;   /* a buffer larger than the last-level cache, rewritten between runs */
   size_t flush_bytes;

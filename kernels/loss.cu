@@ -86,14 +86,15 @@ __global__ void __launch_bounds__(DLC_SUM_FINAL_THREADS)
   }
   s = dlc_block_sum2<DLC_SUM_FINAL_THREADS>(s, red);
   if (f.kind == DLC_FINISH_XENT_COEF) {
-    /* W = sum of the class weights, reduced here so the gradient kernel need not. */
-    double2 w = make_double2(f.class_w ? 0.0 : (double)f.C, 0.0);
+    /* W = sum of the class weights (C without weights), reduced here so the gradient
+     * kernel need not. Every thread adds its share; the block sums the shares. */
+    double2 w = make_double2(0.0, 0.0);
     if (f.class_w)
       for (int64_t c = threadIdx.x; c < f.C; c += DLC_SUM_FINAL_THREADS) w.x += f.class_w[c];
     w = dlc_block_sum2<DLC_SUM_FINAL_THREADS>(w, red);
     if (threadIdx.x == 0) {
       dlc_xent_coefs(f.dloss, f.eps, f.C, s.x, f.mean, &out[0], &out[1]);
-      out[2] = (float)w.x;
+      out[2] = f.class_w ? (float)w.x : (float)f.C;
     }
   } else if (threadIdx.x == 0) {
     out[0] = dlc_loss_finish(s.x, f.kind == DLC_FINISH_MSE ? (double)n : s.y, f.mean);
