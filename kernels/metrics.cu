@@ -19,7 +19,7 @@ __global__ void metrics_kernel(const float *logits, const int32_t *labels, int64
   part[threadIdx.x] = correct;
   __syncthreads();
   for (int s = DLC_BLOCK / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) part[threadIdx.x] += part[threadIdx.x + s];
+    if ((int)threadIdx.x < s) part[threadIdx.x] += part[threadIdx.x + s];
     __syncthreads();
   }
   if (threadIdx.x == 0) {

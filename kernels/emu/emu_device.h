@@ -7,7 +7,10 @@
  * not cover):
  *  - threadIdx, blockIdx, blockDim, gridDim and warpSize = 32, as on every NVIDIA GPU;
  *  - every CUDA thread is a fiber; the threads of one block run on one host thread, so
- *    `__shared__` variables (static thread_local here) are shared by the block;
+ *    `__shared__` variables (static thread_local here) are shared by the block; a block
+ *    starts with its shared memory, static and dynamic, poisoned (all bits set: NaN), and
+ *    its threads run in ascending order in even blocks and descending order in odd ones,
+ *    so a read that a missing __syncthreads leaves unordered sees poison either way;
  *  - __syncthreads waits for every thread of the block that has not exited;
  *  - __syncwarp and the __shfl*_sync / __ballot_sync / __any_sync / __all_sync family wait
  *    for the lanes named in the mask (exited lanes excepted), within the calling warp only,
@@ -80,6 +83,9 @@ struct config {
 };
 
 inline void *dynamic_shared() { return tls_block->dyn_shared; }
+/* Called (by the rewritten source) where a block's thread passes a __shared__ declaration:
+ * the first thread of each block to pass it poisons the variable. */
+void shared_poison(void *p, size_t bytes);
 
 template <class T>
 inline T shfl(int op, unsigned mask, T v, int b, int width) {

@@ -59,6 +59,8 @@ struct engine {
   ucontext_t sched_uc;
 #endif
   std::function<void()> *body = nullptr;
+  unsigned long long block_gen = 0;
+  std::vector<std::pair<void *, unsigned long long>> poisoned; /* static shared: block gen */
 };
 
 thread_local engine *tls_engine;
@@ -309,6 +311,20 @@ std::string deadlock_text(engine *e) {
 
 } /* namespace */
 
+void shared_poison(void *p, size_t bytes) {
+  engine *e = tls_engine;
+  for (auto &v : e->poisoned)
+    if (v.first == p) {
+      if (v.second != e->block_gen) {
+        v.second = e->block_gen;
+        memset(p, 0xff, bytes);
+      }
+      return;
+    }
+  e->poisoned.emplace_back(p, e->block_gen);
+  memset(p, 0xff, bytes);
+}
+
 const uint3 &thread_index() {
   engine *e = tls_engine;
   return e->thr[e->blk.cur].tid;
@@ -377,6 +393,7 @@ bool run_grid(const char *name, dim3 grid, dim3 block, size_t shared, std::funct
     for (unsigned by = 0; by < grid.y; by++)
       for (unsigned bx = 0; bx < grid.x; bx++) {
         e->blk.block_idx = make_uint3(bx, by, bz);
+        e->block_gen++;
         /* Shared memory starts undefined: poison (NaN) what the block did not write. */
         if (shared) memset(e->dyn.data(), 0xff, shared);
         for (int i = 0; i < e->n; i++) {
@@ -387,13 +404,16 @@ bool run_grid(const char *name, dim3 grid, dim3 block, size_t shared, std::funct
         }
         e->live = e->n;
         e->at_barrier = 0;
+        const bool descending = e->block_gen & 1;
         while (e->live > 0 && e->fault.empty()) {
           bool ran = false;
-          for (int i = 0; i < e->n && e->fault.empty(); i++)
+          for (int k = 0; k < e->n && e->fault.empty(); k++) {
+            const int i = descending ? e->n - 1 - k : k;
             if (e->thr[i].state == T_RUN) {
               resume(e, i);
               ran = true;
             }
+          }
           if (!ran && e->fault.empty()) set_fault(e, "%s", deadlock_text(e).c_str());
         }
         if (!e->fault.empty()) {

@@ -5,10 +5,15 @@
  *     -> ::dlc_emu::config(grid, block[, shared[, stream]]).run("name<T...>", name<T...>, args)
  *   extern __shared__ [__align__(n)] T name[];
  *     -> T *name = (T *)::dlc_emu::dynamic_shared();
+ *   __shared__ T a[N], b;   (inside a function)
+ *     -> __shared__ T a[N], b; ::dlc_emu::shared_poison(&a, sizeof a); (and for b)
+ *        so that a block starts with its shared memory poisoned (NaN), as dynamic
+ *        shared memory is: a read before the write that a barrier should order shows up.
  *
  * Comments, string and character literals are copied untouched; line breaks are kept and a
  * #line directive names the original file, so compiler messages point at kernels/. Nothing
  * else changes: the emulated build compiles the very kernel code a GPU build does. */
+#define _GNU_SOURCE /* memmem */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,13 +67,83 @@ static void die(const char *file, const char *s, size_t at, const char *what) {
   exit(1);
 }
 
+/* After a function-scope `__shared__ T a[N], b;` ending at s[semi]: one shared_poison
+ * call per declarator, on the same line. */
+static void poison_calls(const char *file, const char *s, size_t d0, size_t semi, buf *out) {
+  size_t i = d0;
+  while (i < semi) {
+    /* A declarator: up to the next comma outside brackets and parentheses. */
+    size_t e = i;
+    int depth = 0;
+    while (e < semi && (depth > 0 || s[e] != ',')) {
+      if (s[e] == '[' || s[e] == '(') depth++;
+      if (s[e] == ']' || s[e] == ')') depth--;
+      e++;
+    }
+    size_t ne = e;
+    for (size_t k = i; k < e; k++)
+      if (s[k] == '[' || s[k] == '=') {
+        ne = k;
+        break;
+      }
+    while (ne > i && isspace((unsigned char)s[ne - 1])) ne--;
+    size_t nb = ne;
+    while (nb > i && is_ident((unsigned char)s[nb - 1])) nb--;
+    if (nb == ne) die(file, s, d0, "no name in a __shared__ declaration");
+    char call[320];
+    snprintf(call, sizeof call, " ::dlc_emu::shared_poison(&%.*s, sizeof %.*s);", (int)(ne - nb), s + nb,
+             (int)(ne - nb), s + nb);
+    puts_(out, call);
+    i = e + 1;
+  }
+}
+
 /* Rewrites src into out. `done` is how much of src has been copied so far. */
 static void rewrite(const char *file, const char *s, size_t n, buf *out) {
   size_t done = 0, i = 0;
+  int braces = 0; /* depth of { }: 0 at file scope */
   while (i < n) {
     size_t sk = skip_len(s, i, n);
     if (sk) {
       i += sk;
+      continue;
+    }
+    if (s[i] == '#') { /* a directive (a macro body may hold anything): copied as it is */
+      size_t j = i;
+      while (j < n && s[j] != '\n') j += (s[j] == '\\' && j + 1 < n) ? 2 : 1;
+      if (!memmem(s + i, j - i, "<<<", 3)) {
+        i = j;
+        continue;
+      }
+      i++; /* a launch inside a macro: rewritten below */
+      continue;
+    }
+    if (s[i] == '{') braces++;
+    if (s[i] == '}') braces--;
+    if (braces > 0 && strncmp(s + i, "__shared__", 10) == 0 && (i == 0 || !is_ident((unsigned char)s[i - 1])) &&
+        !is_ident((unsigned char)s[i + 10])) {
+      /* Not after `extern` (handled below, before this point is reached). */
+      const char *semi = memchr(s + i, ';', n - i);
+      if (!semi) die(file, s, i, "__shared__ declaration without ;");
+      size_t d0 = i + 10;
+      /* Skip the type: the declarators start after the last blank before the first name
+       * that is followed by '[', ',', '=' or ';'. Simplest robust cut: the type is every
+       * token but the last before the first declarator end. */
+      size_t first_end = d0;
+      int depth = 0;
+      while (s + first_end < semi && (depth > 0 || (s[first_end] != ',' && s[first_end] != '[' &&
+                                                    s[first_end] != '='))) {
+        if (s[first_end] == '(') depth++;
+        if (s[first_end] == ')') depth--;
+        first_end++;
+      }
+      size_t ne = first_end;
+      while (ne > d0 && isspace((unsigned char)s[ne - 1])) ne--;
+      size_t nb = ne;
+      while (nb > d0 && is_ident((unsigned char)s[nb - 1])) nb--;
+      put(out, s + done, (size_t)(semi - s) + 1 - done);
+      poison_calls(file, s, nb, (size_t)(semi - s), out);
+      done = i = (size_t)(semi - s) + 1;
       continue;
     }
     if (strncmp(s + i, "<<<", 3) == 0) {
