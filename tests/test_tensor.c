@@ -24,6 +24,10 @@ static void test_auto_device(void) {
     T_CHECK(dlc_ctx_create(&c2, &o) == DLC_ERR_DEVICE && t_contains(dlc_ctx_error(c2), why),
             "CUDA without a device: %s", dlc_ctx_error(c2));
     dlc_ctx_destroy(c2);
+  } else if (t_contains(dlc_build_info(), "cuda=EMULATED")) {
+    /* The emulated device is usable, and the context says loudly what it is. */
+    T_CHECK(d.kind == DLC_DEVICE_CUDA && t_contains(dlc_ctx_notice(ctx), "EMULATED"),
+            "AUTO picks the emulated device and says so: \"%s\"", dlc_ctx_notice(ctx));
   } else {
     T_CHECK(d.kind == DLC_DEVICE_CUDA && dlc_ctx_notice(ctx)[0] == '\0', "AUTO picks the GPU");
   }
