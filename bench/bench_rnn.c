@@ -113,6 +113,9 @@ static dlc_status run_ours(void *p) {
 static int cudnn_setup(rnn_case *c) {
   cudnnHandle_t h = dlc_ctx_cudnn_handle(c->b->ctx);
   if (!h) return 0;
+  /* Every copy goes on the context's stream, which cuDNN uses: it is non-blocking, so the
+   * legacy stream's cudaMemcpy/cudaMemset would not be ordered before cuDNN's reads. */
+  cudaStream_t s = (cudaStream_t)dlc_ctx_cuda_stream(c->b->ctx);
   dlc_rnn_mode m = c->s->desc.mode;
   cudnnRNNMode_t cell = m == DLC_RNN_LSTM ? CUDNN_LSTM : m == DLC_RNN_GRU ? CUDNN_GRU
                         : m == DLC_RNN_RELU ? CUDNN_RNN_RELU : CUDNN_RNN_TANH;
@@ -137,7 +140,8 @@ static int cudnn_setup(rnn_case *c) {
   CK(cudnnSetRNNDataDescriptor(c->ydesc, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED,
                                T, N, H, lens, NULL));
   CUK(cudaMalloc((void **)&c->dev_seq, sizeof(int32_t) * (size_t)N));
-  CUK(cudaMemcpy(c->dev_seq, lens, sizeof(int32_t) * (size_t)N, cudaMemcpyHostToDevice));
+  CUK(cudaMemcpyAsync(c->dev_seq, lens, sizeof(int32_t) * (size_t)N, cudaMemcpyHostToDevice, s));
+  CUK(cudaStreamSynchronize(s)); /* lens is pageable and freed next */
   free(lens);
   int dims[3] = {1, N, H}, strides[3] = {N * H, H, 1};
   CK(cudnnCreateTensorDescriptor(&c->hdesc));
@@ -149,7 +153,7 @@ static int cudnn_setup(rnn_case *c) {
   CUK(cudaMalloc(&c->dwspace, c->wsize));
   CUK(cudaMalloc(&c->cws, c->cws_size));
   CUK(cudaMalloc(&c->cres, c->cres_size));
-  CUK(cudaMemset(c->dwspace, 0, c->wsize));
+  CUK(cudaMemsetAsync(c->dwspace, 0, c->wsize, s));
   cudnnTensorDescriptor_t md, bd;
   CK(cudnnCreateTensorDescriptor(&md));
   CK(cudnnCreateTensorDescriptor(&bd));
@@ -159,8 +163,8 @@ static int cudnn_setup(rnn_case *c) {
     CK(cudnnGetRNNWeightParams(h, c->rnn, 0, c->wsize, c->wspace, id, md, &ma, bd, &ba));
     int rec = id >= gates, k = id % gates, in = rec ? H : F;
     const float *wsrc = (rec ? w_hh : w_ih) + (size_t)k * H * in, *bsrc = (rec ? b_hh : b_ih) + (size_t)k * H;
-    CUK(cudaMemcpy(ma, wsrc, sizeof(float) * (size_t)H * in, cudaMemcpyDeviceToDevice));
-    CUK(cudaMemcpy(ba, bsrc, sizeof(float) * (size_t)H, cudaMemcpyDeviceToDevice));
+    CUK(cudaMemcpyAsync(ma, wsrc, sizeof(float) * (size_t)H * in, cudaMemcpyDeviceToDevice, s));
+    CUK(cudaMemcpyAsync(ba, bsrc, sizeof(float) * (size_t)H, cudaMemcpyDeviceToDevice, s));
   }
   cudnnDestroyTensorDescriptor(md);
   cudnnDestroyTensorDescriptor(bd);

@@ -103,7 +103,7 @@ dlc_status dlc_cuda_ctx_init(dlc_ctx *ctx, int index) {
 dlc_status dlc_cuda_set_tf32(dlc_ctx *ctx, int allow) {
   if (ctx->cublas == NULL) return DLC_OK;
   cublasStatus_t s = cublasSetMathMode((cublasHandle_t)ctx->cublas,
-                                       allow ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH);
+                                       allow ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
   if (s != CUBLAS_STATUS_SUCCESS)
     return DLC_FAIL(ctx, DLC_ERR_CUBLAS, "cublasSetMathMode: %s", cublas_msg(s));
   return DLC_OK;

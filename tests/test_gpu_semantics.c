@@ -187,8 +187,11 @@ static void test_cublas(dlc_ctx *g) {
   cudaMalloc((void **)&dA, sizeof A);
   cudaMalloc((void **)&dB, sizeof B);
   cudaMalloc((void **)&dC, sizeof C);
-  cudaMemcpy(dA, A, sizeof A, cudaMemcpyHostToDevice);
-  cudaMemcpy(dB, B, sizeof B, cudaMemcpyHostToDevice);
+  /* On the stream cuBLAS uses: a legacy-stream cudaMemcpy from pageable memory need not
+   * have landed when a non-blocking stream reads (the emulated device makes sure it has
+   * not). */
+  cudaMemcpyAsync(dA, A, sizeof A, cudaMemcpyHostToDevice, st);
+  cudaMemcpyAsync(dB, B, sizeof B, cudaMemcpyHostToDevice, st);
   cublasHandle_t h = (cublasHandle_t)dlc_ctx_cublas_handle(g);
   const float one = 1.f, zero = 0.f;
   cudaMemsetAsync(dC, 0xff, sizeof C, st); /* NaN: beta = 0 must not read it */
@@ -216,8 +219,8 @@ static void test_cublas(dlc_ctx *g) {
   cudaMalloc((void **)&d1, 64);
   cudaMalloc((void **)&d2, 64);
   cudaMalloc((void **)&d3, 64);
-  cudaMemcpy(d1, S1, 64, cudaMemcpyHostToDevice);
-  cudaMemcpy(d2, S2, 64, cudaMemcpyHostToDevice);
+  cudaMemcpyAsync(d1, S1, 64, cudaMemcpyHostToDevice, st);
+  cudaMemcpyAsync(d2, S2, 64, cudaMemcpyHostToDevice, st);
   s = cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, 4, 4, 4, &one, d1, 4, d2, 4, &zero, d3, 4);
   cudaMemcpyAsync(SG, d3, 64, cudaMemcpyDeviceToHost, st);
   cudaStreamSynchronize(st);
@@ -236,12 +239,19 @@ static void test_emulation_only(void) {
   T_CHECK(cudaMalloc((void **)&d, 16) == cudaSuccess, "cudaMalloc");
   cudaMemcpy(fresh, d, 16, cudaMemcpyDeviceToHost);
   T_CHECK(isnan(fresh[0]) && isnan(fresh[3]), "fresh device memory is poison (NaN)");
-  const float ones[4] = {1, 1, 1, 1};
+  const float ones[4] = {1, 1, 1, 1}, twos[4] = {2, 2, 2, 2};
+  /* A legacy-stream copy from the host is not ordered before a non-blocking stream. */
   cudaMemcpy(d, ones, 16, cudaMemcpyHostToDevice);
+  cudaMemcpyAsync(host, d, 16, cudaMemcpyDeviceToHost, st);
+  cudaStreamSynchronize(st);
+  T_CHECK(isnan(host[0]), "a non-blocking stream saw a legacy cudaMemcpy it did not wait for");
+  cudaDeviceSynchronize();
+  cudaMemcpyAsync(d, twos, 16, cudaMemcpyHostToDevice, st);
+  host[0] = 7.f;
   cudaMemcpyAsync(host, d, 16, cudaMemcpyDeviceToHost, st);
   T_CHECK(host[0] == 7.f, "an asynchronous copy landed before the stream was synchronised");
   cudaStreamSynchronize(st);
-  T_CHECK(host[0] == 1.f && host[3] == 1.f, "the copy landed at the synchronisation");
+  T_CHECK(host[0] == 2.f && host[3] == 2.f, "the copy landed at the synchronisation");
   cudaFree(d);
 }
 

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include <deque>
+#include <memory>
 #include <map>
 #include <mutex>
 #include <set>
@@ -451,10 +452,25 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, enum cudaMemcpyKind
   if (n == 0) return cudaSuccess;
   cudaError_t e = check_copy(dst, src, n, kind, "cudaMemcpy");
   if (e != cudaSuccess) return fail(e);
-  /* On the legacy stream, synchronous for the host: earlier legacy and blocking-stream
-   * work first, then the copy. Non-blocking streams are not waited for. */
-  enqueue(&rt().legacy, [dst, src, n]() { memmove(dst, src, n); });
-  flush(&rt().legacy);
+  /* On the legacy stream, after earlier legacy and blocking-stream work (non-blocking
+   * streams are not waited for). CUDA's synchronisation rules for cudaMemcpy: a copy to
+   * the host returns when it is done; a copy from pageable host memory returns once the
+   * source is staged, "but the DMA to final destination may not have completed"; a copy
+   * between device buffers does not synchronise with the host at all. So only a copy to
+   * the host runs now: the others land when the legacy stream next runs, and a
+   * non-blocking stream that reads the destination without waiting sees the old data. */
+  const bool to_host = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyHostToHost ||
+                       (kind == cudaMemcpyDefault && !is_device(dst, n));
+  const bool from_host = kind == cudaMemcpyHostToDevice || (kind == cudaMemcpyDefault && !is_device(src, n));
+  if (to_host) {
+    enqueue(&rt().legacy, [dst, src, n]() { memmove(dst, src, n); });
+    flush(&rt().legacy);
+  } else if (from_host) {
+    auto staged = std::make_shared<std::string>((const char *)src, n);
+    enqueue(&rt().legacy, [dst, staged, n]() { memcpy(dst, staged->data(), n); });
+  } else {
+    enqueue(&rt().legacy, [dst, src, n]() { memmove(dst, src, n); });
+  }
   return rt().sticky != cudaSuccess ? fail(rt().sticky) : cudaSuccess;
 }
 
