@@ -267,6 +267,8 @@ void dlc_cuda_event_destroy(void *ev) {
   if (ev) cudaEventDestroy((cudaEvent_t)ev);
 }
 
+void dlc_cuda_thread_set_device(int index) { (void)cudaSetDevice(index); }
+
 dlc_status dlc_cuda_check_launch(dlc_ctx *ctx, int err, const char *what, const char *file,
                                  int line) {
   if (err == cudaSuccess) return DLC_OK;
@@ -311,6 +313,7 @@ dlc_status dlc_cuda_event_create(dlc_ctx *ctx, void **ev) {
 dlc_status dlc_cuda_event_record(dlc_ctx *ctx, void *ev) { (void)ctx; (void)ev; return DLC_OK; }
 dlc_status dlc_cuda_event_wait_host(dlc_ctx *ctx, void *ev) { (void)ctx; (void)ev; return DLC_OK; }
 void dlc_cuda_event_destroy(void *ev) { (void)ev; }
+void dlc_cuda_thread_set_device(int index) { (void)index; }
 dlc_status dlc_cuda_set_tf32(dlc_ctx *ctx, int allow) { (void)ctx; (void)allow; return DLC_OK; }
 dlc_status dlc_cuda_check_launch(dlc_ctx *ctx, int err, const char *what, const char *file,
                                  int line) {

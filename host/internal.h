@@ -108,6 +108,9 @@ dlc_status dlc_cuda_memcpy_async(dlc_ctx *ctx, void *dst, const void *src, size_
 dlc_status dlc_cuda_event_create(dlc_ctx *ctx, void **ev);
 dlc_status dlc_cuda_event_record(dlc_ctx *ctx, void *ev);
 dlc_status dlc_cuda_event_wait_host(dlc_ctx *ctx, void *ev);
+/* Makes cuda:index current on the calling thread (a new host thread starts on device 0):
+ * every thread that touches CUDA objects of a context calls it first. */
+void dlc_cuda_thread_set_device(int index);
 void dlc_cuda_event_destroy(void *ev);
 
 /* CUDA side of the context, in cuda_runtime.c (stubs without CUDA). */

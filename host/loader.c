@@ -109,6 +109,8 @@ static void assemble(const dlc_loader *l, int64_t b, int slot) {
 
 static void *worker(void *arg) {
   dlc_loader *l = arg;
+  /* The events it waits on belong to the context's device, not to device 0. */
+  if (l->cuda) dlc_cuda_thread_set_device(l->ctx->device.index);
   pthread_mutex_lock(&l->mu);
   for (;;) {
     while (!l->stop && l->want < 0) pthread_cond_wait(&l->cv, &l->mu);

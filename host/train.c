@@ -23,7 +23,8 @@ static int64_t rows_per_sample(const dlc_net *net) {
   return last->numel / last->shape[last->ndim - 1];
 }
 
-/* acc[0] += loss * samples, acc[1] += rows whose arg-max is their label. */
+/* acc[0] += loss * samples, acc[1] += rows whose arg-max is their label: two doubles, in
+ * a 4-float tensor (zero bits are 0.0). */
 static dlc_status accumulate(dlc_net *net, const dlc_tensor *labels, dlc_tensor *acc) {
   dlc_ctx *ctx = net->ctx;
   dlc_layer *last = &net->layers[net->nlayers - 1];
@@ -33,9 +34,10 @@ static dlc_status accumulate(dlc_net *net, const dlc_tensor *labels, dlc_tensor 
   if (dlc_on_cuda(acc))
     return DLC_LAUNCH(ctx, "metrics", dlc_launch_metrics(logits, labels->data, rows, C, net->loss_value.data,
                                                           (float)net->n, acc->data, ctx->stream));
-  float *a = acc->data, loss = *(const float *)net->loss_value.data;
+  double *a = acc->data;
+  const float loss = *(const float *)net->loss_value.data;
   const int32_t *y = labels->data;
-  a[0] += loss * (float)net->n;
+  a[0] += (double)loss * (double)net->n;
   for (int64_t r = 0; C && r < rows; r++) {
     const float *z = logits + r * C;
     int64_t best = 0;
@@ -47,7 +49,7 @@ static dlc_status accumulate(dlc_net *net, const dlc_tensor *labels, dlc_tensor 
 }
 
 static dlc_status read_stats(dlc_net *net, dlc_tensor *acc, int64_t samples, double t0, dlc_epoch_stats *st) {
-  float a[2];
+  double a[2];
   DLC_TRY(dlc_tensor_download(net->ctx, acc, a, sizeof a));
   st->samples = samples;
   st->loss = samples ? a[0] / (double)samples : 0;
@@ -65,8 +67,8 @@ static dlc_status loop(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t
   if (train && !opt) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "training needs an optimizer");
   memset(st, 0, sizeof *st);
   dlc_tensor acc;
-  int64_t two = 2;
-  DLC_TRY(dlc_tensor_alloc(ctx, &acc, DLC_F32, 1, &two, ctx->device));
+  int64_t four = 4; /* two doubles */
+  DLC_TRY(dlc_tensor_alloc(ctx, &acc, DLC_F32, 1, &four, ctx->device));
   dlc_status s = dlc_op_fill(ctx, &acc, 0.f);
   if (s == DLC_OK) s = dlc_loader_start(loader, epoch, start);
   int64_t nb = dlc_loader_batches(loader), b = start, samples = 0;

@@ -1,20 +1,20 @@
 /* Training metrics accumulated on the device, so a step needs no host synchronisation:
  * acc[0] += loss * weight (the batch's samples), acc[1] += number of rows whose arg-max is
- * their label. One block,
- * rows split over its threads, a fixed-order reduction: deterministic. */
+ * their label, both doubles (counted in integers). One block, rows split over its threads,
+ * a fixed-order reduction: deterministic. */
 #include "common.cuh"
 #include "launch.h"
 
 __global__ void metrics_kernel(const float *logits, const int32_t *labels, int64_t rows, int64_t C,
-                               const float *loss, float weight, float *acc) {
-  __shared__ float part[DLC_BLOCK];
-  float correct = 0.f;
+                               const float *loss, float weight, double *acc) {
+  __shared__ long long part[DLC_BLOCK];
+  long long correct = 0;
   for (int64_t r = threadIdx.x; C > 0 && r < rows; r += blockDim.x) { /* C = 0: loss only */
     const float *z = logits + r * C;
     int64_t best = 0;
     for (int64_t c = 1; c < C; c++)
       if (z[c] > z[best]) best = c;
-    correct += best == labels[r] ? 1.f : 0.f;
+    correct += best == labels[r];
   }
   part[threadIdx.x] = correct;
   __syncthreads();
@@ -23,13 +23,13 @@ __global__ void metrics_kernel(const float *logits, const int32_t *labels, int64
     __syncthreads();
   }
   if (threadIdx.x == 0) {
-    acc[0] += loss[0] * weight;
-    acc[1] += part[0];
+    acc[0] += (double)loss[0] * weight;
+    acc[1] += (double)part[0];
   }
 }
 
 extern "C" int dlc_launch_metrics(const float *logits, const int32_t *labels, int64_t rows, int64_t C,
-                                  const float *loss, float weight, float *acc, void *stream) {
+                                  const float *loss, float weight, double *acc, void *stream) {
   metrics_kernel<<<1, DLC_BLOCK, 0, (cudaStream_t)stream>>>(logits, labels, rows, C, loss, weight, acc);
   return (int)cudaGetLastError();
 }
