@@ -48,9 +48,11 @@ int bench_init(bench *b, const char *name, int argc, char **argv) {
     fprintf(stderr, "%s: %s\n", name, dlc_ctx_error(b->cpu));
     return 0;
   }
-  o.device = want_cpu ? DLC_DEVICE_CPU : DLC_DEVICE_AUTO;
+  /* A GPU benchmark that silently ran on the CPU would report CPU figures as GPU ones:
+   * without --cpu it needs a CUDA device, or it fails saying why. */
+  o.device = want_cpu ? DLC_DEVICE_CPU : DLC_DEVICE_CUDA;
   if (dlc_ctx_create(&b->ctx, &o) != DLC_OK) {
-    fprintf(stderr, "%s: %s\n", name, dlc_ctx_error(b->ctx));
+    fprintf(stderr, "%s: %s (--cpu benchmarks the CPU path)\n", name, dlc_ctx_error(b->ctx));
     return 0;
   }
   b->cuda = dlc_ctx_device(b->ctx).kind == DLC_DEVICE_CUDA;

@@ -171,6 +171,15 @@ static void bench_conv_cfg(bench *b, const conv_cfg *cf) {
         j.dir = d;
         ms[path][d] = bench_time_ms(b, run_conv, &j);
       }
+      if (path) {
+        const int64_t *fb = s->cudnn_fallbacks;
+        printf("# %s: cuDNN calls that fell back to im2col (workspace): %lld/%lld/%lld\n", tag,
+               (long long)fb[0], (long long)fb[1], (long long)fb[2]);
+        if (fb[0] + fb[1] + fb[2] > 0) {
+          fprintf(stderr, "%s: cuDNN was chosen but fell back to im2col\n", tag);
+          b->failures++;
+        }
+      }
       dlc_tensor_free(b->ctx, &ws);
       dlc_conv2d_destroy(b->ctx, s);
     }

@@ -53,6 +53,9 @@ typedef struct dlc_conv2d_state {
   int skip_im2col;              /* 1x1, stride 1, no padding */
   int64_t chunk[DLC_CONV_DIRS]; /* images per im2col pass */
   int use_cudnn[DLC_CONV_DIRS]; /* the path each direction takes on CUDA tensors */
+  /* Calls of a cuDNN direction that ran im2col instead because the batch's workspace did
+   * not fit (the benchmark prints them: a fallback must never be silent). */
+  int64_t cudnn_fallbacks[DLC_CONV_DIRS];
   float ms_im2col[DLC_CONV_DIRS], ms_cudnn[DLC_CONV_DIRS]; /* AUTO's timings, else 0 */
   size_t workspace_bytes;
   struct dlc_conv_cudnn *cudnn; /* NULL unless a direction may use cuDNN */

@@ -270,7 +270,13 @@ static dlc_status search(dlc_ctx *ctx, dlc_conv2d_state *s, scratch *b, size_t b
       bytes[d] = 0;
     }
   }
-  return set_batch(ctx, s, s->batch);
+  /* Reserve what cuDNN reports for the chosen algorithm at the planned batch when that is
+   * more than the search measured: dlc_conv_cudnn_run checks that figure, and a smaller
+   * reservation would send every call to im2col. */
+  DLC_TRY(set_batch(ctx, s, s->batch));
+  for (int d = 0; d < DLC_CONV_DIRS; d++)
+    if (s->use_cudnn[d] && c->bytes[d] != SIZE_MAX && c->bytes[d] > bytes[d]) bytes[d] = c->bytes[d];
+  return DLC_OK;
 }
 
 dlc_status dlc_conv_cudnn_setup(dlc_ctx *ctx, dlc_conv2d_state *s, size_t bytes[DLC_CONV_DIRS]) {
@@ -313,7 +319,10 @@ dlc_status dlc_conv_cudnn_run(dlc_ctx *ctx, dlc_conv2d_state *s, int dir, int64_
   struct dlc_conv_cudnn *c = s->cudnn;
   if (!c || !s->use_cudnn[dir]) return DLC_OK;
   if (n != c->desc_batch) DLC_TRY(set_batch(ctx, s, n));
-  if (c->bytes[dir] > ws_bytes) return DLC_OK; /* SIZE_MAX too: cuDNN cannot run this batch */
+  if (c->bytes[dir] > ws_bytes) { /* SIZE_MAX too: cuDNN cannot run this batch */
+    s->cudnn_fallbacks[dir]++;
+    return DLC_OK;
+  }
   cudnnHandle_t h = ctx->cudnn;
   const float one = 1.f, zero = 0.f;
   if (dir == DLC_CONV_FWD)

@@ -147,9 +147,14 @@ dlc_status dlc_conv2d_create(dlc_ctx *ctx, const dlc_conv2d_params *p, int64_t b
                     (long long)ys[0], (long long)ys[1], (long long)ys[2], (long long)ys[3],
                     (long long)ws[0], (long long)ws[1], (long long)ws[2], (long long)ws[3]);
   int on_cuda = ctx->device.kind == DLC_DEVICE_CUDA;
+#ifdef DLC_HAVE_CUDNN
+  const char *no_cudnn = "cuDNN did not start on this device: see the context's notice";
+#else
+  const char *no_cudnn = "built without cuDNN";
+#endif
   if (p->algo == DLC_CONV_CUDNN && !(on_cuda && dlc_conv_cudnn_available(ctx)))
     return DLC_FAIL(ctx, DLC_ERR_UNSUPPORTED, "conv2d: algo CUDNN needs a CUDA context and a "
-                    "build with cuDNN (%s)", on_cuda ? "built without cuDNN" : "this context runs on the CPU");
+                    "build with cuDNN (%s)", on_cuda ? no_cudnn : "this context runs on the CPU");
 
   dlc_conv2d_state *s = calloc(1, sizeof *s);
   if (!s) return DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "conv2d: host allocation of its state failed");

@@ -88,14 +88,23 @@ dlc_status dlc_cuda_ctx_init(dlc_ctx *ctx, int index) {
     return DLC_FAIL(ctx, DLC_ERR_CUBLAS, "cublasSetWorkspace: %s", cublas_msg(bs));
   DLC_TRY(dlc_cuda_set_tf32(ctx, ctx->opts.allow_tf32));
 #ifdef DLC_HAVE_CUDNN
-  cudnnHandle_t dh;
+  /* cuDNN is an optional fast path: when it cannot start (a missing or mismatched
+   * libcudnn, no memory for its handle), CUDA stays up, convolutions use im2col, and the
+   * notice says why. Only algo = cudnn then fails, naming the reason. */
+  cudnnHandle_t dh = NULL;
   cudnnStatus_t ds = cudnnCreate(&dh);
-  if (ds != CUDNN_STATUS_SUCCESS)
-    return DLC_FAIL(ctx, DLC_ERR_CUDNN, "cudnnCreate: %s", cudnnGetErrorString(ds));
-  ctx->cudnn = dh;
-  ds = cudnnSetStream(dh, s);
-  if (ds != CUDNN_STATUS_SUCCESS)
-    return DLC_FAIL(ctx, DLC_ERR_CUDNN, "cudnnSetStream: %s", cudnnGetErrorString(ds));
+  if (ds == CUDNN_STATUS_SUCCESS) {
+    ds = cudnnSetStream(dh, s);
+    if (ds != CUDNN_STATUS_SUCCESS) cudnnDestroy(dh);
+  }
+  if (ds == CUDNN_STATUS_SUCCESS) {
+    ctx->cudnn = dh;
+  } else {
+    size_t used = strlen(ctx->notice);
+    snprintf(ctx->notice + used, sizeof ctx->notice - used,
+             "%scuDNN unavailable on cuda:%d (%s, runtime version %zu): convolutions use im2col",
+             used ? "; " : "", index, cudnnGetErrorString(ds), cudnnGetVersion());
+  }
 #endif
   return DLC_OK;
 }
