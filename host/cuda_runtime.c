@@ -50,6 +50,33 @@ int dlc_cuda_device_count(char *why, size_t len) {
   return 0;
 }
 
+void dlc_runtime_versions(char *buf, size_t len) {
+  if (!buf || !len) return;
+  int drv = 0, rt = 0, ma = 0, mi = 0, pa = 0;
+  cudaDriverGetVersion(&drv);
+  cudaRuntimeGetVersion(&rt);
+  char d[32] = "none";
+  if (drv > 0) snprintf(d, sizeof d, "%d.%d", drv / 1000, (drv % 1000) / 10);
+  int n = snprintf(buf, len, "CUDA driver %s, runtime %d.%d (built with %d.%d)", d, rt / 1000,
+                   (rt % 1000) / 10, CUDART_VERSION / 1000, (CUDART_VERSION % 1000) / 10);
+  if (cublasGetProperty(MAJOR_VERSION, &ma) == CUBLAS_STATUS_SUCCESS &&
+      cublasGetProperty(MINOR_VERSION, &mi) == CUBLAS_STATUS_SUCCESS &&
+      cublasGetProperty(PATCH_LEVEL, &pa) == CUBLAS_STATUS_SUCCESS && n >= 0 && (size_t)n < len)
+    n += snprintf(buf + n, len - (size_t)n, "; cuBLAS %d.%d.%d (built with %d.%d.%d)", ma, mi, pa,
+                  CUBLAS_VER_MAJOR, CUBLAS_VER_MINOR, CUBLAS_VER_PATCH);
+#ifdef DLC_HAVE_CUDNN
+  size_t v = cudnnGetVersion();
+  if (n >= 0 && (size_t)n < len)
+    n += snprintf(buf + n, len - (size_t)n, "; cuDNN %zu.%zu.%zu (built with %d.%d.%d)", v / 10000,
+                  (v % 10000) / 100, v % 100, CUDNN_MAJOR, CUDNN_MINOR, CUDNN_PATCHLEVEL);
+#else
+  if (n >= 0 && (size_t)n < len) n += snprintf(buf + n, len - (size_t)n, "; cuDNN: not built");
+#endif
+#ifdef DLC_CUDA_EMULATED
+  if (n >= 0 && (size_t)n < len) snprintf(buf + n, len - (size_t)n, " [emulated device: these are the headers' versions]");
+#endif
+}
+
 static const char *cublas_msg(cublasStatus_t s) {
   return cublasGetStatusString(s);
 }
@@ -286,6 +313,10 @@ dlc_status dlc_cuda_check_launch(dlc_ctx *ctx, int err, const char *what, const 
 }
 
 #else /* !DLC_HAVE_CUDA */
+
+void dlc_runtime_versions(char *buf, size_t len) {
+  if (buf && len) snprintf(buf, len, "CUDA: not built");
+}
 
 int dlc_cuda_device_count(char *why, size_t len) {
   if (why && len) snprintf(why, len, "libdlcuda was built without CUDA (DLC_CUDA=OFF or no toolkit found)");

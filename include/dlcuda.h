@@ -128,6 +128,10 @@ DLC_API dlc_status dlc_ctx_release_cached(dlc_ctx *ctx);
 DLC_API int dlc_cuda_device_count(char *why, size_t len);
 /* Build facts: "cuda=ON cudnn=ON blas=openblas ..." (static string). */
 DLC_API const char *dlc_build_info(void);
+/* The CUDA driver, runtime, cuBLAS and cuDNN versions loaded in this process, each next to
+ * the version the build was compiled against ("cuBLAS 13.0.2 (built with 13.0.2)"), into
+ * buf; "CUDA: not built" without CUDA. */
+DLC_API void dlc_runtime_versions(char *buf, size_t len);
 
 /* ---------------------------------------------------------------- tensors */
 

@@ -664,6 +664,9 @@ out:
 
 static int cmd_info(void) {
   printf("%s\n", dlc_build_info());
+  char versions[512];
+  dlc_runtime_versions(versions, sizeof versions);
+  printf("%s\n", versions);
   char why[256];
   int n = dlc_cuda_device_count(why, sizeof why);
   if (n == 0) printf("CUDA devices: none (%s)\n", why);
