@@ -1,11 +1,14 @@
-"""PyTorch's CPU training speed on the same model file and data as `dlcuda train`.
+"""PyTorch's training speed on the same model file and data as `dlcuda train`.
 
 Builds an nn.Sequential from a libdlcuda .cfg (the same layers in the same order), loads
 Fashion-MNIST from the IDX files, and times training steps (forward, cross-entropy,
-backward, optimizer step) at the file's batch size on the given number of threads.
+backward, optimizer step) at the file's batch size, on the CPU with the given number of
+threads or on the GPU (--device cuda: the data set lives on the GPU, timed between
+synchronisations; --compile: torch.compile'd, "reduce-overhead" mode = CUDA graphs).
 Prints one JSON line with images per second.
 
   /usr/bin/python3 bench/torch_train.py models/mlp.cfg --threads 2 --steps 200
+  python3 bench/torch_train.py models/fashion_cnn.cfg --device cuda --steps 200 [--compile]
 """
 import argparse
 import gzip
@@ -93,10 +96,14 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--compile", action="store_true", help="torch.compile(mode='reduce-overhead')")
     a = ap.parse_args()
+    dev = torch.device(a.device)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     net, model, in_shape = build(read_cfg(a.model))
+    model = model.to(dev)
     batch = int(net.get("batch", 64))
     lr = float(net.get("lr", 0.01))
     kind = net.get("optimizer", "sgd")
@@ -108,29 +115,42 @@ def main():
         opt = cls(model.parameters(), lr=lr, weight_decay=float(net.get("weight_decay", 0)))
     x, y = load_idx(a.data)
     mean, std = float(net.get("mean", "0").split(",")[0]), float(net.get("std", "1").split(",")[0])
-    xs = torch.from_numpy(((x.astype(np.float32) / 255 - mean) / std).reshape([-1] + in_shape))
-    ys = torch.from_numpy(y.astype(np.int64))
+    xs = torch.from_numpy(((x.astype(np.float32) / 255 - mean) / std).reshape([-1] + in_shape)).to(dev)
+    ys = torch.from_numpy(y.astype(np.int64)).to(dev)
     loss_fn = nn.CrossEntropyLoss()
     model.train()
     n = xs.shape[0]
-    perm = torch.randperm(n)
+    perm = torch.randperm(n, device=dev)
+    batches = max(1, (n - batch) // batch)
 
-    def step(i):
-        idx = perm[(i * batch) % (n - batch):(i * batch) % (n - batch) + batch]
-        opt.zero_grad()
-        loss = loss_fn(model(xs[idx]), ys[idx])
+    def train_step(xb, yb):
+        opt.zero_grad(set_to_none=False)
+        loss = loss_fn(model(xb), yb)
         loss.backward()
         opt.step()
         return loss
 
-    for i in range(10):
+    run = torch.compile(train_step, mode="reduce-overhead") if a.compile else train_step
+
+    def step(i):
+        k = (i % batches) * batch
+        idx = perm[k:k + batch]
+        return run(xs[idx], ys[idx])
+
+    sync = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
+    for i in range(10 if not a.compile else 30):  # warm-up (and compilation)
         step(i)
+    sync()
     t0 = time.perf_counter()
     for i in range(a.steps):
         step(i)
+    sync()
     dt = time.perf_counter() - t0
-    print(json.dumps({"framework": "pytorch " + torch.__version__, "model": a.model, "threads": a.threads,
-                      "batch": batch, "steps": a.steps, "images_per_second": a.steps * batch / dt}))
+    name = torch.cuda.get_device_name() if a.device == "cuda" else "cpu"
+    print(json.dumps({"framework": "pytorch " + torch.__version__, "model": a.model, "device": name,
+                      "mode": "compile-reduce-overhead" if a.compile else "eager",
+                      "threads": a.threads, "batch": batch, "steps": a.steps,
+                      "images_per_second": a.steps * batch / dt}))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
  * batchnorm, pooling, dropout, dense) in evaluation and training mode (dropout masks are
  * the same on both devices), and of the LSTM; and `dlcuda predict` prints the same. Label
  * gpu: exits 77 without a device. */
+#define _DEFAULT_SOURCE /* realpath */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: test_gpu_forward DLCUDA_BINARY FIXTURE_DIR\n");
     return 2;
   }
-  bin = argv[1];
-  fixtures = argv[2];
+  /* The commands run in a temporary folder: relative paths (the GPU bundle's) must be
+   * made absolute first. */
+  static char bin_abs[4096], fix_abs[4096];
+  if (!realpath(argv[1], bin_abs) || !realpath(argv[2], fix_abs)) {
+    fprintf(stderr, "test_gpu_forward: cannot resolve %s or %s\n", argv[1], argv[2]);
+    return 2;
+  }
+  bin = bin_abs;
+  fixtures = fix_abs;
   dlc_ctx *g = t_gpu_ctx_or_skip(1); /* exits 77 without a device */
   dlc_ctx_destroy(g);
   dlc_ctx *ctx = t_cpu_ctx(1);
