@@ -63,14 +63,29 @@ static void right_and_wrong(const char *what, int which, const float *x, int64_t
   free(y);
 }
 
-static void test_reductions(void) {
-  float x[4096], ref[128];
-  t_fill_uniform(x, 4096, 11, -1, 1);
-  for (int w = 0; w < 8; w++) {
+/* ref[w] = the sum of x's warp w (32 values), for warps < n. */
+static void ref_warp_sums(const float *x, int n, float *ref) {
+  for (int w = 0; w < n; w++) {
     double s = 0;
     for (int l = 0; l < 32; l++) s += x[w * 32 + l];
     ref[w] = (float)s;
   }
+}
+
+/* Row-major C[m x n] = A[m x k] B[k x n], in double. */
+static void ref_gemm(int m, int n, int k, const float *A, const float *B, float *C) {
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++) {
+      double s = 0;
+      for (int p = 0; p < k; p++) s += (double)A[i * k + p] * B[p * n + j];
+      C[i * n + j] = (float)s;
+    }
+}
+
+static void test_reductions(void) {
+  float x[4096], ref[128];
+  t_fill_uniform(x, 4096, 11, -1, 1);
+  ref_warp_sums(x, 8, ref);
   right_and_wrong("warp butterfly sum", SEM_WARP_SUM, x, 256, ref, 8, 256, 0, 1);
 
   double s = 0;
@@ -79,10 +94,10 @@ static void test_reductions(void) {
   right_and_wrong("masked sum of 20 lanes", SEM_PARTIAL_SUM, x, 32, ref, 1, 20, 0, 0);
 
   const int blocks[3] = {96, 256, 1024};
+  s = 0;
+  for (int i = 0; i < 4000; i++) s += x[i];
+  ref[0] = (float)s;
   for (int k = 0; k < 3; k++) {
-    s = 0;
-    for (int i = 0; i < 4000; i++) s += x[i];
-    ref[0] = (float)s;
     char what[64];
     snprintf(what, sizeof what, "block sum, %d threads", blocks[k]);
     right_and_wrong(what, SEM_BLOCK_SUM, x, 4000, ref, 1, 4000, blocks[k], 1);
@@ -162,11 +177,7 @@ static void test_launch_checks(void) {
   /* Not sticky: the next launch works. */
   float x[64], ref[2];
   t_fill_uniform(x, 64, 5, -1, 1);
-  for (int w = 0; w < 2; w++) {
-    double s = 0;
-    for (int l = 0; l < 32; l++) s += x[w * 32 + l];
-    ref[w] = (float)s;
-  }
+  ref_warp_sums(x, 2, ref);
   T_CHECK(run(SEM_WARP_SUM, 0, x, 64, y, 2, 64, 0) == cudaSuccess && close_to(ref, y, 2, 1e-5),
           "a good launch after the bad ones");
 }
@@ -178,12 +189,7 @@ static void test_cublas(dlc_ctx *g) {
   float A[15], B[21], C[35], ref[35], *dA, *dB, *dC;
   t_fill_uniform(A, 15, 1, -1, 1);
   t_fill_uniform(B, 21, 2, -1, 1);
-  for (int i = 0; i < m; i++)
-    for (int j = 0; j < n; j++) {
-      double s = 0;
-      for (int p = 0; p < k; p++) s += (double)A[i * k + p] * B[p * n + j];
-      ref[i * n + j] = (float)s;
-    }
+  ref_gemm(m, n, k, A, B, ref);
   cudaMalloc((void **)&dA, sizeof A);
   cudaMalloc((void **)&dB, sizeof B);
   cudaMalloc((void **)&dC, sizeof C);
@@ -210,12 +216,7 @@ static void test_cublas(dlc_ctx *g) {
   float S1[16], S2[16], SR[16], SG[16], *d1, *d2, *d3;
   t_fill_uniform(S1, 16, 3, -1, 1);
   t_fill_uniform(S2, 16, 4, -1, 1);
-  for (int i = 0; i < 4; i++)
-    for (int j = 0; j < 4; j++) {
-      double a = 0;
-      for (int p = 0; p < 4; p++) a += (double)S1[i * 4 + p] * S2[p * 4 + j];
-      SR[i * 4 + j] = (float)a;
-    }
+  ref_gemm(4, 4, 4, S1, S2, SR);
   cudaMalloc((void **)&d1, 64);
   cudaMalloc((void **)&d2, 64);
   cudaMalloc((void **)&d3, 64);

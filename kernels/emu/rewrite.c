@@ -122,13 +122,12 @@ static void rewrite(const char *file, const char *s, size_t n, buf *out) {
     if (s[i] == '}') braces--;
     if (braces > 0 && strncmp(s + i, "__shared__", 10) == 0 && (i == 0 || !is_ident((unsigned char)s[i - 1])) &&
         !is_ident((unsigned char)s[i + 10])) {
-      /* Not after `extern` (handled below, before this point is reached). */
+      /* (`extern __shared__` never gets here: the `extern` branch below consumes it.) */
       const char *semi = memchr(s + i, ';', n - i);
       if (!semi) die(file, s, i, "__shared__ declaration without ;");
       size_t d0 = i + 10;
-      /* Skip the type: the declarators start after the last blank before the first name
-       * that is followed by '[', ',', '=' or ';'. Simplest robust cut: the type is every
-       * token but the last before the first declarator end. */
+      /* The declarators start at the first name: the identifier before the first '[',
+       * ',', '=' or ';' at parenthesis depth 0; the text before it is the type. */
       size_t first_end = d0;
       int depth = 0;
       while (s + first_end < semi && (depth > 0 || (s[first_end] != ',' && s[first_end] != '[' &&
