@@ -82,12 +82,23 @@ t_parity_result t_parity_measure(const float *ref, const float *got, int64_t n) 
   return r;
 }
 
+double t_sum_tol(int64_t terms, double max_term) {
+  return 4.0 * (double)(terms > 0 ? terms : 1) * max_term * 0x1p-24;
+}
+
+double t_max_abs(const float *x, int64_t n) {
+  double m = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (isfinite(x[i]) && fabs(x[i]) > m) m = fabs(x[i]);
+  return m;
+}
+
 int t_parity(const char *what, const float *ref, const float *got, int64_t n, double tol_nse,
              double tol_abs) {
   t_parity_result r = t_parity_measure(ref, got, n);
   int ok = r.mismatched_nonfinite == 0 && r.nse <= tol_nse && r.max_abs <= tol_abs;
-  printf("%-44s n=%-9lld nse=%.3e max_abs=%.3e nonfinite_mismatch=%lld %s\n", what, (long long)n,
-         r.nse, r.max_abs, (long long)r.mismatched_nonfinite, ok ? "ok" : "FAIL");
+  printf("%-44s n=%-9lld nse=%.3e max_abs=%.3e (<=%.1e) nonfinite_mismatch=%lld %s\n", what, (long long)n,
+         r.nse, r.max_abs, tol_abs, (long long)r.mismatched_nonfinite, ok ? "ok" : "FAIL");
   T_CHECK(ok, "%s: parity outside nse<=%g max_abs<=%g", what, tol_nse, tol_abs);
   return ok;
 }

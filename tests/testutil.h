@@ -64,6 +64,14 @@ typedef struct t_parity_result {
   int64_t mismatched_nonfinite;
 } t_parity_result;
 t_parity_result t_parity_measure(const float *ref, const float *got, int64_t n);
+/* The absolute limit for a float32 result that sums `terms` values, each at most max_term
+ * in magnitude, in whatever order a correct implementation (another BLAS kernel, thread
+ * count, chunking, vector width) chooses, compared with another such result: 2 units of
+ * roundoff (2^-24) per term and side, times the largest term. A fixed limit fails on a
+ * machine whose BLAS blocks the sum differently; this one grows with what is summed. */
+double t_sum_tol(int64_t terms, double max_term);
+/* max |x[i]| over the finite values. */
+double t_max_abs(const float *x, int64_t n);
 /* Measures, prints one line and counts a check. Returns 1 when within tolerance. */
 int t_parity(const char *what, const float *ref, const float *got, int64_t n, double tol_nse,
              double tol_abs);
