@@ -46,8 +46,8 @@ int dlc_launch_optim(const struct dlc_optim_hparams *h, float *p, const float *g
   return 1;
 }
 
-int dlc_launch_bn_stats(const float *x, int64_t N, int64_t C, int64_t S, float momentum, float eps, float *run_mean, float *run_var, float *save_mean, float *save_invstd, void *stream) {
-  (void)x; (void)N; (void)C; (void)S; (void)momentum; (void)eps; (void)run_mean; (void)run_var; (void)save_mean; (void)save_invstd; (void)stream;
+int dlc_launch_bn_stats(const float *x, int64_t N, int64_t C, int64_t S, float momentum, float eps, float *run_mean, float *run_var, float *save_mean, float *save_invstd, float *partials, void *stream) {
+  (void)x; (void)N; (void)C; (void)S; (void)momentum; (void)eps; (void)run_mean; (void)run_var; (void)save_mean; (void)save_invstd; (void)partials; (void)stream;
   return 1;
 }
 
@@ -61,8 +61,8 @@ int dlc_launch_bn_apply(const float *x, float *y, int64_t N, int64_t C, int64_t 
   return 1;
 }
 
-int dlc_launch_bn_backward(const float *x, const float *dy, float *dx, int64_t N, int64_t C, int64_t S, const float *mean, const float *invstd, const float *gamma, float *sums, float *dgamma, float *dbeta, int batch_stats, void *stream) {
-  (void)x; (void)dy; (void)dx; (void)N; (void)C; (void)S; (void)mean; (void)invstd; (void)gamma; (void)sums; (void)dgamma; (void)dbeta; (void)batch_stats; (void)stream;
+int dlc_launch_bn_backward(const float *x, const float *dy, float *dx, int64_t N, int64_t C, int64_t S, const float *mean, const float *invstd, const float *gamma, float *sums, float *partials, float *dgamma, float *dbeta, int batch_stats, void *stream) {
+  (void)x; (void)dy; (void)dx; (void)N; (void)C; (void)S; (void)mean; (void)invstd; (void)gamma; (void)sums; (void)partials; (void)dgamma; (void)dbeta; (void)batch_stats; (void)stream;
   return 1;
 }
 

@@ -3,6 +3,7 @@
  * num_batches_tracked (which this momentum-based update only counts, as PyTorch's does). */
 #include <string.h>
 
+#include "../kernels/batchnorm.h"
 #include "net_internal.h"
 
 /* The op takes [N, C] or [N, C, H, W]: a 3-d [N, C, L] input is viewed as [N, C, L, 1]. */
@@ -26,10 +27,10 @@ static dlc_status bn_init(dlc_net *net, dlc_layer *l) {
 
 static dlc_status bn_setup(dlc_net *net, dlc_layer *l) {
   dlc_ctx *ctx = net->ctx;
-  int64_t C = l->shape[0], two = 2 * C;
+  int64_t C = l->shape[0], floats = ctx->device.kind == DLC_DEVICE_CUDA ? dlc_bn_scratch_floats(C) : 2 * C;
   DLC_TRY(dlc_tensor_alloc(ctx, &l->save_mean, DLC_F32, 1, &C, ctx->device));
   DLC_TRY(dlc_tensor_alloc(ctx, &l->save_invstd, DLC_F32, 1, &C, ctx->device));
-  return dlc_tensor_alloc(ctx, &l->scratch, DLC_F32, 1, &two, ctx->device);
+  return dlc_tensor_alloc(ctx, &l->scratch, DLC_F32, 1, &floats, ctx->device);
 }
 
 static dlc_status bn_forward(dlc_net *net, dlc_layer *l, int64_t n, int train) {
@@ -39,7 +40,7 @@ static dlc_status bn_forward(dlc_net *net, dlc_layer *l, int64_t n, int train) {
   if (train) l->batches_tracked++;
   return dlc_op_batchnorm_fwd(net->ctx, &x, &l->param[0].value, &l->param[1].value, &l->param[2].value,
                               &l->param[3].value, l->momentum, l->eps, train, &l->save_mean,
-                              &l->save_invstd, &y);
+                              &l->save_invstd, &y, &l->scratch);
 }
 
 static dlc_status bn_backward(dlc_net *net, dlc_layer *l, int64_t n) {

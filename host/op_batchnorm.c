@@ -26,10 +26,25 @@ static dlc_status check_channel(dlc_ctx *ctx, const dlc_tensor *t, int64_t C, co
   return DLC_OK;
 }
 
+/* Floats of scratch this call needs: backward's two sums (need_sums), and on CUDA the
+ * partial results of every chunk (kernels/batchnorm.h). */
+static dlc_status check_scratch(dlc_ctx *ctx, const dlc_tensor *scratch, const dlc_tensor *x, int64_t N,
+                                int64_t C, int64_t S, int need_sums, const char *op) {
+  int64_t need = (need_sums ? 2 * C : 0) + (dlc_on_cuda(x) ? 2 * C * dlc_bn_splits(N, C, S) : 0);
+  if (need == 0) return DLC_OK;
+  if (!scratch)
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "batchnorm %s: scratch is NULL (%lld floats needed)", op, (long long)need);
+  DLC_TRY(dlc_check_f32(ctx, scratch, "scratch"));
+  if (scratch->numel < need || scratch->device.kind != x->device.kind)
+    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "batchnorm %s: scratch needs %lld floats on the input's device (has %lld)", op,
+                    (long long)need, (long long)scratch->numel);
+  return DLC_OK;
+}
+
 dlc_status dlc_op_batchnorm_fwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *gamma,
                                 const dlc_tensor *beta, dlc_tensor *run_mean, dlc_tensor *run_var,
                                 float momentum, float eps, int train, dlc_tensor *save_mean,
-                                dlc_tensor *save_invstd, dlc_tensor *y) {
+                                dlc_tensor *save_invstd, dlc_tensor *y, dlc_tensor *scratch) {
   DLC_TRY(dlc_check_f32(ctx, x, "x"));
   DLC_TRY(dlc_check_like(ctx, x, y, "y"));
   int64_t C = gamma ? gamma->numel : 0, N, S;
@@ -40,12 +55,14 @@ dlc_status dlc_op_batchnorm_fwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_ten
   if (train && N * S < 2)
     return DLC_FAIL(ctx, DLC_ERR_SHAPE, "batchnorm in training needs more than one value per channel (got %lld)",
                     (long long)(N * S));
+  if (train) DLC_TRY(check_scratch(ctx, scratch, x, N, C, S, 0, "forward"));
   float *mean = save_mean->data, *inv = save_invstd->data, *rm = run_mean->data, *rv = run_var->data;
   if (dlc_on_cuda(x)) {
     /* Training: batch statistics (and running estimates updated); evaluation: the saved
      * statistics are the running ones. */
     DLC_TRY(DLC_LAUNCH(ctx, "bn_stats",
-                       train ? dlc_launch_bn_stats(x->data, N, C, S, momentum, eps, rm, rv, mean, inv, ctx->stream)
+                       train ? dlc_launch_bn_stats(x->data, N, C, S, momentum, eps, rm, rv, mean, inv,
+                                                   scratch->data, ctx->stream)
                              : dlc_launch_bn_eval_stats(rm, rv, C, eps, mean, inv, ctx->stream)));
     return DLC_LAUNCH(ctx, "bn_apply", dlc_launch_bn_apply(x->data, y->data, N, C, S, mean, inv,
                                                           gamma->data, beta->data, ctx->stream));
@@ -110,15 +127,13 @@ dlc_status dlc_op_batchnorm_bwd_mode(dlc_ctx *ctx, const dlc_tensor *x, const dl
   const dlc_tensor *ch[5] = {gamma, save_mean, save_invstd, dgamma, dbeta};
   const char *names[5] = {"gamma", "save_mean", "save_invstd", "dgamma", "dbeta"};
   for (int k = 0; k < 5; k++) DLC_TRY(check_channel(ctx, ch[k], C, x, names[k]));
-  DLC_TRY(dlc_check_f32(ctx, scratch, "scratch"));
-  if (scratch->numel < 2 * C)
-    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "batchnorm backward: scratch needs %lld floats", (long long)(2 * C));
+  DLC_TRY(check_scratch(ctx, scratch, x, N, C, S, 1, "backward"));
   const float *mean = save_mean->data, *inv = save_invstd->data, *g = gamma->data;
   float *sums = scratch->data, *dg = dgamma->data, *db = dbeta->data;
   if (dlc_on_cuda(x))
     return DLC_LAUNCH(ctx, "bn_backward",
                       dlc_launch_bn_backward(x->data, dy->data, dx ? dx->data : NULL, N, C, S, mean, inv,
-                                             g, sums, dg, db, batch_stats != 0, ctx->stream));
+                                             g, sums, sums + 2 * C, dg, db, batch_stats != 0, ctx->stream));
   const float *xp = x->data, *dyp = dy->data;
   float *dxp = dx ? dx->data : NULL;
   float inv_m = batch_stats ? 1.f / (float)(N * S) : 0.f; /* eval: constant statistics */

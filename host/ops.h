@@ -81,13 +81,15 @@ dlc_status dlc_op_dropout_bwd(dlc_ctx *ctx, float p, uint64_t offset, const dlc_
 
 /* ---- batch normalisation (nn.BatchNorm1d / 2d) over x [N, C] or [N, C, H, W] */
 /* Train: normalise with the batch statistics (saved in save_mean / save_invstd) and update
- * run_mean / run_var by momentum (unbiased variance); eval: use the running statistics. */
+ * run_mean / run_var by momentum (unbiased variance); eval: use the running statistics.
+ * scratch: float32 on x's device, dlc_bn_scratch_floats(C) (kernels/batchnorm.h) is
+ * always enough; only a CUDA training forward uses it (elsewhere it may be NULL). */
 dlc_status dlc_op_batchnorm_fwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *gamma,
                                 const dlc_tensor *beta, dlc_tensor *run_mean, dlc_tensor *run_var,
                                 float momentum, float eps, int train, dlc_tensor *save_mean,
-                                dlc_tensor *save_invstd, dlc_tensor *y);
-/* dx += ..., dgamma += sum(dy * xhat), dbeta += sum(dy); dx may be NULL; scratch >= 2C.
- * After a training forward (batch statistics). */
+                                dlc_tensor *save_invstd, dlc_tensor *y, dlc_tensor *scratch);
+/* dx += ..., dgamma += sum(dy * xhat), dbeta += sum(dy); dx may be NULL; scratch: as for
+ * forward (2C floats on the CPU). After a training forward (batch statistics). */
 dlc_status dlc_op_batchnorm_bwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *gamma,
                                 const dlc_tensor *save_mean, const dlc_tensor *save_invstd,
                                 const dlc_tensor *dy, dlc_tensor *dx, dlc_tensor *dgamma,

@@ -1,8 +1,12 @@
-/* Batch normalisation: one block per channel for the statistics (two passes over the
- * channel: mean, then the centred sum of squares; deterministic), and grid-stride
- * elementwise kernels over the bodies in batchnorm.h. */
+/* Batch normalisation. The per-channel reductions (statistics in forward, the two gradient
+ * sums in backward) are split: channel c's M = N*S values are cut into P contiguous
+ * chunks (dlc_bn_splits), one block per (channel, chunk), so that a layer of 32 channels
+ * still fills every SM; a second, tiny kernel combines each channel's P partial results
+ * in a fixed order (deterministic: no atomics). The elementwise kernels find an element's
+ * channel with a multiply-high (fastdiv.h), not a 64-bit division. */
 #include "batchnorm.h"
 #include "common.cuh"
+#include "fastdiv.h"
 #include "launch.h"
 
 __device__ float bn_block_sum(float v) {
@@ -22,78 +26,160 @@ __device__ float bn_block_sum(float v) {
   return t;
 }
 
-/* Channel c's values: x[n * C * S + c * S + s]. */
-__global__ void bn_stats_kernel(const float *x, int64_t N, int64_t C, int64_t S, float momentum,
-                                float eps, float *run_mean, float *run_var, float *save_mean,
-                                float *save_invstd) {
+/* Walks this thread's share of the values [lo, hi) of one channel: value i (0 <= i < M) of
+ * channel c lies at (i / S) * C * S + c * S + i % S. The division happens once, at the
+ * start; each step of blockDim.x values then moves the offset with adds. */
+struct bn_cursor {
+  int64_t i, hi, s, off, S, step_off, step_s, wrap;
+  __device__ bn_cursor(int64_t lo, int64_t hi_, int64_t C, int64_t S_) : i(lo + threadIdx.x), hi(hi_), S(S_) {
+    int64_t n = i / S, dn = blockDim.x / S;
+    s = i - n * S;
+    off = n * C * S + s;
+    step_s = blockDim.x - dn * S;
+    step_off = dn * C * S + step_s;
+    wrap = C * S - S; /* from the end of one image's plane to the start of the next */
+  }
+  __device__ bool more() const { return i < hi; }
+  __device__ void next() {
+    i += blockDim.x;
+    off += step_off;
+    s += step_s;
+    if (s >= S) {
+      s -= S;
+      off += wrap;
+    }
+  }
+};
+
+/* Chunk p of P of M values: [M * p / P, M * (p + 1) / P). */
+static __host__ __device__ inline int64_t bn_chunk_start(int64_t M, int p, int P) { return M * p / P; }
+
+/* Partial statistics of chunk blockIdx.y of channel blockIdx.x: its mean and its centred
+ * sum of squares (two passes over the chunk, which the second reads from L2). */
+__global__ void bn_stats_partial_kernel(const float *x, int64_t N, int64_t C, int64_t S, float *part) {
   int64_t c = blockIdx.x, M = N * S;
+  int p = blockIdx.y, P = gridDim.y;
+  int64_t lo = bn_chunk_start(M, p, P), hi = bn_chunk_start(M, p + 1, P);
+  const float *xc = x + c * S;
   float s = 0.f;
-  for (int64_t i = threadIdx.x; i < M; i += blockDim.x) s += x[(i / S) * C * S + c * S + i % S];
-  float mean = bn_block_sum(s) / (float)M;
+  for (bn_cursor k(lo, hi, C, S); k.more(); k.next()) s += xc[k.off];
+  float mean = hi > lo ? bn_block_sum(s) / (float)(hi - lo) : 0.f;
   float q = 0.f;
-  for (int64_t i = threadIdx.x; i < M; i += blockDim.x) {
-    float d = x[(i / S) * C * S + c * S + i % S] - mean;
+  for (bn_cursor k(lo, hi, C, S); k.more(); k.next()) {
+    float d = xc[k.off] - mean;
     q += d * d;
   }
-  float var = bn_block_sum(q) / (float)M;
+  q = bn_block_sum(q);
   if (threadIdx.x == 0) {
-    save_mean[c] = mean;
-    save_invstd[c] = rsqrtf(var + eps);
-    if (run_mean) {
-      float unbiased = M > 1 ? var * (float)M / (float)(M - 1) : var;
-      run_mean[c] = (1.f - momentum) * run_mean[c] + momentum * mean;
-      run_var[c] = (1.f - momentum) * run_var[c] + momentum * unbiased;
-    }
+    part[2 * (c * P + p)] = mean;
+    part[2 * (c * P + p) + 1] = q;
   }
 }
 
-__global__ void bn_apply_kernel(const float *x, float *y, int64_t n, int64_t C, int64_t S,
+/* Channel c's P chunks combined in order (Chan, Golub and LeVeque's pairwise update of the
+ * mean and centred sum of squares), in double. */
+__global__ void bn_stats_final_kernel(const float *part, int64_t N, int64_t C, int64_t S, int P,
+                                      float momentum, float eps, float *run_mean, float *run_var,
+                                      float *save_mean, float *save_invstd) {
+  int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  int64_t M = N * S;
+  double na = 0, mean = 0, m2 = 0;
+  for (int p = 0; p < P; p++) {
+    double nb = (double)(bn_chunk_start(M, p + 1, P) - bn_chunk_start(M, p, P));
+    if (nb == 0) continue;
+    double mb = part[2 * (c * P + p)], qb = part[2 * (c * P + p) + 1];
+    double n = na + nb, delta = mb - mean;
+    mean += delta * nb / n;
+    m2 += qb + delta * delta * na * nb / n;
+    na = n;
+  }
+  double var = m2 / (double)M;
+  save_mean[c] = (float)mean;
+  save_invstd[c] = (float)(1.0 / sqrt(var + (double)eps));
+  if (run_mean) {
+    double unbiased = M > 1 ? m2 / (double)(M - 1) : var;
+    run_mean[c] = (1.f - momentum) * run_mean[c] + momentum * (float)mean;
+    run_var[c] = (1.f - momentum) * run_var[c] + momentum * (float)unbiased;
+  }
+}
+
+/* The channel of flat element i of [N, C, S]: (i / S) % C, with two multiply-highs. */
+__device__ static inline int64_t bn_channel(int64_t i, dlc_fastdiv S, dlc_fastdiv C) {
+  uint64_t q = dlc_fastdiv_q((uint64_t)i, S);
+  return (int64_t)(q - dlc_fastdiv_q(q, C) * C.d);
+}
+
+__global__ void bn_apply_kernel(const float *x, float *y, int64_t n, dlc_fastdiv C, dlc_fastdiv S,
                                 const float *mean, const float *invstd, const float *gamma,
                                 const float *beta) {
   int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-    int64_t c = (i / S) % C;
+    int64_t c = bn_channel(i, S, C);
     y[i] = dlc_bn_apply(x[i], mean[c], invstd[c], gamma[c], beta[c]);
   }
 }
 
-/* sums[c] = sum dy, sums[C + c] = sum dy * xhat; dgamma += the second, dbeta += the first. */
-__global__ void bn_grad_sums_kernel(const float *x, const float *dy, int64_t N, int64_t C, int64_t S,
-                                    const float *mean, const float *invstd, float *sums,
-                                    float *dgamma, float *dbeta) {
+/* Partial gradient sums of chunk blockIdx.y of channel blockIdx.x: sum dy and
+ * sum dy * (x - mean) (the 1/std factor is applied once, in the final kernel). */
+__global__ void bn_grad_partial_kernel(const float *x, const float *dy, int64_t N, int64_t C, int64_t S,
+                                       const float *mean, float *part) {
   int64_t c = blockIdx.x, M = N * S;
-  float a = 0.f, b = 0.f;
-  for (int64_t i = threadIdx.x; i < M; i += blockDim.x) {
-    int64_t k = (i / S) * C * S + c * S + i % S;
-    a += dy[k];
-    b += dy[k] * (x[k] - mean[c]) * invstd[c];
+  int p = blockIdx.y, P = gridDim.y;
+  int64_t lo = bn_chunk_start(M, p, P), hi = bn_chunk_start(M, p + 1, P);
+  const float *xc = x + c * S, *dyc = dy + c * S;
+  float mc = mean[c], a = 0.f, b = 0.f;
+  for (bn_cursor k(lo, hi, C, S); k.more(); k.next()) {
+    float d = dyc[k.off];
+    a += d;
+    b += d * (xc[k.off] - mc);
   }
   a = bn_block_sum(a);
   b = bn_block_sum(b);
   if (threadIdx.x == 0) {
-    sums[c] = a;
-    sums[C + c] = b;
-    dgamma[c] += b;
-    dbeta[c] += a;
+    part[2 * (c * P + p)] = a;
+    part[2 * (c * P + p) + 1] = b;
   }
 }
 
-__global__ void bn_grad_kernel(const float *x, const float *dy, float *dx, int64_t n, int64_t C,
-                               int64_t S, float inv_m, const float *mean, const float *invstd,
+/* sums[c] = sum dy, sums[C + c] = sum dy * xhat; dgamma += the second, dbeta += the first. */
+__global__ void bn_grad_final_kernel(const float *part, int64_t C, int P, const float *invstd,
+                                     float *sums, float *dgamma, float *dbeta) {
+  int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  double a = 0, b = 0;
+  for (int p = 0; p < P; p++) {
+    a += part[2 * (c * P + p)];
+    b += part[2 * (c * P + p) + 1];
+  }
+  float fa = (float)a, fb = (float)(b * invstd[c]);
+  sums[c] = fa;
+  sums[C + c] = fb;
+  dgamma[c] += fb;
+  dbeta[c] += fa;
+}
+
+__global__ void bn_grad_kernel(const float *x, const float *dy, float *dx, int64_t n, dlc_fastdiv C,
+                               dlc_fastdiv S, float inv_m, const float *mean, const float *invstd,
                                const float *gamma, const float *sums) {
   int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-    int64_t c = (i / S) % C;
+    int64_t c = bn_channel(i, S, C);
     dx[i] += dlc_bn_grad(x[i], dy[i], mean[c], invstd[c], gamma[c], sums[c] * inv_m,
-                         sums[C + c] * inv_m);
+                         sums[C.d + c] * inv_m);
   }
 }
 
+static unsigned bn_channel_grid(int64_t C) { return (unsigned)((C + DLC_BLOCK - 1) / DLC_BLOCK); }
+
 extern "C" int dlc_launch_bn_stats(const float *x, int64_t N, int64_t C, int64_t S, float momentum,
                                    float eps, float *run_mean, float *run_var, float *save_mean,
-                                   float *save_invstd, void *stream) {
-  bn_stats_kernel<<<(unsigned)C, DLC_BLOCK, 0, (cudaStream_t)stream>>>(
-      x, N, C, S, momentum, eps, run_mean, run_var, save_mean, save_invstd);
+                                   float *save_invstd, float *partials, void *stream) {
+  cudaStream_t st = (cudaStream_t)stream;
+  int P = dlc_bn_splits(N, C, S);
+  bn_stats_partial_kernel<<<dim3((unsigned)C, (unsigned)P), DLC_BLOCK, 0, st>>>(x, N, C, S, partials);
+  bn_stats_final_kernel<<<bn_channel_grid(C), DLC_BLOCK, 0, st>>>(
+      partials, N, C, S, P, momentum, eps, run_mean, run_var, save_mean, save_invstd);
   return (int)cudaGetLastError();
 }
 
@@ -109,8 +195,8 @@ __global__ void bn_eval_stats_kernel(const float *run_mean, const float *run_var
 extern "C" int dlc_launch_bn_eval_stats(const float *run_mean, const float *run_var, int64_t C,
                                         float eps, float *save_mean, float *save_invstd,
                                         void *stream) {
-  bn_eval_stats_kernel<<<(unsigned)((C + DLC_BLOCK - 1) / DLC_BLOCK), DLC_BLOCK, 0,
-                         (cudaStream_t)stream>>>(run_mean, run_var, C, eps, save_mean, save_invstd);
+  bn_eval_stats_kernel<<<bn_channel_grid(C), DLC_BLOCK, 0, (cudaStream_t)stream>>>(
+      run_mean, run_var, C, eps, save_mean, save_invstd);
   return (int)cudaGetLastError();
 }
 
@@ -118,23 +204,26 @@ extern "C" int dlc_launch_bn_apply(const float *x, float *y, int64_t N, int64_t 
                                    const float *mean, const float *invstd, const float *gamma,
                                    const float *beta, void *stream) {
   int64_t n = N * C * S;
-  bn_apply_kernel<<<dlc_grid_for(n), DLC_BLOCK, 0, (cudaStream_t)stream>>>(x, y, n, C, S, mean,
-                                                                          invstd, gamma, beta);
+  bn_apply_kernel<<<dlc_grid_for(n), DLC_BLOCK, 0, (cudaStream_t)stream>>>(
+      x, y, n, dlc_fastdiv_make((uint64_t)C), dlc_fastdiv_make((uint64_t)S), mean, invstd, gamma, beta);
   return (int)cudaGetLastError();
 }
 
 extern "C" int dlc_launch_bn_backward(const float *x, const float *dy, float *dx, int64_t N,
                                       int64_t C, int64_t S, const float *mean, const float *invstd,
-                                      const float *gamma, float *sums, float *dgamma,
-                                      float *dbeta, int batch_stats, void *stream) {
+                                      const float *gamma, float *sums, float *partials,
+                                      float *dgamma, float *dbeta, int batch_stats, void *stream) {
   cudaStream_t s = (cudaStream_t)stream;
-  bn_grad_sums_kernel<<<(unsigned)C, DLC_BLOCK, 0, s>>>(x, dy, N, C, S, mean, invstd, sums, dgamma, dbeta);
+  int P = dlc_bn_splits(N, C, S);
+  bn_grad_partial_kernel<<<dim3((unsigned)C, (unsigned)P), DLC_BLOCK, 0, s>>>(x, dy, N, C, S, mean, partials);
+  bn_grad_final_kernel<<<bn_channel_grid(C), DLC_BLOCK, 0, s>>>(partials, C, P, invstd, sums, dgamma, dbeta);
   if (dx) {
     int64_t n = N * C * S;
     /* Constant (running) statistics: no gradient through the mean and variance. */
     float inv_m = batch_stats ? 1.f / (float)(N * S) : 0.f;
-    bn_grad_kernel<<<dlc_grid_for(n), DLC_BLOCK, 0, s>>>(x, dy, dx, n, C, S, inv_m,
-                                                        mean, invstd, gamma, sums);
+    bn_grad_kernel<<<dlc_grid_for(n), DLC_BLOCK, 0, s>>>(x, dy, dx, n, dlc_fastdiv_make((uint64_t)C),
+                                                        dlc_fastdiv_make((uint64_t)S), inv_m, mean,
+                                                        invstd, gamma, sums);
   }
   return (int)cudaGetLastError();
 }

@@ -5,6 +5,23 @@
 
 #include "dlc_hd.h"
 
+/* The CUDA statistics and gradient sums cut channel c's M = N*S values into P contiguous
+ * chunks, one block each, and combine the P partial results per channel in a second
+ * kernel: P aims at about 1024 blocks in all (an H200 holds 132 SMs x 8 blocks of 256
+ * threads), with at least 4096 values per chunk and at most DLC_BN_MAX_SPLIT chunks. P
+ * depends only on the shape, so results are deterministic. */
+#define DLC_BN_MAX_SPLIT 32
+static inline int dlc_bn_splits(int64_t N, int64_t C, int64_t S) {
+  int64_t M = N * S, p = (1024 + C - 1) / C, by_work = M / 4096;
+  if (by_work < 1) by_work = 1;
+  if (p > by_work) p = by_work;
+  if (p > DLC_BN_MAX_SPLIT) p = DLC_BN_MAX_SPLIT;
+  return (int)p;
+}
+/* Floats of device scratch that forward (training) and backward need for C channels, for
+ * any N and S: the two sums of backward, then 2 floats per chunk of every channel. */
+static inline int64_t dlc_bn_scratch_floats(int64_t C) { return 2 * C * (1 + DLC_BN_MAX_SPLIT); }
+
 /* y = (x - mean) * invstd * gamma + beta */
 DLC_HD static inline float dlc_bn_apply(float x, float mean, float invstd, float gamma, float beta) {
   return (x - mean) * invstd * gamma + beta;

@@ -46,17 +46,19 @@ int dlc_launch_optim(const struct dlc_optim_hparams *h, float *p, const float *g
 
 /* Batch normalisation over [N, C, S]: statistics per channel (saved mean and 1/std, and
  * the running estimates updated when run_mean is not NULL), y = normalised x, and the
- * backward (sums: 2C floats of scratch; dx may be NULL). */
+ * backward (sums: 2C floats written; dx may be NULL). partials: device scratch of 2 * C *
+ * dlc_bn_splits(N, C, S) floats (batchnorm.h). */
 int dlc_launch_bn_stats(const float *x, int64_t N, int64_t C, int64_t S, float momentum, float eps,
                         float *run_mean, float *run_var, float *save_mean, float *save_invstd,
-                        void *stream);
+                        float *partials, void *stream);
 int dlc_launch_bn_eval_stats(const float *run_mean, const float *run_var, int64_t C, float eps,
                              float *save_mean, float *save_invstd, void *stream);
 int dlc_launch_bn_apply(const float *x, float *y, int64_t N, int64_t C, int64_t S, const float *mean,
                         const float *invstd, const float *gamma, const float *beta, void *stream);
 int dlc_launch_bn_backward(const float *x, const float *dy, float *dx, int64_t N, int64_t C,
                            int64_t S, const float *mean, const float *invstd, const float *gamma,
-                           float *sums, float *dgamma, float *dbeta, int batch_stats, void *stream);
+                           float *sums, float *partials, float *dgamma, float *dbeta, int batch_stats,
+                           void *stream);
 
 /* acc[0] += loss[0] * weight; acc[1] += rows whose arg-max over C logits equals the label
  * (C = 0: no labels to count, the loss only). acc is two doubles: an epoch's count stays
