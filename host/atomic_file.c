@@ -14,11 +14,30 @@ dlc_status dlc_atomic_open(dlc_ctx *ctx, dlc_atomic_file *f, const char *path) {
   memset(f, 0, sizeof *f);
   f->ctx = ctx;
   f->path = path;
-  if (snprintf(f->tmp, sizeof f->tmp, "%s.tmp", path) >= (int)sizeof f->tmp)
-    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "path too long: %.200s...", path);
-  f->fp = fopen(f->tmp, "wb");
-  if (!f->fp) return DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", f->tmp, strerror(errno));
-  return DLC_OK;
+  DLC_TRY(dlc_check_output_path(ctx, path));
+  static _Atomic unsigned counter;
+  for (int attempt = 0; attempt < 100; attempt++) {
+    unsigned k = counter++;
+    if (snprintf(f->tmp, sizeof f->tmp, "%s.tmp.%ld.%u", path, (long)getpid(), k) >= (int)sizeof f->tmp)
+      return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "path too long: %.200s...", path);
+    int fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno == EEXIST) continue; /* left by a crashed process with our pid */
+    if (fd < 0) {
+      int e = errno;
+      f->tmp[0] = '\0';
+      return DLC_FAIL(ctx, DLC_ERR_IO, "cannot write %s: creating a temporary file beside it: %s", path, strerror(e));
+    }
+    f->fp = fdopen(fd, "wb");
+    if (!f->fp) {
+      close(fd);
+      remove(f->tmp);
+      f->tmp[0] = '\0';
+      return DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "%s: opening a stream", path);
+    }
+    return DLC_OK;
+  }
+  f->tmp[0] = '\0';
+  return DLC_FAIL(ctx, DLC_ERR_IO, "cannot write %s: no free temporary name beside it", path);
 }
 
 /* The test hook: when this write would pass the armed limit, writes what fits (as a full
@@ -48,6 +67,21 @@ dlc_status dlc_atomic_write(dlc_atomic_file *f, const void *data, size_t bytes) 
                     strerror(err), f->path);
   }
   f->written += bytes;
+  return DLC_OK;
+}
+
+dlc_status dlc_atomic_patch(dlc_atomic_file *f, uint64_t offset, const void *data, size_t bytes) {
+  if (f->failed) return DLC_ERR_IO;
+  if (offset + bytes > f->written) return DLC_FAIL(f->ctx, DLC_ERR_INVALID_ARG, "%s: patch past the end", f->tmp);
+  int err = 0;
+  if (fflush(f->fp) != 0 || fseeko(f->fp, (off_t)offset, SEEK_SET) != 0 || fwrite(data, 1, bytes, f->fp) != bytes ||
+      fflush(f->fp) != 0 || fseeko(f->fp, 0, SEEK_END) != 0)
+    err = errno ? errno : EIO;
+  if (err) {
+    f->failed = 1;
+    return DLC_FAIL(f->ctx, DLC_ERR_IO, "writing %s: %s (the previous %s, if any, is untouched)", f->tmp, strerror(err),
+                    f->path);
+  }
   return DLC_OK;
 }
 

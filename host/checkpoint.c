@@ -53,7 +53,7 @@ dlc_status dlc_checkpoint_save(dlc_net *net, dlc_optim *opt, const dlc_checkpoin
   const char *meta[] = {"format", CKPT_FORMAT, "version", CKPT_VERSION, "epoch", v[0], "batch", v[1],
                         "batches_per_epoch", v[2], "step", v[3], "seed", v[4], "rng_offset", v[5],
                         "optimizer", opt ? kind_names[dlc_optim_kind(opt)] : "none"};
-  dlc_status s = dlc_safetensors_save(ctx, path, list, n, meta, (int)(sizeof meta / sizeof meta[0] / 2));
+  dlc_status s = dlc_safetensors_save_ex(ctx, path, list, n, meta, (int)(sizeof meta / sizeof meta[0] / 2), 1);
   free(list);
   free(names);
   return s;
@@ -171,7 +171,9 @@ dlc_status dlc_checkpoint_load(dlc_net *net, dlc_optim *opt, const char *path, d
   DLC_TRY(dlc_safetensors_open(ctx, path, &st));
   dlc_checkpoint_info got;
   dlc_status s = read_info(ctx, st, path, &got);
-  /* Everything is checked first, then copied. */
+  /* Everything is checked first (the data against the header's checksum included), then
+   * copied. */
+  if (s == DLC_OK) s = dlc_safetensors_verify(st, NULL);
   if (s == DLC_OK) s = dlc_net_read_tensors(net, st, path, "optimizer.", 0);
   if (s == DLC_OK && opt) s = optim_state(ctx, opt, st, path, 0);
   if (s == DLC_OK) s = dlc_net_read_tensors(net, st, path, "optimizer.", 1);

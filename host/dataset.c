@@ -8,6 +8,9 @@
 #include <math.h>
 #include <zlib.h>
 
+#include <unistd.h>
+
+#include "file_io.h"
 #include "internal.h"
 
 void dlc_dataset_free(dlc_dataset *ds) {
@@ -46,8 +49,8 @@ static uint32_t be32(const unsigned char *p) {
  * the dimensions. */
 static dlc_status idx_open(dlc_ctx *ctx, const char *path, int ndim, uint32_t dims[3], gzFile *out) {
   *out = NULL;
-  gzFile f = gzopen(path, "rb");
-  if (!f) return DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", path, strerror(errno ? errno : ENOENT));
+  gzFile f;
+  DLC_TRY(dlc_gzopen_input(ctx, path, "IDX file", &f));
   unsigned char head[16];
   dlc_status s = gz_read_all(ctx, f, path, head, 4 + 4 * (size_t)ndim, "the IDX header");
   if (s == DLC_OK && (head[0] != 0 || head[1] != 0 || head[2] != 0x08 || head[3] != ndim))
@@ -75,8 +78,8 @@ static dlc_status idx_check_size(dlc_ctx *ctx, const char *path, int ndim, const
                                  int64_t *payload) {
   DLC_TRY(dlc_shape_numel(ctx, ndim, dims, 1, payload));
   uint64_t want = (uint64_t)(4 + 4 * ndim) + (uint64_t)*payload;
-  FILE *f = fopen(path, "rb");
-  if (!f) return DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", path, strerror(errno));
+  FILE *f;
+  DLC_TRY(dlc_fopen_input(ctx, path, "IDX file", "rb", &f));
   unsigned char m[2] = {0, 0}, t[4] = {0, 0, 0, 0};
   int gz = fread(m, 1, 2, f) == 2 && m[0] == 0x1f && m[1] == 0x8b;
   long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
@@ -160,8 +163,8 @@ dlc_status dlc_idx_load(dlc_ctx *ctx, const char *path, dlc_tensor *out) {
   DLC_CHECK_NULL(ctx, path);
   DLC_CHECK_NULL(ctx, out);
   memset(out, 0, sizeof *out);
-  gzFile f = gzopen(path, "rb");
-  if (!f) return DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", path, strerror(errno ? errno : ENOENT));
+  gzFile f;
+  DLC_TRY(dlc_gzopen_input(ctx, path, "IDX file", &f));
   unsigned char head[20] = {0};
   dlc_status s = gz_read_all(ctx, f, path, head, 4, "the IDX magic");
   int ndim = head[3];
@@ -199,7 +202,11 @@ dlc_status dlc_dataset_load_cifar10(dlc_ctx *ctx, const char *const *files, int 
   int64_t total = 0;
   for (int k = 0; k < nfiles; k++) {
     struct stat st;
-    if (stat(files[k], &st) != 0) return DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", files[k], strerror(errno));
+    int fd;
+    DLC_TRY(dlc_open_input(ctx, files[k], "CIFAR-10 batch file", &fd));
+    int bad = fstat(fd, &st) != 0;
+    close(fd);
+    if (bad) return DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", files[k], strerror(errno));
     if (st.st_size == 0 || st.st_size % CIFAR_RECORD != 0)
       return DLC_FAIL(ctx, DLC_ERR_FORMAT,
                       "%s: %lld bytes is not a whole number of CIFAR-10 records of %d bytes (truncated?)",
@@ -217,8 +224,8 @@ dlc_status dlc_dataset_load_cifar10(dlc_ctx *ctx, const char *const *files, int 
     s = DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "CIFAR-10: %lld images", (long long)total);
   int64_t at = 0;
   for (int k = 0; s == DLC_OK && k < nfiles; k++) {
-    FILE *f = fopen(files[k], "rb");
-    if (!f) { s = DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", files[k], strerror(errno)); break; }
+    FILE *f;
+    if ((s = dlc_fopen_input(ctx, files[k], "CIFAR-10 batch file", "rb", &f)) != DLC_OK) break;
     while (s == DLC_OK && fread(rec, 1, CIFAR_RECORD, f) == CIFAR_RECORD) {
       if (rec[0] > 9)
         s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: record %lld has label %d, outside CIFAR-10's 0..9",
@@ -266,8 +273,8 @@ dlc_status dlc_dataset_load_csv(dlc_ctx *ctx, const char *path, int label_column
   DLC_CHECK_NULL(ctx, out);
   memset(out, 0, sizeof *out);
   snprintf(out->source, sizeof out->source, "%s", path);
-  FILE *f = fopen(path, "r");
-  if (!f) return DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", path, strerror(errno));
+  FILE *f;
+  DLC_TRY(dlc_fopen_input(ctx, path, "CSV file", "r", &f));
   enum { MAXF = 65536 };
   size_t cap_line = 1 << 16;
   char *line = malloc(cap_line);

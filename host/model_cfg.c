@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file_io.h"
 #include "net_internal.h"
 
 #define CFG_MAX_SECTIONS 512
@@ -508,11 +509,10 @@ dlc_status dlc_model_load(dlc_ctx *ctx, const char *path, int64_t batch, dlc_net
   cfg *c = calloc(1, sizeof *c);
   if (!c) return DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "model file parser");
   c->path = path;
-  c->fp = fopen(path, "r");
-  if (!c->fp) {
-    dlc_status s = DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", path, strerror(errno));
+  dlc_status so = dlc_fopen_input(ctx, path, "model file", "r", &c->fp);
+  if (so != DLC_OK) {
     free(c);
-    return s;
+    return so;
   }
   int err = ini_parse_stream(cfg_reader, c, cfg_handler, c);
   fclose(c->fp);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "file_io.h"
 
 #define NPY_MAX_HEADER 65536
 
@@ -69,8 +70,8 @@ dlc_status dlc_npy_load(dlc_ctx *ctx, const char *path, dlc_tensor *out) {
   DLC_CHECK_NULL(ctx, path);
   DLC_CHECK_NULL(ctx, out);
   memset(out, 0, sizeof *out);
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", path, strerror(errno));
+  FILE *fp;
+  DLC_TRY(dlc_fopen_input(ctx, path, ".npy file", "rb", &fp));
   dlc_status st = DLC_OK;
   char *header = NULL;
   dlc_tensor t;

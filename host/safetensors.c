@@ -7,9 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "atomic_file.h"
 #include "json.h"
+#include "weights.h"
+#include "file_io.h"
 
 #define ST_MAX_HEADER (UINT64_C(100) << 20) /* as the reference implementation */
 
@@ -315,10 +318,10 @@ dlc_status dlc_safetensors_open(dlc_ctx *ctx, const char *path, dlc_safetensors 
   DLC_TRY(new_file(ctx, path, &st));
   dlc_status s = DLC_OK;
   char *header = NULL;
-  st->fp = fopen(path, "rb");
   off_t size = -1;
-  if (!st->fp) s = DLC_FAIL(ctx, DLC_ERR_IO, "%s: %s", path, strerror(errno));
-  else if (fseeko(st->fp, 0, SEEK_END) != 0 || (size = ftello(st->fp)) < 0 || fseeko(st->fp, 0, SEEK_SET) != 0)
+  s = dlc_fopen_input(ctx, path, "safetensors file", "rb", &st->fp);
+  if (s != DLC_OK) {
+  } else if (fseeko(st->fp, 0, SEEK_END) != 0 || (size = ftello(st->fp)) < 0 || fseeko(st->fp, 0, SEEK_SET) != 0)
     s = DLC_FAIL(ctx, DLC_ERR_IO, "%s: cannot seek (not a regular file?)", path);
   unsigned char pre[8] = {0};
   if (s == DLC_OK && size >= 8 && fread(pre, 1, 8, st->fp) != 8) s = DLC_FAIL(ctx, DLC_ERR_IO, "%s: read failed", path);
@@ -516,6 +519,47 @@ static dlc_status check_text(dlc_ctx *ctx, const char *path, const char *what, c
 
 dlc_status dlc_safetensors_save(dlc_ctx *ctx, const char *path, const dlc_named_tensor *tensors, int n,
                                 const char *const *metadata, int nmeta) {
+  return dlc_safetensors_save_ex(ctx, path, tensors, n, metadata, nmeta, 0);
+}
+
+#define CRC_KEY "data_crc32"
+
+dlc_status dlc_safetensors_verify(dlc_safetensors *st, int *present) {
+  if (present) *present = 0;
+  if (!st) return DLC_ERR_INVALID_ARG;
+  const char *want = dlc_safetensors_metadata(st, CRC_KEY);
+  if (!want) return DLC_OK;
+  if (present) *present = 1;
+  uLong crc = crc32(0L, Z_NULL, 0);
+  if (st->mem) {
+    crc = crc32_z(crc, st->mem + st->data_start, (size_t)st->data_size);
+  } else {
+    enum { CHUNK = 1 << 20 };
+    unsigned char *buf = malloc(CHUNK);
+    if (!buf) return DLC_FAIL(st->ctx, DLC_ERR_OUT_OF_MEMORY, "%s: checking its checksum", st->what);
+    uint64_t left = st->data_size;
+    int ok = fseeko(st->fp, (off_t)st->data_start, SEEK_SET) == 0;
+    while (ok && left > 0) {
+      size_t n = left < CHUNK ? (size_t)left : CHUNK;
+      ok = fread(buf, 1, n, st->fp) == n;
+      if (ok) crc = crc32_z(crc, buf, n);
+      left -= ok ? n : 0;
+    }
+    free(buf);
+    if (!ok) return DLC_FAIL(st->ctx, DLC_ERR_IO, "%s: cannot read its data to check the checksum (truncated?)", st->what);
+  }
+  char got[16];
+  snprintf(got, sizeof got, "%08lx", (unsigned long)crc);
+  if (strcmp(got, want) != 0)
+    return DLC_FAIL(st->ctx, DLC_ERR_FORMAT,
+                    "%s: the data does not match the header's checksum (data_crc32 %.16s, the data's is %s): the file is "
+                    "corrupt or was changed; it is not used",
+                    st->what, want, got);
+  return DLC_OK;
+}
+
+dlc_status dlc_safetensors_save_ex(dlc_ctx *ctx, const char *path, const dlc_named_tensor *tensors, int n,
+                                   const char *const *metadata, int nmeta, int checksum) {
   if (!ctx) return DLC_ERR_INVALID_ARG;
   DLC_CHECK_NULL(ctx, path);
   if (n < 0 || nmeta < 0 || (n > 0 && !tensors) || (nmeta > 0 && !metadata))
@@ -526,6 +570,8 @@ dlc_status dlc_safetensors_save(dlc_ctx *ctx, const char *path, const dlc_named_
     for (int j = 0; j < i; j++)
       if (strcmp(metadata[2 * j], metadata[2 * i]) == 0)
         return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: metadata key \"%s\" twice", path, metadata[2 * i]);
+    if (checksum && strcmp(metadata[2 * i], CRC_KEY) == 0)
+      return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: metadata key \"%s\" is the checksum's", path, CRC_KEY);
   }
   char nm[96];
   for (int i = 0; i < n; i++) {
@@ -553,13 +599,20 @@ dlc_status dlc_safetensors_save(dlc_ctx *ctx, const char *path, const dlc_named_
       if (dlc_dtype_size(tensors[i].tensor->dtype) == size) order[m++] = i;
   sbuf h = {0};
   sb_put(&h, "{", 1);
-  if (nmeta > 0) {
+  size_t crc_at = 0; /* where the checksum's 8 digits lie in the header */
+  if (nmeta > 0 || checksum) {
     sb_put(&h, "\"__metadata__\":{", 16);
     for (int i = 0; i < nmeta; i++) {
       if (i) sb_put(&h, ",", 1);
       sb_json_string(&h, metadata[2 * i]);
       sb_put(&h, ":", 1);
       sb_json_string(&h, metadata[2 * i + 1]);
+    }
+    if (checksum) {
+      if (nmeta) sb_put(&h, ",", 1);
+      sb_put(&h, "\"" CRC_KEY "\":\"", strlen(CRC_KEY) + 4);
+      crc_at = h.len;
+      sb_put(&h, "00000000\"", 9);
     }
     sb_put(&h, "}", 1);
   }
@@ -594,17 +647,25 @@ dlc_status dlc_safetensors_save(dlc_ctx *ctx, const char *path, const dlc_named_
   if (s == DLC_OK) s = dlc_atomic_write(&f, pre, 8);
   if (s == DLC_OK) s = dlc_atomic_write(&f, h.p, h.len);
   void *host = NULL;
+  uLong crc = crc32(0L, Z_NULL, 0);
   for (int j = 0; j < m && s == DLC_OK; j++) {
     const dlc_tensor *t = tensors[order[j]].tensor;
     if (t->device.kind == DLC_DEVICE_CPU) {
       s = dlc_atomic_write(&f, t->data, t->nbytes);
+      if (checksum) crc = crc32_z(crc, t->data, t->nbytes);
       continue;
     }
     if ((s = dlc_host_alloc(ctx, &host, t->nbytes)) != DLC_OK) break;
     s = dlc_tensor_download(ctx, t, host, t->nbytes);
     if (s == DLC_OK) s = dlc_atomic_write(&f, host, t->nbytes);
+    if (checksum) crc = crc32_z(crc, host, t->nbytes);
     dlc_host_free(host);
     host = NULL;
+  }
+  if (s == DLC_OK && checksum) {
+    char digits[9];
+    snprintf(digits, sizeof digits, "%08lx", (unsigned long)crc);
+    s = dlc_atomic_patch(&f, 8 + crc_at, digits, 8);
   }
   if (opened) {
     if (s == DLC_OK) s = dlc_atomic_commit(&f);

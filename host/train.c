@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "../kernels/launch.h"
+#include "../kernels/metrics.h"
 #include "net_internal.h"
 
 #define DLC_METRICS_EVERY 20 /* batches between host reads of the running metrics */
@@ -23,9 +24,11 @@ static int64_t rows_per_sample(const dlc_net *net) {
   return last->numel / last->shape[last->ndim - 1];
 }
 
-/* acc[0] += loss * samples, acc[1] += rows whose arg-max is their label: two doubles, in
- * a 4-float tensor (zero bits are 0.0). */
-static dlc_status accumulate(dlc_net *net, const dlc_tensor *labels, dlc_tensor *acc) {
+/* acc[0] += loss * samples, acc[1] += rows whose arg-max is their label, acc[2] the mark
+ * of the first batch whose loss was not finite (kernels/metrics.h): three doubles, in a
+ * 6-float tensor (zero bits are 0.0). */
+#define ACC_DOUBLES 3
+static dlc_status accumulate(dlc_net *net, const dlc_tensor *labels, dlc_tensor *acc, int64_t batch) {
   dlc_ctx *ctx = net->ctx;
   dlc_layer *last = &net->layers[net->nlayers - 1];
   int64_t C = last->shape[last->ndim - 1], rows = net->n * rows_per_sample(net);
@@ -33,11 +36,12 @@ static dlc_status accumulate(dlc_net *net, const dlc_tensor *labels, dlc_tensor 
   if (net->loss != 1 || labels->numel != rows) C = 0; /* no accuracy without class labels */
   if (dlc_on_cuda(acc))
     return DLC_LAUNCH(ctx, "metrics", dlc_launch_metrics(logits, labels->data, rows, C, net->loss_value.data,
-                                                          (float)net->n, acc->data, ctx->stream));
+                                                          (float)net->n, batch, acc->data, ctx->stream));
   double *a = acc->data;
   const float loss = *(const float *)net->loss_value.data;
   const int32_t *y = labels->data;
   a[0] += (double)loss * (double)net->n;
+  if (a[2] == 0 && !isfinite(loss)) a[2] = dlc_metrics_bad_mark(loss, batch);
   for (int64_t r = 0; C && r < rows; r++) {
     const float *z = logits + r * C;
     int64_t best = 0;
@@ -48,15 +52,34 @@ static dlc_status accumulate(dlc_net *net, const dlc_tensor *labels, dlc_tensor 
   return DLC_OK;
 }
 
-static dlc_status read_stats(dlc_net *net, dlc_tensor *acc, int64_t samples, double t0, dlc_epoch_stats *st) {
-  double a[2];
+/* Reads the metrics; *bad gets the mark of the first non-finite loss (0: none). */
+static dlc_status read_stats(dlc_net *net, dlc_tensor *acc, int64_t samples, double t0, dlc_epoch_stats *st,
+                             double *bad) {
+  double a[ACC_DOUBLES];
   DLC_TRY(dlc_tensor_download(net->ctx, acc, a, sizeof a));
+  *bad = a[2];
   st->samples = samples;
   st->loss = samples ? a[0] / (double)samples : 0;
   st->accuracy = samples ? a[1] / (double)(samples * rows_per_sample(net)) : 0;
   st->seconds = now_s() - t0;
   st->samples_per_second = st->seconds > 0 ? samples / st->seconds : 0;
   return DLC_OK;
+}
+
+/* The error for the first batch whose loss was not finite (mark from metrics.h). */
+static dlc_status nonfinite_loss(dlc_net *net, double mark, int64_t epoch, int64_t nb, int train, const float *lr_of) {
+  int64_t batch = (int64_t)(mark > 0 ? mark : -mark) - 1;
+  const char *what = mark > 0 ? "NaN" : "infinite";
+  if (!train)
+    return DLC_FAIL(net->ctx, DLC_ERR_NUMERIC,
+                    "the loss is %s at batch %lld of %lld: the network's weights or this data hold NaN or infinite "
+                    "values (were the weights saved from a run that diverged?)",
+                    what, (long long)batch + 1, (long long)nb);
+  return DLC_FAIL(net->ctx, DLC_ERR_NUMERIC,
+                  "the loss became %s at batch %lld of %lld in epoch %lld (learning rate %g at that batch): lower the "
+                  "learning rate, or clip gradients (clip_norm)",
+                  what, (long long)batch + 1, (long long)nb, (long long)epoch + 1,
+                  (double)lr_of[batch % DLC_METRICS_EVERY]);
 }
 
 static dlc_status loop(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch, int64_t start,
@@ -67,14 +90,18 @@ static dlc_status loop(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t
   if (train && !opt) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "training needs an optimizer");
   memset(st, 0, sizeof *st);
   dlc_tensor acc;
-  int64_t four = 4; /* two doubles */
-  DLC_TRY(dlc_tensor_alloc(ctx, &acc, DLC_F32, 1, &four, ctx->device));
+  int64_t floats = 2 * ACC_DOUBLES;
+  DLC_TRY(dlc_tensor_alloc(ctx, &acc, DLC_F32, 1, &floats, ctx->device));
   dlc_status s = dlc_op_fill(ctx, &acc, 0.f);
   if (s == DLC_OK) s = dlc_loader_start(loader, epoch, start);
   int64_t nb = dlc_loader_batches(loader), b = start, samples = 0;
   double t0 = now_s();
   int64_t in_shape[DLC_MAX_DIMS] = {0};
   memcpy(in_shape + 1, net->in_shape, sizeof(int64_t) * (size_t)net->in_ndim);
+  /* The learning rate of the batches since the last read, to name the one in force at a
+   * batch whose loss was not finite (the schedule has moved on by the time it is read). */
+  float lr_of[DLC_METRICS_EVERY] = {0};
+  double bad = 0;
   while (s == DLC_OK && (max_batches <= 0 || b - start < max_batches)) {
     dlc_tensor x, y;
     int64_t n;
@@ -86,23 +113,21 @@ static dlc_status loop(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t
     if (train) s = dlc_net_zero_grad(net);
     if (s == DLC_OK) s = dlc_net_forward(net, &x, train, NULL);
     if (s == DLC_OK) s = dlc_net_loss(net, &y, NULL);
-    if (s == DLC_OK) s = accumulate(net, &y, &acc);
+    if (s == DLC_OK) s = accumulate(net, &y, &acc, b);
+    lr_of[b % DLC_METRICS_EVERY] = opt ? dlc_optim_lr(opt) : 0.f;
     if (s == DLC_OK && train) s = dlc_net_backward(net);
     if (s == DLC_OK && train) s = dlc_optim_step(opt, &net->params, &net->grads);
     samples += n;
     b++;
+    /* Read at least every DLC_METRICS_EVERY batches: the window lr_of covers. */
     if (s == DLC_OK && (b % DLC_METRICS_EVERY == 0 || b == nb || b - start == max_batches)) {
-      s = read_stats(net, &acc, samples, t0, st);
-      if (s == DLC_OK && !isfinite(st->loss))
-        s = DLC_FAIL(ctx, DLC_ERR_NUMERIC,
-                     "the loss became %s in epoch %lld by batch %lld of %lld (learning rate %g): lower "
-                     "the learning rate, or clip gradients (clip_norm)",
-                     isnan(st->loss) ? "NaN" : "infinite", (long long)epoch + 1, (long long)b,
-                     (long long)nb, opt ? dlc_optim_lr(opt) : 0.0);
+      s = read_stats(net, &acc, samples, t0, st, &bad);
+      if (s == DLC_OK && bad != 0) s = nonfinite_loss(net, bad, epoch, nb, train, lr_of);
       if (s == DLC_OK && cb) cb(user, b, nb, st);
     }
   }
-  if (s == DLC_OK) s = read_stats(net, &acc, samples, t0, st);
+  if (s == DLC_OK) s = read_stats(net, &acc, samples, t0, st, &bad);
+  if (s == DLC_OK && bad != 0) s = nonfinite_loss(net, bad, epoch, nb, train, lr_of);
   dlc_tensor_free(ctx, &acc);
   return s;
 }

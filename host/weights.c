@@ -121,7 +121,9 @@ dlc_status dlc_net_load_weights(dlc_net *net, const char *path) {
   DLC_TRY(dlc_safetensors_open(net->ctx, path, &st));
   const char *format = dlc_safetensors_metadata(st, "format");
   int checkpoint = format && strcmp(format, "dlcuda-checkpoint") == 0;
-  dlc_status s = dlc_net_read_tensors(net, st, path, checkpoint ? "optimizer." : NULL, 1);
+  dlc_status s = dlc_safetensors_verify(st, NULL); /* a checkpoint's checksum */
+  if (s == DLC_OK) s = dlc_net_read_tensors(net, st, path, checkpoint ? "optimizer." : NULL, 0);
+  if (s == DLC_OK) s = dlc_net_read_tensors(net, st, path, checkpoint ? "optimizer." : NULL, 1);
   dlc_safetensors_close(st);
   return s;
 }

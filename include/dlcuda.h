@@ -473,12 +473,30 @@ DLC_API dlc_status dlc_model_load(dlc_ctx *ctx, const char *path, int64_t batch,
 
 /* ---------------------------------------------------------------- files */
 
+/* Every file libdlcuda reads must be a regular file: a folder, FIFO, device or socket is
+ * refused at once with a message naming it (never a blocking open). Every file it writes
+ * is written atomically (see dlc_npy_save) after dlc_check_output_path's checks. */
+
+/* Checks that path can be written as an output, before a long run makes it: its folder
+ * exists and a file can be created in it, and path is not a folder or another non-regular
+ * file. The message names the path and the reason (e.g. a read-only file system). */
+DLC_API dlc_status dlc_check_output_path(dlc_ctx *ctx, const char *path);
+/* An advisory lock that this process alone writes path: a POSIX record lock on PATH.lock
+ * (which holds the owner's pid, and is removed on release). Held by another live process:
+ * DLC_ERR_IO with a message naming path and that process. A process that dies releases
+ * its locks. Used by `dlcuda train` for its checkpoint, log and saved weights. */
+typedef struct dlc_file_lock dlc_file_lock;
+DLC_API dlc_status dlc_file_lock_acquire(dlc_ctx *ctx, const char *path, dlc_file_lock **out);
+DLC_API void dlc_file_lock_release(dlc_file_lock *lock);
+
 /* Reads a .npy file (format 1.0-3.0, little-endian, C order) into a new CPU tensor:
  * float32, int32, uint8, or int64 converted to int32 (out-of-range values are an error).
  * A truncated, oversized or malformed file is an error naming the problem. */
 DLC_API dlc_status dlc_npy_load(dlc_ctx *ctx, const char *path, dlc_tensor *out);
-/* Writes a float32, int32, int64 or uint8 tensor (on any device) as .npy: to PATH.tmp,
- * fsync'd, then renamed over PATH, so a failed write never leaves a broken file in its place. */
+/* Writes a float32, int32, int64 or uint8 tensor (on any device) as .npy: to a temporary
+ * file beside PATH whose name is unique to the writer (PATH.tmp.PID.N), fsync'd, then
+ * renamed over PATH, so a failed write, or two processes writing PATH at once, never
+ * leaves a broken or mixed file in its place. */
 DLC_API dlc_status dlc_npy_save(dlc_ctx *ctx, const char *path, const dlc_tensor *t);
 
 /* safetensors files: named tensors and string metadata, as PyTorch's
@@ -519,7 +537,7 @@ typedef struct dlc_named_tensor {
   const dlc_tensor *tensor; /* float32, float16, bfloat16, int32, int64 or uint8, any device */
 } dlc_named_tensor;
 /* Writes n tensors and nmeta metadata pairs (metadata[2i] = key, metadata[2i + 1] = value)
- * as PATH.tmp, fsync'd, then renamed over PATH. Tensors are laid out widest dtype first
+ * atomically, as dlc_npy_save does. Tensors are laid out widest dtype first
  * (each aligned to its element size), in the given order within a dtype size. */
 DLC_API dlc_status dlc_safetensors_save(dlc_ctx *ctx, const char *path, const dlc_named_tensor *tensors,
                                         int n, const char *const *metadata, int nmeta);
@@ -539,7 +557,9 @@ DLC_API dlc_status dlc_net_load_weights(dlc_net *net, const char *path);
  * function of seed and epoch). Resuming from it reproduces the losses of a run never
  * stopped, bit for bit, on the same device and build (on a GPU, given deterministic
  * algorithms: a convolution with algo AUTO times cuDNN again in the new process and may
- * choose differently; im2col is deterministic). Written atomically. */
+ * choose differently; im2col is deterministic). Written atomically, with the CRC-32 of its
+ * data in __metadata__ "data_crc32": loading (as a checkpoint or as weights) refuses a file
+ * whose data does not match it. */
 typedef struct dlc_checkpoint_info {
   int64_t epoch;             /* the epoch to continue ... */
   int64_t batch;             /* ... at this batch (0: from its start) */

@@ -61,10 +61,12 @@ int dlc_launch_bn_backward(const float *x, const float *dy, float *dx, int64_t N
                            void *stream);
 
 /* acc[0] += loss[0] * weight; acc[1] += rows whose arg-max over C logits equals the label
- * (C = 0: no labels to count, the loss only). acc is two doubles: an epoch's count stays
- * exact past 2^24 rows, and its loss sum does not lose the last batches' digits. */
+ * (C = 0: no labels to count, the loss only); acc[2], while 0, becomes
+ * dlc_metrics_bad_mark(loss, batch) when the loss is not finite (metrics.h). acc is three
+ * doubles: an epoch's count stays exact past 2^24 rows, and its loss sum does not lose the
+ * last batches' digits. */
 int dlc_launch_metrics(const float *logits, const int32_t *labels, int64_t rows, int64_t C,
-                       const float *loss, float weight, double *acc, void *stream);
+                       const float *loss, float weight, int64_t batch, double *acc, void *stream);
 /* Softmax (log_softmax = 0) or log-softmax (1) over `rows` rows of C floats; y may be x. */
 int dlc_launch_softmax_fwd(int log_softmax, const float *x, float *y, int64_t rows, int64_t C,
                            void *stream);

@@ -1,12 +1,14 @@
 /* Training metrics accumulated on the device, so a step needs no host synchronisation:
  * acc[0] += loss * weight (the batch's samples), acc[1] += number of rows whose arg-max is
- * their label, both doubles (counted in integers). One block, rows split over its threads,
- * a fixed-order reduction: deterministic. */
+ * their label, both doubles (counted in integers), and acc[2] marks the first batch whose
+ * loss was not finite. One block, rows split over its threads, a fixed-order reduction:
+ * deterministic. */
 #include "common.cuh"
 #include "launch.h"
+#include "metrics.h"
 
 __global__ void metrics_kernel(const float *logits, const int32_t *labels, int64_t rows, int64_t C,
-                               const float *loss, float weight, double *acc) {
+                               const float *loss, float weight, int64_t batch, double *acc) {
   __shared__ long long part[DLC_BLOCK];
   long long correct = 0;
   for (int64_t r = threadIdx.x; C > 0 && r < rows; r += blockDim.x) { /* C = 0: loss only */
@@ -25,11 +27,13 @@ __global__ void metrics_kernel(const float *logits, const int32_t *labels, int64
   if (threadIdx.x == 0) {
     acc[0] += (double)loss[0] * weight;
     acc[1] += (double)part[0];
+    if (acc[2] == 0 && !isfinite(loss[0])) acc[2] = dlc_metrics_bad_mark(loss[0], batch);
   }
 }
 
 extern "C" int dlc_launch_metrics(const float *logits, const int32_t *labels, int64_t rows, int64_t C,
-                                  const float *loss, float weight, double *acc, void *stream) {
-  metrics_kernel<<<1, DLC_BLOCK, 0, (cudaStream_t)stream>>>(logits, labels, rows, C, loss, weight, acc);
+                                  const float *loss, float weight, int64_t batch, double *acc,
+                                  void *stream) {
+  metrics_kernel<<<1, DLC_BLOCK, 0, (cudaStream_t)stream>>>(logits, labels, rows, C, loss, weight, batch, acc);
   return (int)cudaGetLastError();
 }

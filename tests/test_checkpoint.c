@@ -208,9 +208,7 @@ static void refusals(void) {
     dlc_checkpoint_info info = {0, 3, r.nb, 0, 0, 0};
     T_FAILS(ctx, DLC_ERR_IO, "No space left on device", dlc_checkpoint_save(r.net, r.opt, &info, good));
     T_CHECK(t_same_file(good, copy), "the previous checkpoint survives a failed write (%s)", k ? "at fsync" : "mid-file");
-    char t[600];
-    snprintf(t, sizeof t, "%s.tmp", good);
-    T_CHECK(access(t, F_OK) != 0, "no temporary file remains");
+    T_CHECK(t_temp_files(good) == 0, "no temporary file remains");
   }
   /* Weights load from a checkpoint (the optimizer's tensors are skipped). */
   T_OK(ctx, dlc_net_load_weights(r.net, good));

@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,23 @@ long t_read_file(const char *path, unsigned char **out) {
     free(*out);
     *out = NULL;
   }
+  return n;
+}
+
+int t_temp_files(const char *path) {
+  char dir[1024], prefix[1024];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  const char *base = slash ? slash + 1 : path;
+  snprintf(prefix, sizeof prefix, "%s.tmp", base);
+  if (slash) *slash = '\0';
+  else snprintf(dir, sizeof dir, ".");
+  DIR *d = opendir(dir[0] ? dir : "/");
+  if (!d) return -1;
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));)
+    if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) n++;
+  closedir(d);
   return n;
 }
 

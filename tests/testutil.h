@@ -112,6 +112,8 @@ void t_pair_free(dlc_ctx *g, dlc_ctx *c, t_pair *p);
 long t_read_file(const char *path, unsigned char **out);
 /* 1 when both files can be read and hold the same bytes. */
 int t_same_file(const char *a, const char *b);
+/* How many temporary files of an atomic write of path (PATH.tmp.*) are in its folder. */
+int t_temp_files(const char *path);
 
 /* Every tensor of the safetensors file `ref` against the one of the same name in `got`
  * (same count, sizes within the parity tolerances); what names the comparison. The tensors
