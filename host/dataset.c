@@ -71,8 +71,11 @@ static dlc_status idx_open(dlc_ctx *ctx, const char *path, int ndim, uint32_t di
 }
 
 /* Before anything is allocated: the payload the header announces (dims, checked for
- * overflow) must be what the file holds. A plain file's size says so exactly; a gzipped
- * one's trailer gives its uncompressed size modulo 2^32. So a damaged header is refused
+ * overflow) must be what the file holds. A plain file's size says so exactly. A gzipped
+ * file's last trailer gives the uncompressed size modulo 2^32 of its last member only (a
+ * file may hold several members, as `cat a.gz b.gz` makes): when it differs, the
+ * announced size must at least fit deflate's largest ratio (1032:1) to the compressed
+ * size, and the read itself finds a short or long stream. So a damaged header is refused
  * without allocating what it claims. */
 static dlc_status idx_check_size(dlc_ctx *ctx, const char *path, int ndim, const int64_t *dims,
                                  int64_t *payload) {
@@ -89,7 +92,15 @@ static dlc_status idx_check_size(dlc_ctx *ctx, const char *path, int ndim, const
   uint64_t have = gz ? ((uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 | (uint64_t)t[3] << 24)
                      : (uint64_t)size;
   if (gz && !have_trailer) return DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: truncated gzip stream", path);
-  if (gz ? have != (want & 0xffffffffu) : have != want)
+  if (gz && have != (want & 0xffffffffu)) {
+    if (want / 1032 > (uint64_t)size + 1024)
+      return DLC_FAIL(ctx, DLC_ERR_FORMAT,
+                      "%s: the header describes %llu bytes, more than %ld bytes of gzip data can hold (truncated or "
+                      "damaged)",
+                      path, (unsigned long long)want, size);
+    return DLC_OK; /* several gzip members: the read checks the length */
+  }
+  if (!gz && have != want)
     return DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: the header describes %llu bytes but the file holds %s%llu (%s)",
                     path, (unsigned long long)want, gz ? "(uncompressed, mod 2^32) " : "",
                     (unsigned long long)have, have < want ? "truncated" : "trailing bytes");
@@ -116,8 +127,22 @@ static dlc_status count_classes(dlc_ctx *ctx, dlc_dataset *ds) {
   return DLC_OK;
 }
 
+/* A data set whose samples hold `have` values where the model takes `want` (0: any) is
+ * refused as soon as its header says so, before its body is read. */
+static dlc_status check_expected(dlc_ctx *ctx, const char *path, int64_t c, int64_t h, int64_t w, int64_t want) {
+  if (want <= 0 || c * h * w == want) return DLC_OK;
+  return DLC_FAIL(ctx, DLC_ERR_SHAPE, "%s: samples are %lldx%lldx%lld (%lld values) but the model's input takes %lld values",
+                  path, (long long)c, (long long)h, (long long)w, (long long)(c * h * w), (long long)want);
+}
+
+static dlc_status load_idx(dlc_ctx *ctx, const char *images, const char *labels, int64_t expect, dlc_dataset *out);
+
 dlc_status dlc_dataset_load_idx(dlc_ctx *ctx, const char *images, const char *labels,
                                 dlc_dataset *out) {
+  return load_idx(ctx, images, labels, 0, out);
+}
+
+static dlc_status load_idx(dlc_ctx *ctx, const char *images, const char *labels, int64_t expect, dlc_dataset *out) {
   if (!ctx) return DLC_ERR_INVALID_ARG;
   DLC_CHECK_NULL(ctx, images);
   DLC_CHECK_NULL(ctx, labels);
@@ -128,6 +153,7 @@ dlc_status dlc_dataset_load_idx(dlc_ctx *ctx, const char *images, const char *la
   gzFile fi = NULL, fl = NULL;
   dlc_status s = idx_open(ctx, images, 3, di, &fi);
   if (s == DLC_OK) s = idx_open(ctx, labels, 1, dl, &fl);
+  if (s == DLC_OK) s = check_expected(ctx, images, 1, di[1], di[2], expect);
   if (s == DLC_OK && di[0] != dl[0])
     s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s has %u images but %s has %u labels", images, di[0], labels, dl[0]);
   int64_t dims_i[3] = {di[0], di[1], di[2]}, dims_l[1] = {dl[0]}, px_i = 0, n_l = 0;
@@ -190,6 +216,8 @@ dlc_status dlc_idx_load(dlc_ctx *ctx, const char *path, dlc_tensor *out) {
 }
 
 #define CIFAR_RECORD 3073
+
+static dlc_status load_csv(dlc_ctx *ctx, const char *path, int label_column, int64_t expect, dlc_dataset *out);
 
 dlc_status dlc_dataset_load_cifar10(dlc_ctx *ctx, const char *const *files, int nfiles,
                                     dlc_dataset *out) {
@@ -268,6 +296,10 @@ static int parse_float(const char *s, float *v) {
 }
 
 dlc_status dlc_dataset_load_csv(dlc_ctx *ctx, const char *path, int label_column, dlc_dataset *out) {
+  return load_csv(ctx, path, label_column, 0, out);
+}
+
+static dlc_status load_csv(dlc_ctx *ctx, const char *path, int label_column, int64_t expect, dlc_dataset *out) {
   if (!ctx) return DLC_ERR_INVALID_ARG;
   DLC_CHECK_NULL(ctx, path);
   DLC_CHECK_NULL(ctx, out);
@@ -297,6 +329,7 @@ dlc_status dlc_dataset_load_csv(dlc_ctx *ctx, const char *path, int label_column
     if (ncols < 0) {
       ncols = nf;
       if (ncols < 2) { s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%lld: a CSV needs at least one feature and a label", path, (long long)lineno); break; }
+      if ((s = check_expected(ctx, path, 1, 1, ncols - 1, expect)) != DLC_OK) break;
       lab = label_column < 0 ? ncols + label_column : label_column;
       if (lab < 0 || lab >= ncols) {
         s = DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: label column %d does not exist (%d columns)", path, label_column, ncols);
@@ -354,6 +387,11 @@ static int exists(const char *p) {
 }
 
 dlc_status dlc_dataset_open(dlc_ctx *ctx, const char *path, int train, dlc_dataset *out) {
+  return dlc_dataset_open_expecting(ctx, path, train, 0, out);
+}
+
+dlc_status dlc_dataset_open_expecting(dlc_ctx *ctx, const char *path, int train, int64_t sample_values,
+                                      dlc_dataset *out) {
   if (!ctx) return DLC_ERR_INVALID_ARG;
   DLC_CHECK_NULL(ctx, path);
   DLC_CHECK_NULL(ctx, out);
@@ -361,14 +399,19 @@ dlc_status dlc_dataset_open(dlc_ctx *ctx, const char *path, int train, dlc_datas
   size_t len = strlen(path);
   if (len > 4 && strcmp(path + len - 4, ".csv") == 0) {
     if (!train) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: a CSV file has no separate test split", path);
-    return dlc_dataset_load_csv(ctx, path, -1, out);
+    return load_csv(ctx, path, -1, sample_values, out);
   }
+  struct stat pst;
+  if (stat(path, &pst) != 0) return DLC_FAIL(ctx, DLC_ERR_IO, "data set %s: %s", path, strerror(errno));
+  if (!S_ISDIR(pst.st_mode))
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG,
+                    "data set %s is not a folder or a .csv file (a folder of IDX or CIFAR-10 files, or a .csv file)", path);
   char a[1024], b[1024];
   const char *split = train ? "train" : "t10k";
   for (int gz = 1; gz >= 0; gz--) {
     snprintf(a, sizeof a, "%s/%s-images-idx3-ubyte%s", path, split, gz ? ".gz" : "");
     snprintf(b, sizeof b, "%s/%s-labels-idx1-ubyte%s", path, split, gz ? ".gz" : "");
-    if (exists(a)) return dlc_dataset_load_idx(ctx, a, b, out);
+    if (exists(a)) return load_idx(ctx, a, b, sample_values, out);
   }
   snprintf(a, sizeof a, "%s/%s", path, train ? "data_batch_1.bin" : "test_batch.bin");
   if (exists(a)) {
@@ -380,6 +423,7 @@ dlc_status dlc_dataset_open(dlc_ctx *ctx, const char *path, int train, dlc_datas
       else snprintf(names[k], sizeof names[k], "%s/test_batch.bin", path);
       files[k] = names[k];
     }
+    DLC_TRY(check_expected(ctx, path, 3, 32, 32, sample_values));
     return dlc_dataset_load_cifar10(ctx, files, n, out);
   }
   return DLC_FAIL(ctx, DLC_ERR_IO,

@@ -3,7 +3,10 @@
  * not section boundaries, so the line reader we hand it notes each "[section]" line and its
  * number; keys are then attached to the last section opened before them. That keeps
  * repeated and key-less sections ([dense] twice, [flatten]) apart, and gives every error a
- * line number. */
+ * line number. The reader also refuses what is not text (a NUL byte), reports a line too
+ * long for libinih's buffer at its own number (a comment may be any length), and marks
+ * indented lines, which libinih passes as continuations of the key above: their values
+ * are joined with a space, so a long list can span lines. */
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -19,7 +22,8 @@
 #define CFG_MAX_KEYS 4096
 
 typedef struct cfg_key {
-  char key[64], value[256];
+  char key[64];
+  char *value; /* any length: continuation lines append to it */
   int line, section, used;
 } cfg_key;
 
@@ -37,16 +41,51 @@ typedef struct cfg {
   cfg_key keys[CFG_MAX_KEYS];
   int nkeys;
   int overflow;
+  char *linebuf; /* the whole current line (getline) */
+  size_t linecap;
+  int indented;   /* the current line starts with white space and holds something */
+  char err[512];  /* a reader or handler error, reported before libinih's */
 } cfg;
 
-/* libinih's line reader: counts lines and notes section headers as they stream by. */
+static void cfg_free(cfg *c) {
+  for (int i = 0; i < c->nkeys; i++) free(c->keys[i].value);
+  free(c->linebuf);
+  free(c);
+}
+
+/* libinih's line reader: counts lines and notes section headers as they stream by. num is
+ * libinih's line buffer (its build's INI_MAX_LINE). */
 static char *cfg_reader(char *str, int num, void *stream) {
   cfg *c = stream;
-  char *r = fgets(str, num, c->fp);
-  if (!r) return NULL;
+  if (c->err[0]) return NULL;
+  ssize_t len = getline(&c->linebuf, &c->linecap, c->fp);
+  if (len < 0) return NULL;
   c->line++;
-  const char *p = str;
+  const char *line = c->linebuf;
+  if ((size_t)len != strlen(line)) {
+    snprintf(c->err, sizeof c->err, "%s:%d: a NUL byte: a model file is text", c->path, c->line);
+    return NULL;
+  }
+  size_t body = (size_t)len;
+  while (body > 0 && (line[body - 1] == '\n' || line[body - 1] == '\r')) body--;
+  const char *p = line;
   while (isspace((unsigned char)*p)) p++;
+  int comment = *p == ';' || *p == '#';
+  c->indented = p != line && *p && !comment;
+  if (body + 2 > (size_t)num) {
+    if (comment) { /* not parsed: any length */
+      snprintf(str, (size_t)num, "\n");
+      return str;
+    }
+    snprintf(c->err, sizeof c->err,
+             "%s:%d: the line is %zu characters long, more than the %d a line may hold: split a long value over "
+             "indented continuation lines",
+             c->path, c->line, body, num - 2);
+    return NULL;
+  }
+  memcpy(str, line, body);
+  str[body] = '\n';
+  str[body + 1] = '\0';
   if (*p == '[') {
     const char *end = strchr(p, ']');
     if (end && c->nsec < CFG_MAX_SECTIONS) {
@@ -59,7 +98,7 @@ static char *cfg_reader(char *str, int num, void *stream) {
       c->overflow = 1;
     }
   }
-  return r;
+  return str;
 }
 
 static int cfg_handler(void *user, const char *section, const char *name, const char *value) {
@@ -70,9 +109,39 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
     if (c->nsec == 0) c->keys[0].line = c->line; /* a key before any section */
     return 0;
   }
-  cfg_key *k = &c->keys[c->nkeys++];
+  cfg_key *last = c->nkeys ? &c->keys[c->nkeys - 1] : NULL;
+  if (c->indented && last && last->section == c->nsec - 1 && strcmp(last->key, name) == 0) {
+    /* A continuation line of the key above. */
+    size_t a = strlen(last->value), b = strlen(value);
+    char *v = realloc(last->value, a + b + 2);
+    if (!v) {
+      snprintf(c->err, sizeof c->err, "%s:%d: out of memory", c->path, c->line);
+      return 0;
+    }
+    v[a] = ' ';
+    memcpy(v + a + 1, value, b + 1);
+    last->value = v;
+    return 1;
+  }
+  for (int i = c->nkeys - 1; i >= 0 && c->keys[i].section == c->nsec - 1; i--)
+    if (strcmp(c->keys[i].key, name) == 0) {
+      snprintf(c->err, sizeof c->err, "%s:%d: [%s] sets '%.60s' twice (first at line %d)", c->path, c->line,
+               c->sec[c->nsec - 1].name, name, c->keys[i].line);
+      return 0;
+    }
+  if (strlen(name) >= sizeof c->keys[0].key) {
+    snprintf(c->err, sizeof c->err, "%s:%d: key '%.60s...' is longer than %zu characters", c->path, c->line, name,
+             sizeof c->keys[0].key - 1);
+    return 0;
+  }
+  cfg_key *k = &c->keys[c->nkeys];
   snprintf(k->key, sizeof k->key, "%s", name);
-  snprintf(k->value, sizeof k->value, "%s", value);
+  k->value = strdup(value);
+  if (!k->value) {
+    snprintf(c->err, sizeof c->err, "%s:%d: out of memory", c->path, c->line);
+    return 0;
+  }
+  c->nkeys++;
   k->line = c->line;
   k->section = c->nsec - 1;
   k->used = 0;
@@ -98,7 +167,7 @@ static cfg_key *get(sec_ctx *sc, const char *key) {
 }
 
 static dlc_status bad_value(sec_ctx *sc, cfg_key *k, const char *want) {
-  return DLC_FAIL(sc->ctx, DLC_ERR_FORMAT, "%s:%d: [%s] %s = \"%s\": expected %s", sc->c->path, k->line,
+  return DLC_FAIL(sc->ctx, DLC_ERR_FORMAT, "%s:%d: [%s] %s = \"%.80s\": expected %s", sc->c->path, k->line,
                   sc->c->sec[sc->s].name, k->key, k->value, want);
 }
 
@@ -467,6 +536,11 @@ static dlc_status build_from(dlc_ctx *ctx, cfg *c, int64_t batch, dlc_net **out,
   int have_loss = 0;
   for (int i = 1; i < c->nsec && s == DLC_OK; i++) {
     sc.s = i;
+    if (strcmp(c->sec[i].name, "net") == 0) {
+      s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%d: a second [net] section (the first is at line %d): [net] comes once, first",
+                   c->path, c->sec[i].line, c->sec[0].line);
+      break;
+    }
     int found = -1;
     for (size_t k = 0; k < sizeof sections / sizeof sections[0]; k++)
       if (strcmp(c->sec[i].name, sections[k].name) == 0) found = (int)k;
@@ -511,13 +585,15 @@ dlc_status dlc_model_load(dlc_ctx *ctx, const char *path, int64_t batch, dlc_net
   c->path = path;
   dlc_status so = dlc_fopen_input(ctx, path, "model file", "r", &c->fp);
   if (so != DLC_OK) {
-    free(c);
+    cfg_free(c);
     return so;
   }
   int err = ini_parse_stream(cfg_reader, c, cfg_handler, c);
   fclose(c->fp);
   dlc_status s = DLC_OK;
-  if (c->overflow)
+  if (c->err[0])
+    s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s", c->err);
+  else if (c->overflow)
     s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: more than %d sections or %d keys", path, CFG_MAX_SECTIONS, CFG_MAX_KEYS);
   else if (err > 0 && (c->nsec == 0 || err < c->sec[0].line))
     s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%d: a key before the first section", path, err);
@@ -532,6 +608,6 @@ dlc_status dlc_model_load(dlc_ctx *ctx, const char *path, int64_t batch, dlc_net
   t.loader = dlc_loader_options_default();
   if (s == DLC_OK) s = build_from(ctx, c, batch, out, &t);
   if (s == DLC_OK && cfg_out) *cfg_out = t;
-  free(c);
+  cfg_free(c);
   return s;
 }

@@ -267,6 +267,10 @@ DLC_API dlc_status dlc_dataset_load_csv(dlc_ctx *ctx, const char *path, int labe
  * ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]), a CIFAR-10 folder
  * (data_batch_{1..5}.bin, test_batch.bin), or a .csv file (train only) . */
 DLC_API dlc_status dlc_dataset_open(dlc_ctx *ctx, const char *path, int train, dlc_dataset *out);
+/* The same for a model whose input takes sample_values values per sample (0: any): a data
+ * set whose header announces another sample size is refused before its body is read. */
+DLC_API dlc_status dlc_dataset_open_expecting(dlc_ctx *ctx, const char *path, int train, int64_t sample_values,
+                                              dlc_dataset *out);
 DLC_API void dlc_dataset_free(dlc_dataset *ds);
 /* One IDX file of unsigned bytes (magic 0x000008nn, 1 to 4 dimensions, plain or gzipped) as
  * a new uint8 CPU tensor: t10k-images-idx3-ubyte.gz gives [N, H, W]. */

@@ -1,8 +1,13 @@
 /* The dlcuda command: train, eval, predict, forward, info. */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dlcuda.h"
@@ -12,7 +17,7 @@
 typedef struct options {
   const char *pos[2]; /* positional: the model, then (predict) the input */
   int npos;
-  const char *data, *log, *device, *optimizer;
+  const char *data, *test_data, *log, *device, *optimizer;
   const char *weights, *save, *checkpoint, *resume;
   const char *input, *output, *grad_output, *input_grad, *param_grads;
   int epochs, threads, quiet, train_mode, top;
@@ -25,13 +30,14 @@ typedef struct options {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: dlcuda COMMAND [ARGS]\n"
-          "  train [MODEL.cfg] [--data DIR|FILE] [--epochs N] [--batch N] [--lr X]\n"
+          "  train [MODEL.cfg] [--data DIR|FILE] [--test-data DIR|FILE] [--epochs N] [--batch N] [--lr X]\n"
           "        [--optimizer sgd|adam|adamw] [--device auto|cpu|cuda[:i]] [--seed N]\n"
           "        [--threads N] [--log FILE.csv|FILE.jsonl] [--steps N] [--quiet]\n"
           "        [--weights W.safetensors] [--save W.safetensors] [--checkpoint CKPT]\n"
           "        [--checkpoint-every N] [--resume CKPT] [--stop-after N]\n"
           "        trains MODEL (default " DEFAULT_MODEL ") on its data set (default\n"
-          "        /usr/share/datasets/fashion-mnist), evaluating on the test split each epoch;\n"
+          "        /usr/share/datasets/fashion-mnist), evaluating on the test split each epoch\n"
+          "        (--test-data: another folder's test split, or a whole .csv file);\n"
           "        --steps N: N batches per epoch, from the first N x batch samples (quick runs);\n"
           "        --weights starts from saved weights; --save writes the final weights;\n"
           "        --checkpoint writes CKPT after every epoch (and every N batches with\n"
@@ -55,25 +61,58 @@ static int fail(dlc_ctx *ctx, const char *what) {
   return 1;
 }
 
-static int parse_device(const char *s, dlc_ctx_options *o) {
-  if (!strcmp(s, "auto")) o->device = DLC_DEVICE_AUTO;
-  else if (!strcmp(s, "cpu")) o->device = DLC_DEVICE_CPU;
-  else if (!strncmp(s, "cuda", 4)) {
-    o->device = DLC_DEVICE_CUDA;
-    o->device_index = s[4] == ':' ? atoi(s + 5) : 0;
-    if (s[4] && s[4] != ':') return 0;
-  } else return 0;
-  return 1;
-}
-
-static int positive(const char *opt, const char *v, int64_t *out) {
+/* Numbers on the command line are parsed whole, in range, without overflow; a bad one is
+ * an error naming the option, the value and what it takes. */
+static int parse_int(const char *opt, const char *v, long long lo, long long hi, int64_t *out) {
   char *end;
-  long long x = strtoll(v, &end, 10);
-  if (end == v || *end || x <= 0) {
-    fprintf(stderr, "dlcuda: %s %s: expected a positive integer\n", opt, v);
+  errno = 0;
+  long long x = isdigit((unsigned char)v[0]) || v[0] == '-' ? strtoll(v, &end, 10) : 0;
+  if (!(isdigit((unsigned char)v[0]) || v[0] == '-') || *end || errno == ERANGE || x < lo || x > hi) {
+    fprintf(stderr, "dlcuda: %s %s: expected a whole number from %lld to %lld\n", opt, v, lo, hi);
     return 0;
   }
   *out = x;
+  return 1;
+}
+
+static int parse_u64(const char *opt, const char *v, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long x = isdigit((unsigned char)v[0]) ? strtoull(v, &end, 10) : 0;
+  if (!isdigit((unsigned char)v[0]) || *end || errno == ERANGE) {
+    fprintf(stderr, "dlcuda: %s %s: expected a whole number from 0 to %llu\n", opt, v, (unsigned long long)UINT64_MAX);
+    return 0;
+  }
+  *out = x;
+  return 1;
+}
+
+static int parse_positive_float(const char *opt, const char *v, float *out) {
+  char *end;
+  errno = 0;
+  double x = strtod(v, &end);
+  if (end == v || *end || isspace((unsigned char)v[0]) || !isfinite(x) || x <= 0 || x > 3.4e38) {
+    fprintf(stderr, "dlcuda: %s %s: expected a positive finite number (such as 0.01)\n", opt, v);
+    return 0;
+  }
+  *out = (float)x;
+  return 1;
+}
+
+static int parse_device(const char *s, dlc_ctx_options *o) {
+  if (!strcmp(s, "auto")) o->device = DLC_DEVICE_AUTO;
+  else if (!strcmp(s, "cpu")) o->device = DLC_DEVICE_CPU;
+  else if (!strcmp(s, "cuda")) {
+    o->device = DLC_DEVICE_CUDA;
+    o->device_index = 0;
+  } else if (!strncmp(s, "cuda:", 5)) {
+    char *end;
+    errno = 0;
+    long i = isdigit((unsigned char)s[5]) ? strtol(s + 5, &end, 10) : -1;
+    if (i < 0 || *end || errno == ERANGE || i > 1023) return 0;
+    o->device = DLC_DEVICE_CUDA;
+    o->device_index = (int)i;
+  } else return 0;
   return 1;
 }
 
@@ -85,35 +124,36 @@ static int parse_args(int argc, char **argv, options *op) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     int64_t n;
 #define NEEDV() do { if (!v) { fprintf(stderr, "dlcuda: %s needs a value\n", a); return 0; } i++; } while (0)
-#define POS(field) do { NEEDV(); if (!positive(a, v, &n)) return 0; op->field = n; } while (0)
+#define INT(field, hi) do { NEEDV(); if (!parse_int(a, v, 1, (hi), &n)) return 0; op->field = n; } while (0)
     if (!strcmp(a, "--data")) { NEEDV(); op->data = v; }
-    else if (!strcmp(a, "--epochs")) { POS(epochs); if (n > 1000000) { fprintf(stderr, "dlcuda: --epochs %s\n", v); return 0; } }
-    else if (!strcmp(a, "--batch")) POS(batch);
-    else if (!strcmp(a, "--lr")) { NEEDV(); op->lr = strtof(v, NULL); if (!(op->lr > 0)) { fprintf(stderr, "dlcuda: --lr %s\n", v); return 0; } }
+    else if (!strcmp(a, "--test-data")) { NEEDV(); op->test_data = v; }
+    else if (!strcmp(a, "--epochs")) INT(epochs, 1000000);
+    else if (!strcmp(a, "--batch")) INT(batch, 1 << 20);
+    else if (!strcmp(a, "--lr")) { NEEDV(); if (!parse_positive_float(a, v, &op->lr)) return 0; }
     else if (!strcmp(a, "--optimizer")) { NEEDV(); op->optimizer = v; }
     else if (!strcmp(a, "--device")) { NEEDV(); op->device = v; }
-    else if (!strcmp(a, "--seed")) { NEEDV(); op->seed = strtoull(v, NULL, 0); op->have_seed = 1; }
-    else if (!strcmp(a, "--threads")) { POS(threads); if (n > 4096) { fprintf(stderr, "dlcuda: --threads %s\n", v); return 0; } }
+    else if (!strcmp(a, "--seed")) { NEEDV(); if (!parse_u64(a, v, &op->seed)) return 0; op->have_seed = 1; }
+    else if (!strcmp(a, "--threads")) INT(threads, 4096);
     else if (!strcmp(a, "--log")) { NEEDV(); op->log = v; }
-    else if (!strcmp(a, "--steps")) POS(steps);
+    else if (!strcmp(a, "--steps")) INT(steps, INT64_MAX);
     else if (!strcmp(a, "--weights")) { NEEDV(); op->weights = v; }
     else if (!strcmp(a, "--save")) { NEEDV(); op->save = v; }
     else if (!strcmp(a, "--checkpoint")) { NEEDV(); op->checkpoint = v; }
-    else if (!strcmp(a, "--checkpoint-every")) POS(checkpoint_every);
+    else if (!strcmp(a, "--checkpoint-every")) INT(checkpoint_every, INT64_MAX);
     else if (!strcmp(a, "--resume")) { NEEDV(); op->resume = v; }
-    else if (!strcmp(a, "--stop-after")) POS(stop_after);
+    else if (!strcmp(a, "--stop-after")) INT(stop_after, INT64_MAX);
     else if (!strcmp(a, "--input")) { NEEDV(); op->input = v; }
     else if (!strcmp(a, "--output")) { NEEDV(); op->output = v; }
     else if (!strcmp(a, "--grad-output")) { NEEDV(); op->grad_output = v; }
     else if (!strcmp(a, "--input-grad")) { NEEDV(); op->input_grad = v; }
     else if (!strcmp(a, "--param-grads")) { NEEDV(); op->param_grads = v; }
-    else if (!strcmp(a, "--top")) { POS(top); if (n > 1000000) { fprintf(stderr, "dlcuda: --top %s\n", v); return 0; } }
+    else if (!strcmp(a, "--top")) INT(top, 1000000);
     else if (!strcmp(a, "--train")) op->train_mode = 1;
     else if (!strcmp(a, "--quiet")) op->quiet = 1;
     else if (a[0] == '-' && a[1]) { fprintf(stderr, "dlcuda: unknown option %s\n", a); return 0; }
     else if (op->npos < 2) op->pos[op->npos++] = a;
     else { fprintf(stderr, "dlcuda: unexpected argument %s\n", a); return 0; }
-#undef POS
+#undef INT
 #undef NEEDV
   }
   return 1;
@@ -122,7 +162,7 @@ static int parse_args(int argc, char **argv, options *op) {
 static dlc_ctx *make_ctx(const options *op) {
   dlc_ctx_options o = dlc_ctx_options_default();
   if (!parse_device(op->device, &o)) {
-    fprintf(stderr, "dlcuda: --device %s: use auto, cpu, cuda or cuda:N\n", op->device);
+    fprintf(stderr, "dlcuda: --device %s: use auto, cpu, cuda or cuda:N (N from 0)\n", op->device);
     return NULL;
   }
   if (op->have_seed) o.seed = op->seed;
@@ -154,6 +194,11 @@ static void show_progress(void *user, int64_t b, int64_t nb, const dlc_epoch_sta
   fflush(stderr);
 }
 
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
 static int is_jsonl(const char *path) {
   size_t ll = strlen(path);
   return ll >= 6 && strcmp(path + ll - 6, ".jsonl") == 0;
@@ -164,6 +209,48 @@ static int save_checkpoint(dlc_ctx *ctx, dlc_net *net, dlc_optim *opt, const cha
   dlc_checkpoint_info info = {epoch, batch, per_epoch, 0, 0, 0};
   if (dlc_checkpoint_save(net, opt, &info, path) != DLC_OK) return fail(ctx, "checkpoint"), 0;
   return 1;
+}
+
+/* An output of the run: writable (checked now, not after the last epoch) and this run's
+ * alone (an advisory lock another run would be refused). */
+static int claim_output(dlc_ctx *ctx, const char *opt, const char *path, dlc_file_lock **lock) {
+  if (dlc_check_output_path(ctx, path) != DLC_OK || dlc_file_lock_acquire(ctx, path, lock) != DLC_OK) {
+    fprintf(stderr, "dlcuda: %s %s: %s\n", opt, path, dlc_ctx_error(ctx));
+    return 0;
+  }
+  return 1;
+}
+
+/* One line of the log, written through: a failure (a full disk) names the file. */
+static int log_line(FILE *log, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int log_line(FILE *log, const char *path, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  errno = 0;
+  int r = vfprintf(log, fmt, ap);
+  va_end(ap);
+  if (r < 0 || fflush(log) != 0) {
+    fprintf(stderr, "dlcuda: --log %s: writing failed: %s\n", path, strerror(errno ? errno : EIO));
+    return 0;
+  }
+  return 1;
+}
+
+/* When an output fails after training has begun, the trained weights are not thrown away:
+ * they go to the first of ., $TMPDIR and /tmp that takes them. */
+static void rescue_weights(dlc_ctx *ctx, dlc_net *net) {
+  const char *dirs[3] = {".", getenv("TMPDIR"), "/tmp"};
+  for (int k = 0; k < 3; k++) {
+    if (!dirs[k] || !dirs[k][0]) continue;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/dlcuda-rescued-%ld.safetensors", dirs[k], (long)getpid());
+    if (dlc_net_save_weights(net, path) == DLC_OK) {
+      fprintf(stderr, "dlcuda: the trained weights were saved to %s instead\n", path);
+      return;
+    }
+  }
+  fprintf(stderr, "dlcuda: the trained weights could not be saved anywhere (tried ., $TMPDIR and /tmp): %s\n",
+          dlc_ctx_error(ctx));
 }
 
 static int cmd_train(const options *in) {
@@ -183,9 +270,23 @@ static int cmd_train(const options *in) {
   memset(&train_ds, 0, sizeof train_ds);
   memset(&test_ds, 0, sizeof test_ds);
   FILE *log = NULL;
+  dlc_file_lock *locks[3] = {NULL, NULL, NULL};
+  int rescue = 0; /* an output failed after training began: save the weights elsewhere */
+  int64_t trained = 0;
   dlc_train_config cfg;
   dlc_checkpoint_info resume;
   memset(&resume, 0, sizeof resume);
+  /* Every output is checked and claimed before any work. */
+  const char *outs[3] = {op.save, op.checkpoint, op.log}, *out_opts[3] = {"--save", "--checkpoint", "--log"};
+  for (int i = 0; i < 3; i++) {
+    if (!outs[i]) continue;
+    for (int j = 0; j < i; j++)
+      if (outs[j] && !strcmp(outs[i], outs[j])) {
+        fprintf(stderr, "dlcuda: %s and %s name the same file %s\n", out_opts[j], out_opts[i], outs[i]);
+        goto out;
+      }
+    if (!claim_output(ctx, out_opts[i], outs[i], &locks[i])) goto out;
+  }
   if (op.resume) {
     /* The data order follows the seed: take the checkpoint's before the loader exists. */
     if (dlc_checkpoint_read_info(ctx, op.resume, &resume) != DLC_OK) { fail(ctx, "resume"); goto out; }
@@ -205,9 +306,23 @@ static int cmd_train(const options *in) {
     else { fprintf(stderr, "dlcuda: --optimizer %s: use sgd, adam or adamw\n", op.optimizer); goto out; }
   }
   const char *data = op.data ? op.data : cfg.data;
-  if (dlc_dataset_open(ctx, data, 1, &train_ds) != DLC_OK) { fail(ctx, "training data"); goto out; }
-  int have_test = dlc_dataset_open(ctx, data, 0, &test_ds) == DLC_OK;
-  if (!have_test) fprintf(stderr, "dlcuda: no test split (%s): reporting training metrics only\n", dlc_ctx_error(ctx));
+  int64_t in_shape[DLC_MAX_DIMS], sample_values = 1;
+  for (int i = 0, nd = dlc_net_input_shape(net, in_shape); i < nd; i++) sample_values *= in_shape[i];
+  if (dlc_dataset_open_expecting(ctx, data, 1, sample_values, &train_ds) != DLC_OK) { fail(ctx, "training data"); goto out; }
+  int have_test;
+  if (op.test_data) {
+    /* A folder's test split, or a whole .csv file. */
+    if (dlc_dataset_open_expecting(ctx, op.test_data, ends_with(op.test_data, ".csv"), sample_values, &test_ds) != DLC_OK) {
+      fail(ctx, "--test-data");
+      goto out;
+    }
+    have_test = 1;
+  } else {
+    have_test = dlc_dataset_open_expecting(ctx, data, 0, sample_values, &test_ds) == DLC_OK;
+    if (!have_test)
+      fprintf(stderr, "dlcuda: no test split (%s): reporting training metrics only (--test-data names one)\n",
+              dlc_ctx_error(ctx));
+  }
   if (dlc_net_check_dataset(net, &train_ds) != DLC_OK || (have_test && dlc_net_check_dataset(net, &test_ds) != DLC_OK)) {
     fail(ctx, "data set and model do not fit");
     goto out;
@@ -218,11 +333,13 @@ static int cmd_train(const options *in) {
   if (!op.quiet) {
     printf("model %s on %s%s%.0d, %d CPU threads\n%s", model, dev.kind == DLC_DEVICE_CUDA ? "cuda:" : "cpu",
            "", dev.kind == DLC_DEVICE_CUDA ? dev.index : 0, dlc_ctx_threads(ctx), summary);
-    printf("data %s: %lld training, %lld test samples of %dx%dx%d\n", data, (long long)train_ds.count,
-           (long long)(have_test ? test_ds.count : 0), train_ds.channels, train_ds.height, train_ds.width);
+    printf("data %s: %lld training, %lld test samples%s%s of %dx%dx%d\n", data, (long long)train_ds.count,
+           (long long)(have_test ? test_ds.count : 0), op.test_data ? " from " : "", op.test_data ? op.test_data : "",
+           train_ds.channels, train_ds.height, train_ds.width);
   }
   cfg.loader.batch = cfg.batch;
-  if (op.steps > 0 && op.steps * cfg.batch < train_ds.count) train_ds.count = op.steps * cfg.batch;
+  /* steps * batch < count, without overflow for any --steps */
+  if (op.steps > 0 && op.steps <= (train_ds.count - 1) / cfg.batch) train_ds.count = op.steps * cfg.batch;
   cfg.loader.seed = dlc_ctx_seed(ctx);
   if (dlc_loader_create(ctx, &train_ds, &cfg.loader, &train_l) != DLC_OK) { fail(ctx, "loader"); goto out; }
   dlc_loader_options tl = cfg.loader;
@@ -252,14 +369,19 @@ static int cmd_train(const options *in) {
   if (op.stop_after && !op.checkpoint)
     fprintf(stderr, "dlcuda: --stop-after without --checkpoint: the run cannot be resumed\n");
   if (op.log) {
-    /* A resumed run appends to its log. */
-    log = fopen(op.log, op.resume ? "a" : "w");
-    if (!log) { perror(op.log); goto out; }
-    if (!is_jsonl(op.log) && ftell(log) == 0)
-      fprintf(log, "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second,lr\n");
+    /* A resumed run appends to its log; a new one empties it (only now: it is locked). */
+    log = fopen(op.log, "a");
+    struct stat lst;
+    if (!log || (!op.resume && ftruncate(fileno(log), 0) != 0) || fstat(fileno(log), &lst) != 0) {
+      fprintf(stderr, "dlcuda: --log %s: %s\n", op.log, strerror(errno));
+      goto out;
+    }
+    if (!is_jsonl(op.log) && lst.st_size == 0 &&
+        !log_line(log, op.log, "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second,lr\n"))
+      goto out;
   }
   progress pr = {isatty(2) && !op.quiet, 0, cfg.epochs, 0};
-  int64_t trained = 0, every = op.checkpoint ? op.checkpoint_every : 0;
+  int64_t every = op.checkpoint ? op.checkpoint_every : 0;
   for (int64_t e = resume.epoch; e < cfg.epochs; e++) {
     dlc_epoch_stats tr, te;
     memset(&tr, 0, sizeof tr);
@@ -288,8 +410,10 @@ static int cmd_train(const options *in) {
       trained += n;
       stopping = op.stop_after > 0 && trained >= op.stop_after && b < per_epoch;
       if (b < per_epoch && op.checkpoint && (stopping || (every > 0 && b % every == 0)) &&
-          !save_checkpoint(ctx, net, opt, op.checkpoint, e, b, per_epoch))
+          !save_checkpoint(ctx, net, opt, op.checkpoint, e, b, per_epoch)) {
+        rescue = 1;
         goto out;
+      }
     }
     if (pr.tty) fprintf(stderr, "\r%100s\r", "");
     if (stopping) {
@@ -310,17 +434,24 @@ static int cmd_train(const options *in) {
       fflush(stdout);
     }
     if (log) {
+      int ok;
       if (is_jsonl(op.log))
-        fprintf(log,
+        ok = log_line(log, op.log,
                 "{\"epoch\":%lld,\"train_loss\":%.6f,\"train_accuracy\":%.6f,\"test_loss\":%.6f,"
                 "\"test_accuracy\":%.6f,\"seconds\":%.3f,\"images_per_second\":%.1f,\"lr\":%.6g}\n",
                 (long long)e + 1, tr.loss, tr.accuracy, te.loss, te.accuracy, tr.seconds, tr.samples_per_second, lr);
       else
-        fprintf(log, "%lld,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g\n", (long long)e + 1, tr.loss, tr.accuracy, te.loss,
-                te.accuracy, tr.seconds, tr.samples_per_second, lr);
-      fflush(log);
+        ok = log_line(log, op.log, "%lld,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g\n", (long long)e + 1, tr.loss, tr.accuracy,
+                      te.loss, te.accuracy, tr.seconds, tr.samples_per_second, lr);
+      if (!ok) {
+        rescue = 1;
+        goto out;
+      }
     }
-    if (op.checkpoint && !save_checkpoint(ctx, net, opt, op.checkpoint, e + 1, 0, per_epoch)) goto out;
+    if (op.checkpoint && !save_checkpoint(ctx, net, opt, op.checkpoint, e + 1, 0, per_epoch)) {
+      rescue = 1;
+      goto out;
+    }
     if (op.stop_after > 0 && trained >= op.stop_after && e + 1 < cfg.epochs) {
       printf("stopped after %lld batches, at the end of epoch %lld%s%s\n", (long long)trained, (long long)e + 1,
              op.checkpoint ? "; resume with --resume " : "", op.checkpoint ? op.checkpoint : "");
@@ -328,12 +459,21 @@ static int cmd_train(const options *in) {
     }
   }
   if (op.save) {
-    if (dlc_net_save_weights(net, op.save) != DLC_OK) { fail(ctx, "saving the weights"); goto out; }
+    if (dlc_net_save_weights(net, op.save) != DLC_OK) {
+      fail(ctx, "saving the weights");
+      rescue = 1;
+      goto out;
+    }
     if (!op.quiet) printf("weights saved to %s\n", op.save);
   }
   rc = 0;
 out:
-  if (log) fclose(log);
+  if (log && fclose(log) != 0 && rc == 0) {
+    fprintf(stderr, "dlcuda: --log %s: closing failed: %s\n", op.log, strerror(errno));
+    rc = 1;
+  }
+  if (rescue && trained > 0) rescue_weights(ctx, net);
+  for (int i = 0; i < 3; i++) dlc_file_lock_release(locks[i]);
   dlc_loader_destroy(train_l);
   dlc_loader_destroy(test_l);
   dlc_dataset_free(&train_ds);
@@ -398,11 +538,6 @@ out:
   dlc_net_destroy(net);
   dlc_ctx_destroy(ctx);
   return rc;
-}
-
-static int ends_with(const char *s, const char *suffix) {
-  size_t n = strlen(s), m = strlen(suffix);
-  return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 /* Reads a .npy or IDX input as float32 [N, sample...] on the CPU: float32 as it is, uint8
@@ -506,6 +641,7 @@ static int cmd_predict(const options *op) {
   int top = op->top > 0 ? (op->top < classes ? op->top : (int)classes) : 0;
   probs = malloc(sizeof(float) * (size_t)(batch * classes));
   if (!probs) { fprintf(stderr, "dlcuda: out of memory\n"); goto out; }
+  int64_t bad = 0, first_bad = -1;
   if (top) printf("# input: the %d most likely classes as class:probability\n", top);
   else printf("# input, predicted class, probabilities of classes 0 to %lld\n", (long long)classes - 1);
   for (int64_t at = 0; at < n; at += batch) {
@@ -517,8 +653,15 @@ static int cmd_predict(const options *op) {
       goto out;
     }
     for (int64_t r = 0; r < m; r++) {
-      /* Softmax in double, the row maximum subtracted. */
       float *z = probs + r * classes;
+      int finite = 1;
+      for (int64_t c = 0; c < classes; c++) finite &= isfinite(z[c]) != 0;
+      if (!finite) { /* NaN or infinite scores rank nothing: say so for this input */
+        printf("%lld error: scores not finite\n", (long long)(at + r));
+        if (bad++ == 0) first_bad = at + r;
+        continue;
+      }
+      /* Softmax in double, the row maximum subtracted. */
       double mx = z[0], sum = 0;
       for (int64_t c = 1; c < classes; c++) mx = z[c] > mx ? z[c] : mx;
       for (int64_t c = 0; c < classes; c++) sum += exp(z[c] - mx);
@@ -536,11 +679,19 @@ static int cmd_predict(const options *op) {
         int64_t b = -1;
         for (int64_t c = 0; c < classes; c++)
           if (z[c] >= 0 && (b < 0 || z[c] > z[b])) b = c;
+        if (b < 0) break;
         printf(" %lld:%.6g", (long long)b, z[b]);
         z[b] = -1; /* taken */
       }
       printf("\n");
     }
+  }
+  if (bad) {
+    fprintf(stderr,
+            "dlcuda: %lld of %lld inputs gave NaN or infinite scores (the first: input %lld): the input or the weights "
+            "hold NaN or infinite values\n",
+            (long long)bad, (long long)n, (long long)first_bad);
+    goto out;
   }
   rc = 0;
 out:
@@ -571,6 +722,14 @@ static int cmd_forward(const options *op) {
   }
   dlc_ctx *ctx = make_ctx(op);
   if (!ctx) return 1;
+  const char *outs[3] = {op->output, op->input_grad, op->param_grads};
+  const char *out_opts[3] = {"--output", "--input-grad", "--param-grads"};
+  for (int i = 0; i < 3; i++)
+    if (outs[i] && dlc_check_output_path(ctx, outs[i]) != DLC_OK) {
+      fprintf(stderr, "dlcuda: %s %s: %s\n", out_opts[i], outs[i], dlc_ctx_error(ctx));
+      dlc_ctx_destroy(ctx);
+      return 1;
+    }
   int rc = 1;
   dlc_net *net = NULL;
   dlc_tensor raw, x, dy_host, dy;
@@ -709,9 +868,13 @@ int main(int argc, char **argv) {
     return 2;
   }
   options op;
-  if (!parse_args(argc > 1 ? argc - 2 : 0, argv + 2, &op)) {
-    usage(stderr);
-    return 2;
+  if (!parse_args(argc > 1 ? argc - 2 : 0, argv + 2, &op)) return 2; /* the message named the option */
+  int rc = run(&op);
+  /* What went to standard output (predictions, results) must have arrived. */
+  errno = 0;
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "dlcuda: writing the standard output failed: %s\n", strerror(errno ? errno : EIO));
+    return 1;
   }
-  return run(&op);
+  return rc;
 }
