@@ -2,13 +2,18 @@
  * resumed in a new context, network, optimizer and loader gives the same losses, bit for
  * bit, and the same final weights and optimizer state as a run never stopped (with dropout,
  * batchnorm, shuffling and flips, under SGD with momentum and under Adam with clipping).
- * A failed write leaves the previous checkpoint intact; bad checkpoints are refused. */
+ * A failed write leaves the previous checkpoint intact; bad checkpoints are refused, a
+ * checkpoint whose data does not match its checksum among them. Two processes writing one
+ * file at once always leave one of them whole (never a mix), and the output lock lets one
+ * process alone hold a path. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "weights.h"
 #include "testutil.h"
 
 #define EPOCHS 3
@@ -249,6 +254,124 @@ static void refusals(void) {
   stop(&r);
 }
 
+/* Two processes each write 40 versions of one file (4096 floats all equal to the writer's
+ * value, and a "writer" metadata entry) as fast as they can; at every moment, and at the
+ * end, the file is one writer's whole version: its checksum holds and its data is the
+ * value its metadata names. */
+static void concurrent_writers(void) {
+  const char *path = tmp("race.safetensors");
+  pid_t kids[2];
+  for (int w = 0; w < 2; w++) {
+    kids[w] = fork();
+    if (kids[w] == 0) {
+      dlc_ctx *c = t_cpu_ctx(1);
+      int64_t n = 4096;
+      dlc_tensor t;
+      dlc_device cpu = {DLC_DEVICE_CPU, 0};
+      if (dlc_tensor_alloc(c, &t, DLC_F32, 1, &n, cpu) != DLC_OK) _exit(2);
+      char who[8];
+      snprintf(who, sizeof who, "%d", w);
+      const char *meta[] = {"writer", who};
+      dlc_named_tensor nt = {"x", &t};
+      for (int k = 0; k < 40; k++) {
+        dlc_op_fill(c, &t, (float)(w * 1000 + k));
+        if (dlc_safetensors_save_ex(c, path, &nt, 1, meta, 1, 1) != DLC_OK) _exit(3);
+      }
+      _exit(0);
+    }
+  }
+  int reads = 0, torn = 0;
+  dlc_ctx *ctx = t_cpu_ctx(1);
+  for (int alive = 2; alive > 0;) {
+    for (int w = 0; w < 2; w++) {
+      int st;
+      if (kids[w] > 0 && waitpid(kids[w], &st, WNOHANG) == kids[w]) {
+        T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer %d ended with status %d", w, st);
+        kids[w] = 0;
+        alive--;
+      }
+    }
+    dlc_safetensors *st = NULL;
+    if (access(path, F_OK) != 0 || dlc_safetensors_open(ctx, path, &st) != DLC_OK) continue;
+    reads++;
+    int present = 0;
+    dlc_tensor x;
+    memset(&x, 0, sizeof x);
+    const char *who = dlc_safetensors_metadata(st, "writer");
+    if (dlc_safetensors_verify(st, &present) != DLC_OK || !present || !who || dlc_safetensors_load(st, 0, &x) != DLC_OK) {
+      torn++;
+    } else {
+      const float *v = x.data;
+      int w = atoi(who);
+      for (int64_t i = 0; i < x.numel; i++)
+        if (v[i] != v[0] || (int)(v[0] / 1000) != w) {
+          torn++;
+          break;
+        }
+    }
+    dlc_tensor_free(ctx, &x);
+    dlc_safetensors_close(st);
+  }
+  T_CHECK(reads > 0 && torn == 0, "two writers on one file: %d of %d reads saw a torn or mixed file", torn, reads);
+  T_CHECK(t_temp_files(path) == 0, "no temporary files remain after two writers");
+  printf("two concurrent writers: %d reads, %d torn\n", reads, torn);
+
+  /* The checksum: a changed data byte is refused; metadata naming another sum too. */
+  dlc_safetensors *st = NULL;
+  T_OK(ctx, dlc_safetensors_open(ctx, path, &st));
+  if (st) {
+    T_OK(ctx, dlc_safetensors_verify(st, NULL));
+    dlc_safetensors_close(st);
+  }
+  FILE *f = fopen(path, "r+b");
+  if (f) {
+    fseek(f, -5, SEEK_END);
+    int b = fgetc(f);
+    fseek(f, -5, SEEK_END);
+    fputc(b ^ 0x10, f); /* one bit of the data changed */
+    fclose(f);
+  }
+  T_OK(ctx, dlc_safetensors_open(ctx, path, &st));
+  if (st) {
+    T_FAILS(ctx, DLC_ERR_FORMAT, "does not match the header's checksum", dlc_safetensors_verify(st, NULL));
+    dlc_safetensors_close(st);
+  }
+  dlc_ctx_destroy(ctx);
+}
+
+/* dlc_file_lock: a second process is refused with the holder's pid; the holder's death
+ * releases the lock; in the holder's own process a release leaves no lock file. */
+static void output_lock(void) {
+  const char *path = tmp("locked.ckpt");
+  int up[2], down[2];
+  if (pipe(up) != 0 || pipe(down) != 0) return;
+  pid_t kid = fork();
+  if (kid == 0) {
+    dlc_ctx *c = t_cpu_ctx(1);
+    dlc_file_lock *l = NULL;
+    char ok = dlc_file_lock_acquire(c, path, &l) == DLC_OK ? 'y' : 'n';
+    if (write(up[1], &ok, 1) != 1) _exit(2);
+    if (read(down[0], &ok, 1) != 1) _exit(2); /* hold until told */
+    _exit(0);                                 /* dies holding it */
+  }
+  char ok = 0;
+  T_CHECK(read(up[0], &ok, 1) == 1 && ok == 'y', "the child took the lock");
+  dlc_ctx *ctx = t_cpu_ctx(1);
+  dlc_file_lock *l = NULL;
+  char needle[64];
+  snprintf(needle, sizeof needle, "another process (pid %ld)", (long)kid);
+  T_FAILS(ctx, DLC_ERR_IO, needle, dlc_file_lock_acquire(ctx, path, &l));
+  if (write(down[1], &ok, 1) != 1) return;
+  int st;
+  waitpid(kid, &st, 0);
+  T_OK(ctx, dlc_file_lock_acquire(ctx, path, &l));
+  dlc_file_lock_release(l);
+  char lockfile[600];
+  snprintf(lockfile, sizeof lockfile, "%s.lock", path);
+  T_CHECK(access(lockfile, F_OK) != 0, "a released lock leaves no lock file");
+  dlc_ctx_destroy(ctx);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "%s/dlc_ckpt_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   if (!mkdtemp(dir)) {
@@ -271,6 +394,8 @@ int main(void) {
   resume_case(0);
   resume_case(1);
   refusals();
+  concurrent_writers();
+  output_lock();
   dlc_dataset_free(&ds);
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -318,8 +318,11 @@ static int cmd_train(const options *in) {
     }
     have_test = 1;
   } else {
-    have_test = dlc_dataset_open_expecting(ctx, data, 0, sample_values, &test_ds) == DLC_OK;
-    if (!have_test)
+    have_test = !ends_with(data, ".csv") && dlc_dataset_open_expecting(ctx, data, 0, sample_values, &test_ds) == DLC_OK;
+    if (!have_test && ends_with(data, ".csv"))
+      fprintf(stderr, "dlcuda: %s is one CSV file: reporting training metrics only (--test-data names a held-out file)\n",
+              data);
+    else if (!have_test)
       fprintf(stderr, "dlcuda: no test split (%s): reporting training metrics only (--test-data names one)\n",
               dlc_ctx_error(ctx));
   }
