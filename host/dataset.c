@@ -18,6 +18,7 @@ void dlc_dataset_free(dlc_dataset *ds) {
   free(ds->pixels);
   free(ds->features);
   free(ds->labels);
+  free(ds->targets);
   memset(ds, 0, sizeof *ds);
 }
 
@@ -217,7 +218,8 @@ dlc_status dlc_idx_load(dlc_ctx *ctx, const char *path, dlc_tensor *out) {
 
 #define CIFAR_RECORD 3073
 
-static dlc_status load_csv(dlc_ctx *ctx, const char *path, int label_column, int64_t expect, dlc_dataset *out);
+static dlc_status load_csv(dlc_ctx *ctx, const char *path, const int *want_cols, int nwant, int regression,
+                           int64_t expect, dlc_dataset *out);
 
 dlc_status dlc_dataset_load_cifar10(dlc_ctx *ctx, const char *const *files, int nfiles,
                                     dlc_dataset *out) {
@@ -296,27 +298,39 @@ static int parse_float(const char *s, float *v) {
 }
 
 dlc_status dlc_dataset_load_csv(dlc_ctx *ctx, const char *path, int label_column, dlc_dataset *out) {
-  return load_csv(ctx, path, label_column, 0, out);
+  return load_csv(ctx, path, &label_column, 1, 0, 0, out);
 }
 
-static dlc_status load_csv(dlc_ctx *ctx, const char *path, int label_column, int64_t expect, dlc_dataset *out) {
+dlc_status dlc_dataset_load_csv_targets(dlc_ctx *ctx, const char *path, const int *columns, int ncolumns,
+                                        dlc_dataset *out) {
+  if (!ctx) return DLC_ERR_INVALID_ARG;
+  DLC_CHECK_NULL(ctx, columns);
+  return load_csv(ctx, path, columns, ncolumns, 1, 0, out);
+}
+
+static dlc_status load_csv(dlc_ctx *ctx, const char *path, const int *want_cols, int nwant, int regression,
+                           int64_t expect, dlc_dataset *out) {
   if (!ctx) return DLC_ERR_INVALID_ARG;
   DLC_CHECK_NULL(ctx, path);
   DLC_CHECK_NULL(ctx, out);
   memset(out, 0, sizeof *out);
   snprintf(out->source, sizeof out->source, "%s", path);
+  if (nwant < 1 || nwant > DLC_MAX_TARGETS || (!regression && nwant != 1))
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: %d %s columns (%s)", path, nwant, regression ? "target" : "label",
+                    regression ? "1 to 64" : "exactly 1");
   FILE *f;
   DLC_TRY(dlc_fopen_input(ctx, path, "CSV file", "r", &f));
   enum { MAXF = 65536 };
   size_t cap_line = 1 << 16;
   char *line = malloc(cap_line);
   char **fields = malloc(sizeof(char *) * MAXF);
+  int *role = NULL; /* per column: -1 feature, else the target's (or label's) index */
   int64_t cap = 1024, n = 0, lineno = 0;
-  int ncols = -1, lab = 0;
+  int ncols = -1, K = nwant;
   dlc_status s = DLC_OK;
-  float *feat = NULL;
-  int32_t *labels = malloc(sizeof(int32_t) * (size_t)cap);
-  if (!line || !fields || !labels) s = DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "%s: reading", path);
+  float *feat = NULL, *targ = NULL;
+  int32_t *labels = NULL;
+  if (!line || !fields) s = DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "%s: reading", path);
   while (s == DLC_OK && fgets(line, (int)cap_line, f)) {
     lineno++;
     size_t len = strlen(line);
@@ -328,27 +342,44 @@ static dlc_status load_csv(dlc_ctx *ctx, const char *path, int label_column, int
     int nf = split_csv(line, fields, MAXF);
     if (ncols < 0) {
       ncols = nf;
-      if (ncols < 2) { s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%lld: a CSV needs at least one feature and a label", path, (long long)lineno); break; }
-      if ((s = check_expected(ctx, path, 1, 1, ncols - 1, expect)) != DLC_OK) break;
-      lab = label_column < 0 ? ncols + label_column : label_column;
-      if (lab < 0 || lab >= ncols) {
-        s = DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: label column %d does not exist (%d columns)", path, label_column, ncols);
+      if (ncols < K + 1) {
+        s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%lld: %d columns: a CSV needs at least one feature and %d %s column%s", path,
+                     (long long)lineno, ncols, K, regression ? "target" : "label", K > 1 ? "s" : "");
         break;
       }
+      if (!(role = malloc(sizeof(int) * (size_t)ncols))) { s = DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "%s", path); break; }
+      for (int c = 0; c < ncols; c++) role[c] = -1;
+      for (int j = 0; j < K && s == DLC_OK; j++) {
+        int c = want_cols[j] < 0 ? ncols + want_cols[j] : want_cols[j];
+        if (c < 0 || c >= ncols)
+          s = DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: %s column %d does not exist (%d columns)", path,
+                       regression ? "target" : "label", want_cols[j], ncols);
+        else if (role[c] >= 0)
+          s = DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: column %d is named twice as a %s column", path, c,
+                       regression ? "target" : "label");
+        else
+          role[c] = j;
+      }
+      if (s != DLC_OK) break;
+      if ((s = check_expected(ctx, path, 1, 1, ncols - K, expect)) != DLC_OK) break;
+      int first_feature = 0;
+      while (role[first_feature] >= 0) first_feature++;
       float v;
-      if (!parse_float(fields[lab == 0 ? 1 : 0], &v)) continue; /* a header line */
+      if (!parse_float(fields[first_feature], &v)) continue; /* a header line */
     }
     if (nf != ncols) {
       s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%lld: %d fields, the first row had %d", path, (long long)lineno, nf, ncols);
       break;
     }
     if (n == cap || !feat) {
-      if (n == cap) cap *= 2;
-      float *nfp = realloc(feat, sizeof(float) * (size_t)cap * (size_t)(ncols - 1));
-      int32_t *nl = realloc(labels, sizeof(int32_t) * (size_t)cap);
-      if (!nfp || !nl) { free(nfp ? nfp : feat); feat = NULL; labels = nl ? nl : labels; s = DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "%s: %lld rows", path, (long long)n); break; }
-      feat = nfp;
-      labels = nl;
+      if (feat) cap *= 2;
+      float *nfp = realloc(feat, sizeof(float) * (size_t)cap * (size_t)(ncols - K));
+      if (nfp) feat = nfp;
+      void *ny = regression ? realloc(targ, sizeof(float) * (size_t)cap * (size_t)K)
+                            : realloc(labels, sizeof(int32_t) * (size_t)cap);
+      if (ny && regression) targ = ny;
+      else if (ny) labels = ny;
+      if (!nfp || !ny) { s = DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "%s: %lld rows", path, (long long)n); break; }
     }
     int j = 0;
     for (int c = 0; c < ncols && s == DLC_OK; c++) {
@@ -357,12 +388,15 @@ static dlc_status load_csv(dlc_ctx *ctx, const char *path, int label_column, int
         s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%lld: column %d is \"%.40s\", not a finite number", path, (long long)lineno, c + 1, fields[c]);
         break;
       }
-      if (c == lab) {
+      if (role[c] >= 0 && regression) {
+        targ[n * K + role[c]] = v;
+      } else if (role[c] >= 0) {
         if (v != (float)(int32_t)v || v < 0)
-          s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%lld: label \"%.40s\" is not a non-negative integer", path, (long long)lineno, fields[c]);
+          s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%lld: label \"%.40s\" is not a non-negative integer (for regression "
+                       "targets, end the model with [mse] and name them in [net] targets = ...)", path, (long long)lineno, fields[c]);
         labels[n] = (int32_t)v;
       } else {
-        feat[n * (ncols - 1) + j++] = v;
+        feat[n * (ncols - K) + j++] = v;
       }
     }
     n++;
@@ -370,13 +404,16 @@ static dlc_status load_csv(dlc_ctx *ctx, const char *path, int label_column, int
   fclose(f);
   free(line);
   free(fields);
+  free(role);
   if (s == DLC_OK && n == 0) s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: no data rows", path);
   out->features = feat;
   out->labels = labels;
+  out->targets = targ;
+  out->num_targets = regression ? K : 0;
   out->count = n;
   out->channels = out->height = 1;
-  out->width = ncols - 1;
-  if (s == DLC_OK) s = count_classes(ctx, out);
+  out->width = ncols - K;
+  if (s == DLC_OK && !regression) s = count_classes(ctx, out);
   if (s != DLC_OK) dlc_dataset_free(out);
   return s;
 }
@@ -387,20 +424,34 @@ static int exists(const char *p) {
 }
 
 dlc_status dlc_dataset_open(dlc_ctx *ctx, const char *path, int train, dlc_dataset *out) {
-  return dlc_dataset_open_expecting(ctx, path, train, 0, out);
+  if (!train) {
+    size_t len = strlen(path ? path : "");
+    if (len > 4 && strcmp(path + len - 4, ".csv") == 0)
+      return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: a CSV file has no separate test split", path);
+  }
+  return dlc_dataset_open_spec(ctx, path, train, NULL, out);
 }
 
-dlc_status dlc_dataset_open_expecting(dlc_ctx *ctx, const char *path, int train, int64_t sample_values,
-                                      dlc_dataset *out) {
+dlc_status dlc_dataset_open_spec(dlc_ctx *ctx, const char *path, int train, const dlc_data_spec *spec,
+                                 dlc_dataset *out) {
   if (!ctx) return DLC_ERR_INVALID_ARG;
   DLC_CHECK_NULL(ctx, path);
   DLC_CHECK_NULL(ctx, out);
   memset(out, 0, sizeof *out);
+  dlc_data_spec none;
+  memset(&none, 0, sizeof none);
+  if (!spec) spec = &none;
+  int64_t sample_values = spec->sample_values;
+  int last = -1;
+  const int *cols = spec->num_columns > 0 ? spec->columns : &last;
+  int ncols = spec->num_columns > 0 ? spec->num_columns : 1;
   size_t len = strlen(path);
-  if (len > 4 && strcmp(path + len - 4, ".csv") == 0) {
-    if (!train) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: a CSV file has no separate test split", path);
-    return load_csv(ctx, path, -1, sample_values, out);
-  }
+  if (len > 4 && strcmp(path + len - 4, ".csv") == 0)
+    return load_csv(ctx, path, cols, ncols, spec->regression, sample_values, out);
+  if (spec->regression)
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG,
+                    "%s: a regression model ([mse]) needs float targets: give it a .csv file and name the target columns "
+                    "in [net] targets = ...", path);
   struct stat pst;
   if (stat(path, &pst) != 0) return DLC_FAIL(ctx, DLC_ERR_IO, "data set %s: %s", path, strerror(errno));
   if (!S_ISDIR(pst.st_mode))

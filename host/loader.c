@@ -17,7 +17,8 @@ struct dlc_loader {
   int64_t sample, nbatches, epoch, next;
   int64_t *order;
   float *hx[2];
-  int32_t *hy[2];
+  void *hy[2];             /* int32 labels [batch], or float32 targets [batch, K] */
+  int K;                   /* targets per sample (regression), 0 for labels */
   dlc_tensor dx[2], dy[2]; /* device copies (CUDA only) */
   void *ev[2];
   int cuda;
@@ -103,7 +104,10 @@ static void assemble(const dlc_loader *l, int64_t b, int slot) {
   for (int64_t i = 0; i < n; i++) {
     int64_t idx = l->order[b * l->o.batch + i];
     assemble_one(l, idx, l->hx[slot] + i * l->sample);
-    l->hy[slot][i] = l->ds->labels[idx];
+    if (l->K)
+      memcpy((float *)l->hy[slot] + i * l->K, l->ds->targets + idx * l->K, sizeof(float) * (size_t)l->K);
+    else
+      ((int32_t *)l->hy[slot])[i] = l->ds->labels[idx];
   }
 }
 
@@ -180,6 +184,8 @@ dlc_status dlc_loader_create(dlc_ctx *ctx, const dlc_dataset *ds, const dlc_load
   if (o.batch <= 0) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "batch size %lld must be positive", (long long)o.batch);
   if (ds->count <= 0 || (!ds->pixels && !ds->features))
     return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: the data set is empty", ds->source);
+  if (ds->targets ? ds->num_targets < 1 : !ds->labels)
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: the data set has no %s", ds->source, ds->targets ? "targets" : "labels");
   if (o.crop_pad < 0 || (o.crop_pad && ds->features))
     return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "random crop needs images and a padding >= 0");
   for (int c = 0; c < 3; c++)
@@ -191,6 +197,7 @@ dlc_status dlc_loader_create(dlc_ctx *ctx, const dlc_dataset *ds, const dlc_load
   l->ds = ds;
   l->o = o;
   l->sample = (int64_t)ds->channels * ds->height * ds->width;
+  l->K = ds->targets ? ds->num_targets : 0;
   l->nbatches = o.drop_last ? ds->count / o.batch : (ds->count + o.batch - 1) / o.batch;
   l->cuda = ctx->device.kind == DLC_DEVICE_CUDA;
   l->want = -1;
@@ -200,12 +207,14 @@ dlc_status dlc_loader_create(dlc_ctx *ctx, const dlc_dataset *ds, const dlc_load
   dlc_status s = DLC_OK;
   l->order = malloc(sizeof(int64_t) * (size_t)ds->count);
   if (!l->order) s = DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "loader order");
-  int64_t xs[4] = {o.batch, ds->channels, ds->height, ds->width}, ys = o.batch;
+  int64_t xs[4] = {o.batch, ds->channels, ds->height, ds->width}, ys[2] = {o.batch, l->K};
+  size_t ybytes = l->K ? sizeof(float) * (size_t)(o.batch * l->K) : sizeof(int32_t) * (size_t)o.batch;
   for (int k = 0; k < 2 && s == DLC_OK; k++) {
     s = dlc_host_alloc_pinned(ctx, (void **)&l->hx[k], sizeof(float) * (size_t)(o.batch * l->sample));
-    if (s == DLC_OK) s = dlc_host_alloc_pinned(ctx, (void **)&l->hy[k], sizeof(int32_t) * (size_t)o.batch);
+    if (s == DLC_OK) s = dlc_host_alloc_pinned(ctx, &l->hy[k], ybytes);
     if (s == DLC_OK && l->cuda) s = dlc_tensor_alloc(ctx, &l->dx[k], DLC_F32, 4, xs, ctx->device);
-    if (s == DLC_OK && l->cuda) s = dlc_tensor_alloc(ctx, &l->dy[k], DLC_I32, 1, &ys, ctx->device);
+    if (s == DLC_OK && l->cuda)
+      s = dlc_tensor_alloc(ctx, &l->dy[k], l->K ? DLC_F32 : DLC_I32, l->K ? 2 : 1, ys, ctx->device);
     if (s == DLC_OK && l->cuda) s = dlc_cuda_event_create(ctx, &l->ev[k]);
     if (s == DLC_OK && l->cuda) s = dlc_cuda_event_record(ctx, l->ev[k]);
   }
@@ -252,13 +261,15 @@ dlc_status dlc_loader_next(dlc_loader *l, dlc_tensor *x, dlc_tensor *labels, int
   void *xd = l->hx[slot], *yd = l->hy[slot];
   if (l->cuda) {
     DLC_TRY(dlc_cuda_memcpy_async(ctx, l->dx[slot].data, l->hx[slot], sizeof(float) * (size_t)(nb * l->sample), 1));
-    DLC_TRY(dlc_cuda_memcpy_async(ctx, l->dy[slot].data, l->hy[slot], sizeof(int32_t) * (size_t)nb, 1));
+    DLC_TRY(dlc_cuda_memcpy_async(ctx, l->dy[slot].data, l->hy[slot],
+                                  l->K ? sizeof(float) * (size_t)(nb * l->K) : sizeof(int32_t) * (size_t)nb, 1));
     DLC_TRY(dlc_cuda_event_record(ctx, l->ev[slot]));
     xd = l->dx[slot].data;
     yd = l->dy[slot].data;
   }
   DLC_TRY(dlc_tensor_borrow(ctx, x, xd, DLC_F32, 4, xs, ctx->device));
-  DLC_TRY(dlc_tensor_borrow(ctx, labels, yd, DLC_I32, 1, &nb, ctx->device));
+  int64_t ys[2] = {nb, l->K};
+  DLC_TRY(dlc_tensor_borrow(ctx, labels, yd, l->K ? DLC_F32 : DLC_I32, l->K ? 2 : 1, ys, ctx->device));
   l->next = b + 1;
   if (b + 1 < l->nbatches) request(l, b + 1);
   *n = nb;

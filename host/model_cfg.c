@@ -342,6 +342,16 @@ static dlc_status parse_net(sec_ctx *sc, int64_t in_shape[DLC_MAX_DIMS], int *in
   l->crop_pad = (int)v;
   const char *data = get_str(sc, "data");
   snprintf(t->data, sizeof t->data, "%s", data ? data : "/usr/share/datasets/fashion-mnist");
+  /* CSV columns of the targets (regression) or the label: 0-based, negative from the end. */
+  int64_t cols[DLC_MAX_TARGETS];
+  int nc;
+  DLC_TRY(get_ints(sc, "targets", cols, DLC_MAX_TARGETS, &nc, -65536, 65535, 0));
+  memset(&t->data_spec, 0, sizeof t->data_spec);
+  t->data_spec.num_columns = nc > 0 ? nc : 1;
+  t->data_spec.columns[0] = -1;
+  for (int i = 0; i < nc; i++) t->data_spec.columns[i] = (int)cols[i];
+  t->data_spec.sample_values = 1;
+  for (int i = 0; i < *in_ndim; i++) t->data_spec.sample_values *= in_shape[i];
   return DLC_OK;
 }
 
@@ -562,7 +572,11 @@ static dlc_status build_from(dlc_ctx *ctx, cfg *c, int64_t batch, dlc_net **out,
     s = in_section(&sc, sections[found].build(&sc, net));
     if (s == DLC_OK) s = unused_keys(&sc);
     have_loss |= sections[found].is_loss;
+    if (!strcmp(sections[found].name, "mse")) t->data_spec.regression = 1;
   }
+  if (s == DLC_OK && !t->data_spec.regression && t->data_spec.num_columns != 1)
+    s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: [net] targets names %d columns, but a classifier takes one label column "
+                 "(several targets need an [mse] head)", c->path, t->data_spec.num_columns);
   if (s == DLC_OK && net->nlayers == 0)
     s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: the model has no layers", c->path);
   if (s == DLC_OK) s = dlc_net_build(net);

@@ -24,24 +24,36 @@ static int64_t rows_per_sample(const dlc_net *net) {
   return last->numel / last->shape[last->ndim - 1];
 }
 
-/* acc[0] += loss * samples, acc[1] += rows whose arg-max is their label, acc[2] the mark
- * of the first batch whose loss was not finite (kernels/metrics.h): three doubles, in a
- * 6-float tensor (zero bits are 0.0). */
+/* acc[0] += loss * samples, acc[1] += rows whose arg-max is their label (classification)
+ * or the sum of |output - target| (regression), acc[2] the mark of the first batch whose
+ * loss was not finite (kernels/metrics.h): three doubles, in a 6-float tensor (zero bits
+ * are 0.0). */
 #define ACC_DOUBLES 3
 static dlc_status accumulate(dlc_net *net, const dlc_tensor *labels, dlc_tensor *acc, int64_t batch) {
   dlc_ctx *ctx = net->ctx;
   dlc_layer *last = &net->layers[net->nlayers - 1];
   int64_t C = last->shape[last->ndim - 1], rows = net->n * rows_per_sample(net);
   const float *logits = last->out.data;
+  int regression = net->loss == 2 && labels->dtype == DLC_F32 && labels->numel == net->n * last->numel;
   if (net->loss != 1 || labels->numel != rows) C = 0; /* no accuracy without class labels */
-  if (dlc_on_cuda(acc))
-    return DLC_LAUNCH(ctx, "metrics", dlc_launch_metrics(logits, labels->data, rows, C, net->loss_value.data,
-                                                          (float)net->n, batch, acc->data, ctx->stream));
+  if (dlc_on_cuda(acc)) {
+    DLC_TRY(DLC_LAUNCH(ctx, "metrics", dlc_launch_metrics(logits, C ? labels->data : NULL, rows, C, net->loss_value.data,
+                                                           (float)net->n, batch, acc->data, ctx->stream)));
+    if (regression)
+      DLC_TRY(DLC_LAUNCH(ctx, "abs_err", dlc_launch_abs_err(logits, labels->data, labels->numel, acc->data, ctx->stream)));
+    return DLC_OK;
+  }
   double *a = acc->data;
   const float loss = *(const float *)net->loss_value.data;
   const int32_t *y = labels->data;
   a[0] += (double)loss * (double)net->n;
   if (a[2] == 0 && !isfinite(loss)) a[2] = dlc_metrics_bad_mark(loss, batch);
+  if (regression) {
+    const float *t = labels->data;
+    double e = 0;
+    for (int64_t i = 0; i < labels->numel; i++) e += fabs((double)logits[i] - (double)t[i]);
+    a[1] += e;
+  }
   for (int64_t r = 0; C && r < rows; r++) {
     const float *z = logits + r * C;
     int64_t best = 0;
@@ -60,7 +72,14 @@ static dlc_status read_stats(dlc_net *net, dlc_tensor *acc, int64_t samples, dou
   *bad = a[2];
   st->samples = samples;
   st->loss = samples ? a[0] / (double)samples : 0;
-  st->accuracy = samples ? a[1] / (double)(samples * rows_per_sample(net)) : 0;
+  const dlc_layer *last = &net->layers[net->nlayers - 1];
+  if (net->loss == 2) { /* regression: a[1] sums |output - target| */
+    st->accuracy = 0;
+    st->mae = samples ? a[1] / (double)(samples * last->numel) : 0;
+  } else {
+    st->accuracy = samples ? a[1] / (double)(samples * rows_per_sample(net)) : 0;
+    st->mae = 0;
+  }
   st->seconds = now_s() - t0;
   st->samples_per_second = st->seconds > 0 ? samples / st->seconds : 0;
   return DLC_OK;
@@ -163,8 +182,21 @@ dlc_status dlc_net_check_dataset(dlc_net *net, const dlc_dataset *ds) {
     return DLC_FAIL(ctx, DLC_ERR_SHAPE, "%s: samples are %dx%dx%d (%lld values) but the model's input is %s (%lld)",
                     ds->source, ds->channels, ds->height, ds->width, (long long)have, s, (long long)want);
   }
+  dlc_layer *out = &net->layers[net->nlayers - 1];
+  if (net->loss == 2) {
+    if (!ds->targets)
+      return DLC_FAIL(ctx, DLC_ERR_SHAPE, "%s: an [mse] model needs float targets, and this data set has class labels "
+                      "(CSV: name the target columns in [net] targets = ...)", ds->source);
+    if (ds->num_targets != out->numel)
+      return DLC_FAIL(ctx, DLC_ERR_SHAPE, "%s: %d targets per sample, but the model outputs %lld values per sample",
+                      ds->source, ds->num_targets, (long long)out->numel);
+    return DLC_OK;
+  }
+  if (!ds->labels)
+    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "%s: the data set has float targets, but the model is a classifier (end it with "
+                    "[mse] for regression)", ds->source);
   if (net->loss == 1) {
-    dlc_layer *last = &net->layers[net->nlayers - 1];
+    dlc_layer *last = out;
     int64_t C = last->shape[last->ndim - 1];
     for (int64_t i = 0; i < ds->count; i++)
       if (ds->labels[i] >= C && ds->labels[i] != net->xent.ignore_index)

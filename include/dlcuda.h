@@ -240,18 +240,31 @@ DLC_API dlc_xent_opts dlc_xent_opts_default(void);
 
 /* ---------------------------------------------------------------- data sets */
 
-/* A labelled data set in host memory: `count` samples of channels x height x width
- * (tabular data: 1 x 1 x features), stored as uint8 pixels (images) or float32 features
- * (CSV), and int32 labels in [0, num_classes). */
+/* A data set in host memory: `count` samples of channels x height x width (tabular data:
+ * 1 x 1 x features), stored as uint8 pixels (images) or float32 features (CSV), and either
+ * int32 labels in [0, num_classes) (classification) or float32 targets, num_targets per
+ * sample (regression, from CSV). */
 typedef struct dlc_dataset {
   int64_t count;
   int channels, height, width;
-  int num_classes;      /* max label + 1 */
+  int num_classes;      /* max label + 1; 0 for regression */
   uint8_t *pixels;      /* [count, C, H, W] for image sets, else NULL */
   float *features;      /* [count, C*H*W] for CSV, else NULL */
-  int32_t *labels;      /* [count] */
+  int32_t *labels;      /* [count], or NULL for regression */
+  float *targets;       /* [count, num_targets] for regression, else NULL */
+  int num_targets;
   char source[256];     /* the file or folder it came from, for messages */
 } dlc_dataset;
+
+/* What a model needs of its data (dlc_model_load fills it from the model file). */
+#define DLC_MAX_TARGETS 64
+typedef struct dlc_data_spec {
+  int64_t sample_values; /* input values per sample; a data set with others is refused
+                            from its header, before its body is read (0: any) */
+  int regression;        /* float targets (an [mse] model), else integer labels */
+  int num_columns;       /* CSV: the label column (1), or the target columns ... */
+  int columns[DLC_MAX_TARGETS]; /* ... 0-based, negative counting from the end (-1: last) */
+} dlc_data_spec;
 
 /* IDX image + label files (MNIST, Fashion-MNIST), plain or gzipped. */
 DLC_API dlc_status dlc_dataset_load_idx(dlc_ctx *ctx, const char *images, const char *labels,
@@ -263,14 +276,19 @@ DLC_API dlc_status dlc_dataset_load_cifar10(dlc_ctx *ctx, const char *const *fil
  * (label_column < 0 counts from the end: -1 is the last column). */
 DLC_API dlc_status dlc_dataset_load_csv(dlc_ctx *ctx, const char *path, int label_column,
                                         dlc_dataset *out);
+/* CSV for regression: the given columns (see dlc_data_spec) are float32 targets, in that
+ * order, and every other column is a feature. */
+DLC_API dlc_status dlc_dataset_load_csv_targets(dlc_ctx *ctx, const char *path, const int *columns, int ncolumns,
+                                                dlc_dataset *out);
 /* Opens the training (train = 1) or test split found at `path`: a folder of IDX files
  * ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]), a CIFAR-10 folder
  * (data_batch_{1..5}.bin, test_batch.bin), or a .csv file (train only) . */
 DLC_API dlc_status dlc_dataset_open(dlc_ctx *ctx, const char *path, int train, dlc_dataset *out);
-/* The same for a model whose input takes sample_values values per sample (0: any): a data
- * set whose header announces another sample size is refused before its body is read. */
-DLC_API dlc_status dlc_dataset_open_expecting(dlc_ctx *ctx, const char *path, int train, int64_t sample_values,
-                                              dlc_dataset *out);
+/* The same for a model with the needs in spec (NULL: none): its sample size, and labels or
+ * regression targets from the CSV columns it names. A .csv file opened with train = 0 is
+ * read whole (as a held-out set); image folders have no regression targets. */
+DLC_API dlc_status dlc_dataset_open_spec(dlc_ctx *ctx, const char *path, int train, const dlc_data_spec *spec,
+                                         dlc_dataset *out);
 DLC_API void dlc_dataset_free(dlc_dataset *ds);
 /* One IDX file of unsigned bytes (magic 0x000008nn, 1 to 4 dimensions, plain or gzipped) as
  * a new uint8 CPU tensor: t10k-images-idx3-ubyte.gz gives [N, H, W]. */
@@ -295,8 +313,9 @@ DLC_API dlc_status dlc_loader_create(dlc_ctx *ctx, const dlc_dataset *ds,
 /* Starts epoch `epoch` (its order and augmentation depend on seed and epoch only) at
  * batch `start` (for resuming). */
 DLC_API dlc_status dlc_loader_start(dlc_loader *l, int64_t epoch, int64_t start);
-/* The next batch as views x [n, C, H, W] and labels [n] (int32) on the context's device,
- * valid until the next call; *n = 0 at the end of the epoch. */
+/* The next batch as views x [n, C, H, W] and labels [n] (int32; for a regression data set
+ * targets [n, num_targets], float32) on the context's device, valid until the next call;
+ * *n = 0 at the end of the epoch. */
 DLC_API dlc_status dlc_loader_next(dlc_loader *l, dlc_tensor *x, dlc_tensor *labels, int64_t *n);
 DLC_API int64_t dlc_loader_batches(const dlc_loader *l);
 DLC_API void dlc_loader_destroy(dlc_loader *l);
@@ -430,6 +449,7 @@ DLC_API void dlc_optim_destroy(dlc_optim *o);
 typedef struct dlc_epoch_stats {
   double loss;      /* mean loss per sample */
   double accuracy;  /* classification: arg-max equals the label */
+  double mae;       /* regression ([mse]): mean absolute error per output value */
   int64_t samples;
   double seconds, samples_per_second;
 } dlc_epoch_stats;
@@ -466,6 +486,7 @@ typedef struct dlc_train_config {
   dlc_optim_options optim;   /* schedule lengths are filled in by the trainer */
   dlc_loader_options loader; /* normalisation and augmentation */
   char data[512];            /* default data set folder or file */
+  dlc_data_spec data_spec;   /* what the model needs of its data ([net] targets = ...) */
 } dlc_train_config;
 
 /* Reads a model file (.cfg: INI sections in Darknet's spirit, parsed with libinih) and

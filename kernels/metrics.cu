@@ -31,6 +31,25 @@ __global__ void metrics_kernel(const float *logits, const int32_t *labels, int64
   }
 }
 
+/* acc[1] += sum |y - t| over n values (regression's mean absolute error, summed). */
+__global__ void abs_err_kernel(const float *y, const float *t, int64_t n, double *acc) {
+  __shared__ double part[DLC_BLOCK];
+  double s = 0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += fabs((double)y[i] - (double)t[i]);
+  part[threadIdx.x] = s;
+  __syncthreads();
+  for (int k = DLC_BLOCK / 2; k > 0; k >>= 1) {
+    if ((int)threadIdx.x < k) part[threadIdx.x] += part[threadIdx.x + k];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) acc[1] += part[0];
+}
+
+extern "C" int dlc_launch_abs_err(const float *y, const float *t, int64_t n, double *acc, void *stream) {
+  abs_err_kernel<<<1, DLC_BLOCK, 0, (cudaStream_t)stream>>>(y, t, n, acc);
+  return (int)cudaGetLastError();
+}
+
 extern "C" int dlc_launch_metrics(const float *logits, const int32_t *labels, int64_t rows, int64_t C,
                                   const float *loss, float weight, int64_t batch, double *acc,
                                   void *stream) {

@@ -91,10 +91,10 @@ cp "$W/good.ckpt" "$W/good.ckpt.copy"
 
 # ---- 1. NaN / Inf scores: no crash, a message
 # A float32 .npy of [2, 4] with a NaN (little-endian 0x7fc00000) in the first row.
-npy() { # FILE FLOATS_AS_HEX...: a [2, 4] float32 .npy
+npy() { # FILE FLOATS_AS_HEX...: a [2, 4] float32 .npy (NPY_SHAPE overrides the shape)
   local f=$1
   shift
-  local h="{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }"
+  local h="{'descr': '<f4', 'fortran_order': False, 'shape': (${NPY_SHAPE:-2, 4}), }"
   while [ $(((10 + ${#h} + 1) % 64)) -ne 0 ]; do h="$h "; done
   {
     printf '\x93NUMPY\x01\x00'
@@ -235,6 +235,42 @@ printf '\x00\x00\x08\x03\x00\x00\xea\x60\x00\x00\x00\xb9\x00\x00\x00\xb9' >"$W/b
 truncate -s $((16 + 60000 * 185 * 185)) "$W/big/train-images-idx3-ubyte"
 { printf '\x00\x00\x08\x01\x00\x00\xea\x60'; head -c 60000 /dev/zero; } >"$W/big/train-labels-idx1-ubyte"
 fails "a 2 GB data set of the wrong shape, refused from its header" "the model's input takes 4 values" 3 "${train[@]}" --data "$W/big"
+
+# ---- 11. Regression: [mse] on float targets from CSV columns named in [net]
+cat >"$W/reg.cfg" <<'EOF'
+[net]
+input = 2
+batch = 8
+epochs = 3
+optimizer = adam
+lr = 0.01
+targets = 2, -1
+
+[dense]
+units = 2
+
+[mse]
+EOF
+{
+  echo "x1,x2,y1,y2"
+  for i in $(seq 0 39); do echo "0.$((i % 10)),$((i % 4)),$((i % 5)).25,-$((i % 3)).5"; done
+} >"$W/reg.csv"
+works "train a regression model on CSV targets" 60 "$dlcuda" train "$W/reg.cfg" --data "$W/reg.csv" --test-data "$W/reg.csv" --save "$W/reg.st" --log "$W/reg.log" --device cpu
+grep -q "test_mae" "$W/reg.log" && report "the regression log has mae columns" "" 0 || report "the regression log has mae columns" "no test_mae in the header" 1
+works "eval a regression model (mae)" 30 "$dlcuda" eval "$W/reg.cfg" --weights "$W/reg.st" --data "$W/reg.csv" --device cpu
+grep -q "mae" "$W/out" && report "eval reports the mean absolute error" "" 0 || report "eval reports the mean absolute error" "no mae in: $(cat "$W/out")" 1
+fails "predict a regression model with --top" "--top ranks classes" 30 "$dlcuda" predict "$W/reg.cfg" --weights "$W/reg.st" "$W/ok.npy" --top 2 --device cpu
+NPY_SHAPE="4, 2" npy "$W/reg.npy" 3f800000 3f800000 3f800000 3f800000 3f800000 3f800000 3f800000 3f800000
+works "predict a regression model" 30 "$dlcuda" predict "$W/reg.cfg" --weights "$W/reg.st" "$W/reg.npy" --device cpu
+[ "$(grep -vc '^#' "$W/out")" = 4 ] && report "it prints one line of values per input" "" 0 ||
+  report "it prints one line of values per input" "$(cat "$W/out")" 1
+sed 's/^targets = 2, -1/targets = 2, 2/' "$W/reg.cfg" >"$W/reg_twice.cfg"
+fails "a target column named twice" "column 2 is named twice" 30 "$dlcuda" train "$W/reg_twice.cfg" --data "$W/reg.csv" --device cpu
+sed 's/^targets = 2, -1/targets = 9/' "$W/reg.cfg" >"$W/reg_missing.cfg"
+fails "a target column that does not exist" "target column 9 does not exist" 30 "$dlcuda" train "$W/reg_missing.cfg" --data "$W/reg.csv" --device cpu
+fails "a regression model on an image folder" "needs float targets" 30 "$dlcuda" train "$W/reg.cfg" --data "$W/mm" --device cpu
+sed 's/,\([0-9]*\)$/,\1.5/' "$D" >"$W/frac.csv"
+fails "a classifier on fractional labels" "is not a non-negative integer" 30 "${train[@]}" --data "$W/frac.csv"
 
 # ---- 9. Numeric failures name the batch and the cause
 fails "a diverging run names its first bad batch" "the loss became NaN at batch 2 of 8 in epoch 1 (learning rate 3e+38 at that batch)" 60 "${train[@]}" --lr 3e38 --epochs 3

@@ -1,8 +1,9 @@
 /* Whole networks trained on CUDA and on the CPU from the same parameters and batches:
  * losses and parameters after several optimizer steps must agree. Covers the graph code's
  * device paths (fusion, residual, batchnorm, dropout masks, metrics) for a dense network,
- * a CNN (conv with im2col and AUTO, pooling, 2-d batchnorm) and an LSTM. Label gpu: exits
- * 77 without a device. */
+ * a CNN (conv with im2col and AUTO, pooling, 2-d batchnorm), an LSTM, and a regressor (an
+ * [mse] head on float targets, whose mean absolute error is summed on the device). Label
+ * gpu: exits 77 without a device. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,18 @@ static dlc_net *make_lstm(dlc_ctx *ctx) {
   T_OK(ctx, dlc_net_add_rnn(net, NULL, DLC_RNN_LSTM, 9, 2, 1, 1));
   T_OK(ctx, dlc_net_add_dense(net, NULL, 7, 1));
   T_OK(ctx, dlc_net_set_loss_xent(net, NULL));
+  T_OK(ctx, dlc_net_build(net));
+  return net;
+}
+
+static dlc_net *make_regressor(dlc_ctx *ctx) {
+  int64_t in = 20;
+  dlc_net *net;
+  T_OK(ctx, dlc_net_create(ctx, 1, &in, 33, &net));
+  T_OK(ctx, dlc_net_add_dense(net, NULL, 16, 1));
+  T_OK(ctx, dlc_net_add_activation(net, NULL, DLC_ACT_TANH, 0));
+  T_OK(ctx, dlc_net_add_dense(net, NULL, 3, 1));
+  T_OK(ctx, dlc_net_set_loss_mse(net, DLC_REDUCE_MEAN));
   T_OK(ctx, dlc_net_build(net));
   return net;
 }
@@ -83,8 +96,9 @@ static void compare_params(dlc_net *nc, const float *pg, const char *what, const
   }
 }
 
+/* targets: 0 for labels in 0..6, else that many float targets per sample (regression). */
 static void train_both(dlc_ctx *g, dlc_ctx *c, const char *what, dlc_net *ng, dlc_net *nc, int C, int H, int W,
-                       const char *const *cancelled) {
+                       const char *const *cancelled, int targets) {
   /* Same initial parameters (the generators agree, but copy anyway to isolate the step). */
   T_OK(g, dlc_tensor_copy(g, dlc_net_params(ng), dlc_net_params(nc)));
   dlc_dataset ds;
@@ -95,9 +109,15 @@ static void train_both(dlc_ctx *g, dlc_ctx *c, const char *what, dlc_net *ng, dl
   ds.width = W;
   int64_t per = (int64_t)C * H * W;
   ds.features = malloc(sizeof(float) * (size_t)(ds.count * per));
-  ds.labels = malloc(sizeof(int32_t) * (size_t)ds.count);
   t_fill_uniform(ds.features, ds.count * per, 3, -2, 2);
-  for (int64_t i = 0; i < ds.count; i++) ds.labels[i] = (int32_t)(i % 7);
+  if (targets) {
+    ds.num_targets = targets;
+    ds.targets = malloc(sizeof(float) * (size_t)(ds.count * targets));
+    t_fill_uniform(ds.targets, ds.count * targets, 4, -1, 1);
+  } else {
+    ds.labels = malloc(sizeof(int32_t) * (size_t)ds.count);
+    for (int64_t i = 0; i < ds.count; i++) ds.labels[i] = (int32_t)(i % 7);
+  }
   dlc_loader_options lo = dlc_loader_options_default();
   lo.batch = 33;
   dlc_loader *lg, *lc;
@@ -113,8 +133,11 @@ static void train_both(dlc_ctx *g, dlc_ctx *c, const char *what, dlc_net *ng, dl
   dlc_epoch_stats sg, sc;
   T_OK(g, dlc_train_epoch(ng, og, lg, 0, 0, NULL, NULL, &sg));
   T_OK(c, dlc_train_epoch(nc, oc, lc, 0, 0, NULL, NULL, &sc));
-  printf("%s: epoch loss cuda %.6f cpu %.6f; accuracy %.4f / %.4f\n", what, sg.loss, sc.loss, sg.accuracy, sc.accuracy);
+  printf("%s: epoch loss cuda %.6f cpu %.6f; accuracy %.4f / %.4f; mae %.6f / %.6f\n", what, sg.loss, sc.loss,
+         sg.accuracy, sc.accuracy, sg.mae, sc.mae);
   T_CHECK(sg.loss - sc.loss < 1e-4 && sc.loss - sg.loss < 1e-4, "%s: epoch losses agree", what);
+  T_CHECK(fabs(sg.mae - sc.mae) <= 1e-4 * (1 + sc.mae) && (targets ? sc.mae > 0 : sc.mae == 0),
+          "%s: mean absolute errors agree (%g, %g)", what, sg.mae, sc.mae);
   int64_t n = dlc_net_params(nc)->numel;
   float *pg = malloc(sizeof(float) * (size_t)n);
   T_OK(g, dlc_tensor_download(g, dlc_net_params(ng), pg, sizeof(float) * (size_t)n));
@@ -144,12 +167,13 @@ int main(void) {
   dlc_ctx *g = t_gpu_ctx_or_skip(17), *c = t_cpu_ctx(17);
   /* make_cnn's first convolution has a bias and feeds a batch norm. */
   static const char *const cnn_cancelled[] = {"0.bias", NULL};
-  train_both(g, c, "dense", make_dense(g), make_dense(c), 1, 1, 20, NULL);
+  train_both(g, c, "dense", make_dense(g), make_dense(c), 1, 1, 20, NULL, 0);
   train_both(g, c, "cnn im2col", make_cnn(g, DLC_CONV_IM2COL), make_cnn(c, DLC_CONV_IM2COL), 3, 12, 10,
-             cnn_cancelled);
+             cnn_cancelled, 0);
   train_both(g, c, "cnn auto", make_cnn(g, DLC_CONV_AUTO), make_cnn(c, DLC_CONV_AUTO), 3, 12, 10,
-             cnn_cancelled);
-  train_both(g, c, "lstm", make_lstm(g), make_lstm(c), 1, 1, 20, NULL);
+             cnn_cancelled, 0);
+  train_both(g, c, "lstm", make_lstm(g), make_lstm(c), 1, 1, 20, NULL, 0);
+  train_both(g, c, "regression", make_regressor(g), make_regressor(c), 1, 1, 20, NULL, 3);
   dlc_ctx_destroy(g);
   dlc_ctx_destroy(c);
   return t_finish("test_gpu_net");

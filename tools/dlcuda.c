@@ -44,7 +44,8 @@ static void usage(FILE *f) {
           "        --checkpoint-every); --resume CKPT continues a run exactly where CKPT left it\n"
           "        (same model, data and options); --stop-after N stops after N batches\n"
           "  eval MODEL.cfg --weights W.safetensors [--data DIR|FILE] [--batch N] [--device D]\n"
-          "        loss and accuracy on the test split (a .csv file: on the file itself)\n"
+          "        loss and accuracy (regression: mean absolute error) on the test split\n"
+          "        (a .csv file: on the file itself)\n"
           "  predict MODEL.cfg --weights W.safetensors INPUT.npy|INPUT.idx[.gz] [--top K]\n"
           "        class probabilities (softmax of the output) for each input: float32 .npy is\n"
           "        used as it is; uint8 .npy and IDX images are scaled as the model's [net] says\n"
@@ -306,19 +307,19 @@ static int cmd_train(const options *in) {
     else { fprintf(stderr, "dlcuda: --optimizer %s: use sgd, adam or adamw\n", op.optimizer); goto out; }
   }
   const char *data = op.data ? op.data : cfg.data;
-  int64_t in_shape[DLC_MAX_DIMS], sample_values = 1;
-  for (int i = 0, nd = dlc_net_input_shape(net, in_shape); i < nd; i++) sample_values *= in_shape[i];
-  if (dlc_dataset_open_expecting(ctx, data, 1, sample_values, &train_ds) != DLC_OK) { fail(ctx, "training data"); goto out; }
+  const dlc_data_spec *spec = &cfg.data_spec;
+  int regression = spec->regression;
+  if (dlc_dataset_open_spec(ctx, data, 1, spec, &train_ds) != DLC_OK) { fail(ctx, "training data"); goto out; }
   int have_test;
   if (op.test_data) {
     /* A folder's test split, or a whole .csv file. */
-    if (dlc_dataset_open_expecting(ctx, op.test_data, ends_with(op.test_data, ".csv"), sample_values, &test_ds) != DLC_OK) {
+    if (dlc_dataset_open_spec(ctx, op.test_data, 0, spec, &test_ds) != DLC_OK) {
       fail(ctx, "--test-data");
       goto out;
     }
     have_test = 1;
   } else {
-    have_test = !ends_with(data, ".csv") && dlc_dataset_open_expecting(ctx, data, 0, sample_values, &test_ds) == DLC_OK;
+    have_test = !ends_with(data, ".csv") && dlc_dataset_open_spec(ctx, data, 0, spec, &test_ds) == DLC_OK;
     if (!have_test && ends_with(data, ".csv"))
       fprintf(stderr, "dlcuda: %s is one CSV file: reporting training metrics only (--test-data names a held-out file)\n",
               data);
@@ -380,7 +381,8 @@ static int cmd_train(const options *in) {
       goto out;
     }
     if (!is_jsonl(op.log) && lst.st_size == 0 &&
-        !log_line(log, op.log, "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second,lr\n"))
+        !log_line(log, op.log, regression ? "epoch,train_loss,train_mae,test_loss,test_mae,seconds,images_per_second,lr\n"
+                                          : "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second,lr\n"))
       goto out;
   }
   progress pr = {isatty(2) && !op.quiet, 0, cfg.epochs, 0};
@@ -406,7 +408,7 @@ static int cmd_train(const options *in) {
         goto out;
       }
       loss += st.loss * (double)st.samples;
-      correct += st.accuracy * (double)st.samples;
+      correct += (regression ? st.mae : st.accuracy) * (double)st.samples;
       tr.samples += st.samples;
       tr.seconds += st.seconds;
       b += n;
@@ -426,13 +428,18 @@ static int cmd_train(const options *in) {
       break;
     }
     tr.loss = tr.samples ? loss / (double)tr.samples : 0;
-    tr.accuracy = tr.samples ? correct / (double)tr.samples : 0;
+    double tr_metric = tr.samples ? correct / (double)tr.samples : 0;
+    tr.accuracy = regression ? 0 : tr_metric;
+    tr.mae = regression ? tr_metric : 0;
     tr.samples_per_second = tr.seconds > 0 ? (double)tr.samples / tr.seconds : 0;
     if (test_l && dlc_evaluate(net, test_l, &te) != DLC_OK) { fail(ctx, "evaluation"); goto out; }
+    /* Classification reports accuracy; regression ([mse]) the mean absolute error. */
+    double te_metric = regression ? te.mae : te.accuracy;
+    const char *mname = regression ? "mae" : "acc";
     if (!op.quiet) {
-      printf("epoch %3lld/%d  train loss %.4f acc %.4f%s", (long long)e + 1, cfg.epochs, tr.loss, tr.accuracy,
+      printf("epoch %3lld/%d  train loss %.4f %s %.4f%s", (long long)e + 1, cfg.epochs, tr.loss, mname, tr_metric,
              first ? " (resumed mid-epoch)" : "");
-      if (test_l) printf(" | test loss %.4f acc %.4f", te.loss, te.accuracy);
+      if (test_l) printf(" | test loss %.4f %s %.4f", te.loss, mname, te_metric);
       printf(" | %.1f s, %.0f img/s, lr %.4g\n", tr.seconds, tr.samples_per_second, lr);
       fflush(stdout);
     }
@@ -440,12 +447,13 @@ static int cmd_train(const options *in) {
       int ok;
       if (is_jsonl(op.log))
         ok = log_line(log, op.log,
-                "{\"epoch\":%lld,\"train_loss\":%.6f,\"train_accuracy\":%.6f,\"test_loss\":%.6f,"
-                "\"test_accuracy\":%.6f,\"seconds\":%.3f,\"images_per_second\":%.1f,\"lr\":%.6g}\n",
-                (long long)e + 1, tr.loss, tr.accuracy, te.loss, te.accuracy, tr.seconds, tr.samples_per_second, lr);
+                "{\"epoch\":%lld,\"train_loss\":%.6f,\"train_%s\":%.6f,\"test_loss\":%.6f,"
+                "\"test_%s\":%.6f,\"seconds\":%.3f,\"images_per_second\":%.1f,\"lr\":%.6g}\n",
+                (long long)e + 1, tr.loss, regression ? "mae" : "accuracy", tr_metric, te.loss,
+                regression ? "mae" : "accuracy", te_metric, tr.seconds, tr.samples_per_second, lr);
       else
-        ok = log_line(log, op.log, "%lld,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g\n", (long long)e + 1, tr.loss, tr.accuracy,
-                      te.loss, te.accuracy, tr.seconds, tr.samples_per_second, lr);
+        ok = log_line(log, op.log, "%lld,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g\n", (long long)e + 1, tr.loss, tr_metric,
+                      te.loss, te_metric, tr.seconds, tr.samples_per_second, lr);
       if (!ok) {
         rescue = 1;
         goto out;
@@ -518,13 +526,9 @@ static int cmd_eval(const options *op) {
   dlc_train_config cfg;
   if (!open_model(ctx, op, op->batch, 1, &net, &cfg)) goto out;
   const char *data = op->data ? op->data : cfg.data;
-  const char *split = "test";
-  if (dlc_dataset_open(ctx, data, 0, &ds) != DLC_OK) {
-    size_t n = strlen(data);
-    if (n < 4 || strcmp(data + n - 4, ".csv") != 0) { fail(ctx, "test data"); goto out; }
-    split = "whole";
-    if (dlc_dataset_open(ctx, data, 1, &ds) != DLC_OK) { fail(ctx, "data"); goto out; }
-  }
+  /* A folder's test split, or a whole .csv file. */
+  const char *split = ends_with(data, ".csv") ? "whole" : "test";
+  if (dlc_dataset_open_spec(ctx, data, 0, &cfg.data_spec, &ds) != DLC_OK) { fail(ctx, "test data"); goto out; }
   if (dlc_net_check_dataset(net, &ds) != DLC_OK) { fail(ctx, "data set and model do not fit"); goto out; }
   dlc_loader_options lo = cfg.loader;
   lo.batch = cfg.batch;
@@ -532,8 +536,12 @@ static int cmd_eval(const options *op) {
   dlc_epoch_stats st;
   if (dlc_loader_create(ctx, &ds, &lo, &l) != DLC_OK) { fail(ctx, "loader"); goto out; }
   if (dlc_evaluate(net, l, &st) != DLC_OK) { fail(ctx, "evaluation"); goto out; }
-  printf("%s: %s split of %s: loss %.6f accuracy %.4f (%lld samples)\n", op->weights, split, data, st.loss,
-         st.accuracy, (long long)st.samples);
+  if (cfg.data_spec.regression)
+    printf("%s: %s split of %s: loss %.6f mae %.6f (%lld samples)\n", op->weights, split, data, st.loss, st.mae,
+           (long long)st.samples);
+  else
+    printf("%s: %s split of %s: loss %.6f accuracy %.4f (%lld samples)\n", op->weights, split, data, st.loss,
+           st.accuracy, (long long)st.samples);
   rc = 0;
 out:
   dlc_loader_destroy(l);
@@ -629,7 +637,14 @@ static int cmd_predict(const options *op) {
   int out_ndim = dlc_net_output_shape(net, out_shape);
   int64_t classes = out_shape[out_ndim - 1], per = 1;
   for (int i = 0; i < out_ndim; i++) per *= out_shape[i];
-  if (per != classes) {
+  int regression = cfg.data_spec.regression;
+  if (regression) {
+    classes = per; /* every output value of a sample, printed as it is */
+    if (op->top) {
+      fprintf(stderr, "dlcuda: --top ranks classes, and this model ([mse]) predicts values\n");
+      goto out;
+    }
+  } else if (per != classes) {
     fprintf(stderr, "dlcuda: the model's output is not one row of class scores per input\n");
     goto out;
   }
@@ -645,7 +660,8 @@ static int cmd_predict(const options *op) {
   probs = malloc(sizeof(float) * (size_t)(batch * classes));
   if (!probs) { fprintf(stderr, "dlcuda: out of memory\n"); goto out; }
   int64_t bad = 0, first_bad = -1;
-  if (top) printf("# input: the %d most likely classes as class:probability\n", top);
+  if (regression) printf("# input, then the model's %lld output values\n", (long long)classes);
+  else if (top) printf("# input: the %d most likely classes as class:probability\n", top);
   else printf("# input, predicted class, probabilities of classes 0 to %lld\n", (long long)classes - 1);
   for (int64_t at = 0; at < n; at += batch) {
     int64_t m = n - at < batch ? n - at : batch;
@@ -660,8 +676,14 @@ static int cmd_predict(const options *op) {
       int finite = 1;
       for (int64_t c = 0; c < classes; c++) finite &= isfinite(z[c]) != 0;
       if (!finite) { /* NaN or infinite scores rank nothing: say so for this input */
-        printf("%lld error: scores not finite\n", (long long)(at + r));
+        printf("%lld error: %s not finite\n", (long long)(at + r), regression ? "outputs" : "scores");
         if (bad++ == 0) first_bad = at + r;
+        continue;
+      }
+      if (regression) {
+        printf("%lld", (long long)(at + r));
+        for (int64_t c = 0; c < classes; c++) printf(" %.9g", z[c]);
+        printf("\n");
         continue;
       }
       /* Softmax in double, the row maximum subtracted. */
@@ -691,9 +713,9 @@ static int cmd_predict(const options *op) {
   }
   if (bad) {
     fprintf(stderr,
-            "dlcuda: %lld of %lld inputs gave NaN or infinite scores (the first: input %lld): the input or the weights "
+            "dlcuda: %lld of %lld inputs gave NaN or infinite %s (the first: input %lld): the input or the weights "
             "hold NaN or infinite values\n",
-            (long long)bad, (long long)n, (long long)first_bad);
+            (long long)bad, (long long)n, regression ? "outputs" : "scores", (long long)first_bad);
     goto out;
   }
   rc = 0;
