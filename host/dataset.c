@@ -80,7 +80,8 @@ static dlc_status idx_open(dlc_ctx *ctx, const char *path, int ndim, uint32_t di
  * without allocating what it claims. */
 static dlc_status idx_check_size(dlc_ctx *ctx, const char *path, int ndim, const int64_t *dims,
                                  int64_t *payload) {
-  DLC_TRY(dlc_shape_numel(ctx, ndim, dims, 1, payload));
+  dlc_status sn = dlc_shape_numel(ctx, ndim, dims, 1, payload);
+  if (sn != DLC_OK) return dlc_error_prefix(ctx, sn, path);
   uint64_t want = (uint64_t)(4 + 4 * ndim) + (uint64_t)*payload;
   FILE *f;
   DLC_TRY(dlc_fopen_input(ctx, path, "IDX file", "rb", &f));
@@ -208,7 +209,8 @@ dlc_status dlc_idx_load(dlc_ctx *ctx, const char *path, dlc_tensor *out) {
   dlc_device cpu = {DLC_DEVICE_CPU, 0};
   int64_t payload;
   if (s == DLC_OK) s = idx_check_size(ctx, path, ndim, shape, &payload);
-  if (s == DLC_OK) s = dlc_tensor_alloc(ctx, out, DLC_U8, ndim, shape, cpu);
+  if (s == DLC_OK && (s = dlc_tensor_alloc(ctx, out, DLC_U8, ndim, shape, cpu)) != DLC_OK)
+    s = dlc_error_prefix(ctx, s, path);
   if (s == DLC_OK) s = gz_read_all(ctx, f, path, out->data, out->nbytes, "the data");
   if (s == DLC_OK) s = expect_eof(ctx, f, path);
   gzclose(f);

@@ -43,6 +43,9 @@ struct dlc_ctx {
 dlc_status dlc_fail(dlc_ctx *ctx, dlc_status code, const char *file, int line, const char *fmt,
                     ...) __attribute__((format(printf, 5, 6)));
 #define DLC_FAIL(ctx, code, ...) dlc_fail((ctx), (code), __FILE__, __LINE__, __VA_ARGS__)
+/* Puts "what: " before the problem in the context's error (after its "status (file:line): "
+ * part), so that a message from a shared helper names the file it was about; returns code. */
+dlc_status dlc_error_prefix(dlc_ctx *ctx, dlc_status code, const char *what);
 
 #define DLC_TRY(expr)                 \
   do {                                \

@@ -128,7 +128,10 @@ dlc_status dlc_npy_load(dlc_ctx *ctx, const char *path, dlc_tensor *out) {
     goto done;
   }
   int64_t numel;
-  if ((st = dlc_shape_numel(ctx, ndim, shape, file_elem, &numel)) != DLC_OK) goto done;
+  if ((st = dlc_shape_numel(ctx, ndim, shape, file_elem, &numel)) != DLC_OK) {
+    st = dlc_error_prefix(ctx, st, path);
+    goto done;
+  }
   uint64_t data_bytes = (uint64_t)numel * file_elem, avail = (uint64_t)fsize - pre_len - hlen;
   if (data_bytes != avail) {
     st = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: .npy shape needs %llu data bytes but the file has %llu (%s)",
@@ -137,7 +140,10 @@ dlc_status dlc_npy_load(dlc_ctx *ctx, const char *path, dlc_tensor *out) {
     goto done;
   }
   dlc_device cpu = {DLC_DEVICE_CPU, 0};
-  if ((st = dlc_tensor_alloc(ctx, &t, dtype, ndim, shape, cpu)) != DLC_OK) goto done;
+  if ((st = dlc_tensor_alloc(ctx, &t, dtype, ndim, shape, cpu)) != DLC_OK) {
+    st = dlc_error_prefix(ctx, st, path);
+    goto done;
+  }
   if (file_elem == 8) {
     int32_t *dst = t.data;
     for (int64_t i = 0; i < numel; i++) {

@@ -15,6 +15,28 @@ const char *dlc_status_string(dlc_status s) {
   return names[s];
 }
 
+static void append(char *dst, size_t cap, size_t *at, const char *src, size_t n) {
+  if (*at + 1 >= cap) return;
+  if (n > cap - 1 - *at) n = cap - 1 - *at; /* cut at the buffer's end */
+  memcpy(dst + *at, src, n);
+  *at += n;
+  dst[*at] = '\0';
+}
+
+dlc_status dlc_error_prefix(dlc_ctx *ctx, dlc_status code, const char *what) {
+  if (!ctx || !what) return code;
+  char old[DLC_MSG_LEN];
+  snprintf(old, sizeof old, "%s", ctx->error);
+  const char *body = strstr(old, "): ");
+  size_t head = body ? (size_t)(body - old) + 3 : 0, at = 0;
+  ctx->error[0] = '\0';
+  append(ctx->error, sizeof ctx->error, &at, old, head);
+  append(ctx->error, sizeof ctx->error, &at, what, strlen(what));
+  append(ctx->error, sizeof ctx->error, &at, ": ", 2);
+  append(ctx->error, sizeof ctx->error, &at, old + head, strlen(old + head));
+  return code;
+}
+
 dlc_status dlc_fail(dlc_ctx *ctx, dlc_status code, const char *file, int line, const char *fmt,
                     ...) {
   if (ctx == NULL) return code;

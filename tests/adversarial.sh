@@ -108,6 +108,8 @@ npy "$W/inf.npy" 7f800000 3f800000 3f800000 3f800000 3f800000 3f800000 3f800000 
 npy "$W/ok.npy" 3f800000 3f800000 3f800000 3f800000 3f800000 3f800000 3f800000 3f800000
 fails "predict --top 3 with a NaN input" "NaN or infinite scores" 30 "$dlcuda" predict "$M" --weights "$W/good.safetensors" "$W/nan.npy" --top 3 --device cpu
 fails "predict with an Inf input" "the first: input 0" 30 "$dlcuda" predict "$M" --weights "$W/good.safetensors" "$W/inf.npy" --device cpu
+NPY_SHAPE="4611686018427387904, 4" npy "$W/huge.npy"
+fails "an .npy whose shape overflows names the file" "$W/huge.npy: shape overflows" 30 "$dlcuda" predict "$M" --weights "$W/good.safetensors" "$W/huge.npy" --device cpu
 works "predict --top 3 with finite input" 30 "$dlcuda" predict "$M" --weights "$W/good.safetensors" "$W/ok.npy" --top 3 --device cpu
 
 # ---- 2. Two writers on one checkpoint: the second is refused, the file stays whole
