@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include "../kernels/philox.h"
 #include "file_io.h"
 #include "internal.h"
 
@@ -482,4 +483,81 @@ dlc_status dlc_dataset_open_spec(dlc_ctx *ctx, const char *path, int train, cons
   return DLC_FAIL(ctx, DLC_ERR_IO,
                   "%s: no data set found (expected IDX files %s-images-idx3-ubyte[.gz], CIFAR-10 %s, or a .csv file)",
                   path, split, train ? "data_batch_1.bin" : "test_batch.bin");
+}
+
+dlc_status dlc_dataset_class_counts(const dlc_dataset *ds, int64_t *counts, int64_t nclasses) {
+  if (!ds || !counts || nclasses < 0) return DLC_ERR_INVALID_ARG;
+  memset(counts, 0, sizeof(int64_t) * (size_t)nclasses);
+  if (!ds->labels) return DLC_OK;
+  for (int64_t i = 0; i < ds->count; i++)
+    if (ds->labels[i] >= 0 && ds->labels[i] < nclasses) counts[ds->labels[i]]++;
+  return DLC_OK;
+}
+
+typedef struct keyed {
+  uint64_t key;
+  int64_t index;
+} keyed;
+
+static int by_key(const void *a, const void *b) {
+  const keyed *x = a, *y = b;
+  if (x->key != y->key) return x->key < y->key ? -1 : 1;
+  return x->index < y->index ? -1 : x->index > y->index;
+}
+
+dlc_status dlc_dataset_subsample(dlc_ctx *ctx, dlc_dataset *ds, const float *keep, int64_t nclasses, uint64_t seed) {
+  if (!ctx) return DLC_ERR_INVALID_ARG;
+  DLC_CHECK_NULL(ctx, ds);
+  DLC_CHECK_NULL(ctx, keep);
+  if (!ds->labels) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: subsampling by class needs class labels", ds->source);
+  for (int64_t c = 0; c < nclasses; c++)
+    if (!(keep[c] >= 0.f && keep[c] <= 1.f))
+      return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "subsample: class %lld keeps %g, not a fraction in [0, 1]", (long long)c, keep[c]);
+  int64_t n = ds->count;
+  keyed *k = malloc(sizeof *k * (size_t)n);
+  uint8_t *kept = malloc((size_t)n);
+  int64_t *count = calloc((size_t)(nclasses > 0 ? nclasses : 1), sizeof *count);
+  if (!k || !kept || !count) {
+    free(k);
+    free(kept);
+    free(count);
+    return DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "%s: subsampling", ds->source);
+  }
+  /* Within each class, the samples with the smallest random keys are kept: a seeded
+   * choice of round(keep * count) of them, independent of the file's order. */
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t r[4];
+    dlc_philox_block((uint64_t)i, seed ^ 0x5ab5a3b1e5ull, r);
+    int32_t y = ds->labels[i];
+    k[i].key = (uint64_t)(y >= 0 && y < nclasses ? (uint32_t)y : 0xffffffffu) << 32 | r[0];
+    k[i].index = i;
+    if (y >= 0 && y < nclasses) count[y]++;
+  }
+  qsort(k, (size_t)n, sizeof *k, by_key);
+  int64_t at = 0, left = 0;
+  while (at < n) {
+    uint32_t cls = (uint32_t)(k[at].key >> 32);
+    int64_t end = at;
+    while (end < n && (uint32_t)(k[end].key >> 32) == cls) end++;
+    int64_t take = end - at;
+    if (cls != 0xffffffffu) take = (int64_t)llround((double)keep[cls] * (double)(end - at));
+    for (int64_t j = at; j < end; j++) kept[k[j].index] = j - at < take;
+    at = end;
+  }
+  int64_t per = (int64_t)ds->channels * ds->height * ds->width;
+  for (int64_t i = 0; i < n; i++) {
+    if (!kept[i]) continue;
+    if (left != i) {
+      if (ds->pixels) memmove(ds->pixels + left * per, ds->pixels + i * per, (size_t)per);
+      if (ds->features) memmove(ds->features + left * per, ds->features + i * per, sizeof(float) * (size_t)per);
+      ds->labels[left] = ds->labels[i];
+    }
+    left++;
+  }
+  free(k);
+  free(kept);
+  free(count);
+  if (left == 0) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: subsampling kept no sample", ds->source);
+  ds->count = left;
+  return DLC_OK;
 }

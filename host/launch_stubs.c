@@ -66,6 +66,11 @@ int dlc_launch_bn_backward(const float *x, const float *dy, float *dx, int64_t N
   return 1;
 }
 
+int dlc_launch_confusion(const float *logits, const int32_t *labels, int64_t rows, int64_t C, unsigned long long *cm, void *stream) {
+  (void)logits; (void)labels; (void)rows; (void)C; (void)cm; (void)stream;
+  return 1;
+}
+
 int dlc_launch_abs_err(const float *y, const float *t, int64_t n, double *acc, void *stream) {
   (void)y; (void)t; (void)n; (void)acc; (void)stream;
   return 1;

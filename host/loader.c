@@ -16,6 +16,11 @@ struct dlc_loader {
   dlc_loader_options o;
   int64_t sample, nbatches, epoch, next;
   int64_t *order;
+  /* Class-balanced sampling: sample indices grouped by class, where each class starts,
+   * and the classes present. */
+  int64_t *by_class, *class_start;
+  int32_t *present;
+  int npresent;
   float *hx[2];
   void *hy[2];             /* int32 labels [batch], or float32 targets [batch, K] */
   int K;                   /* targets per sample (regression), 0 for labels */
@@ -47,6 +52,17 @@ static uint64_t stream_key(const dlc_loader *l, uint64_t salt) {
 
 static void shuffle(dlc_loader *l) {
   int64_t n = l->ds->count;
+  if (l->o.balanced) { /* with replacement: a class uniformly, then a sample of it */
+    uint64_t key = stream_key(l, 3);
+    for (int64_t i = 0; i < n; i++) {
+      uint32_t r[4];
+      dlc_philox_block((uint64_t)i, key, r);
+      int32_t c = l->present[r[0] % (uint32_t)l->npresent];
+      int64_t size = l->class_start[c + 1] - l->class_start[c];
+      l->order[i] = l->by_class[l->class_start[c] + (int64_t)((((uint64_t)r[1] << 32) | r[2]) % (uint64_t)size)];
+    }
+    return;
+  }
   for (int64_t i = 0; i < n; i++) l->order[i] = i;
   if (!l->o.shuffle) return;
   uint64_t key = stream_key(l, 1);
@@ -171,7 +187,36 @@ void dlc_loader_destroy(dlc_loader *l) {
     dlc_cuda_event_destroy(l->ev[s]);
   }
   free(l->order);
+  free(l->by_class);
+  free(l->class_start);
+  free(l->present);
   free(l);
+}
+
+/* For balanced sampling: the sample indices of each class, in order (a counting sort). */
+static dlc_status group_by_class(dlc_loader *l) {
+  const dlc_dataset *ds = l->ds;
+  int32_t C = 0;
+  for (int64_t i = 0; i < ds->count; i++)
+    if (ds->labels[i] >= C) C = ds->labels[i] + 1;
+  l->class_start = calloc((size_t)C + 1, sizeof(int64_t));
+  l->by_class = malloc(sizeof(int64_t) * (size_t)ds->count);
+  l->present = malloc(sizeof(int32_t) * (size_t)(C > 0 ? C : 1));
+  if (!l->class_start || !l->by_class || !l->present) return DLC_FAIL(l->ctx, DLC_ERR_OUT_OF_MEMORY, "balanced sampler");
+  for (int64_t i = 0; i < ds->count; i++)
+    if (ds->labels[i] >= 0) l->class_start[ds->labels[i] + 1]++;
+  for (int32_t c = 0; c < C; c++) {
+    if (l->class_start[c + 1] > 0) l->present[l->npresent++] = c;
+    l->class_start[c + 1] += l->class_start[c];
+  }
+  if (l->npresent == 0) return DLC_FAIL(l->ctx, DLC_ERR_INVALID_ARG, "%s: no labelled sample to balance", ds->source);
+  int64_t *at = malloc(sizeof(int64_t) * (size_t)C);
+  if (!at) return DLC_FAIL(l->ctx, DLC_ERR_OUT_OF_MEMORY, "balanced sampler");
+  memcpy(at, l->class_start, sizeof(int64_t) * (size_t)C);
+  for (int64_t i = 0; i < ds->count; i++)
+    if (ds->labels[i] >= 0) l->by_class[at[ds->labels[i]]++] = i;
+  free(at);
+  return DLC_OK;
 }
 
 dlc_status dlc_loader_create(dlc_ctx *ctx, const dlc_dataset *ds, const dlc_loader_options *opts,
@@ -188,6 +233,8 @@ dlc_status dlc_loader_create(dlc_ctx *ctx, const dlc_dataset *ds, const dlc_load
     return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: the data set has no %s", ds->source, ds->targets ? "targets" : "labels");
   if (o.crop_pad < 0 || (o.crop_pad && ds->features))
     return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "random crop needs images and a padding >= 0");
+  if (o.balanced && !ds->labels)
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: class-balanced sampling needs class labels", ds->source);
   for (int c = 0; c < 3; c++)
     if (o.normalize && !(o.std[c] > 0.f))
       return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "normalisation std[%d] = %g must be > 0", c, o.std[c]);
@@ -207,6 +254,7 @@ dlc_status dlc_loader_create(dlc_ctx *ctx, const dlc_dataset *ds, const dlc_load
   dlc_status s = DLC_OK;
   l->order = malloc(sizeof(int64_t) * (size_t)ds->count);
   if (!l->order) s = DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "loader order");
+  if (s == DLC_OK && o.balanced) s = group_by_class(l);
   int64_t xs[4] = {o.batch, ds->channels, ds->height, ds->width}, ys[2] = {o.batch, l->K};
   size_t ybytes = l->K ? sizeof(float) * (size_t)(o.batch * l->K) : sizeof(int32_t) * (size_t)o.batch;
   for (int k = 0; k < 2 && s == DLC_OK; k++) {

@@ -153,6 +153,7 @@ typedef struct sec_ctx {
   dlc_ctx *ctx;
   cfg *c;
   int s;
+  dlc_train_config *t; /* settings that sections other than [net] give */
 } sec_ctx;
 
 static cfg_key *get(sec_ctx *sc, const char *key) {
@@ -340,6 +341,10 @@ static dlc_status parse_net(sec_ctx *sc, int64_t in_shape[DLC_MAX_DIMS], int *in
   l->flip = (int)v;
   DLC_TRY(get_int(sc, "crop_pad", &v, 0, 0, 64));
   l->crop_pad = (int)v;
+  static const char *const samplers[] = {"uniform", "balanced", NULL};
+  int sampler;
+  DLC_TRY(get_choice(sc, "sampler", samplers, &sampler, 0));
+  l->balanced = sampler == 1;
   const char *data = get_str(sc, "data");
   snprintf(t->data, sizeof t->data, "%s", data ? data : "/usr/share/datasets/fashion-mnist");
   /* CSV columns of the targets (regression) or the label: 0-based, negative from the end. */
@@ -420,8 +425,12 @@ static dlc_status sec_xent(sec_ctx *sc, dlc_net *net) {
   DLC_TRY(get_choice(sc, "reduction", reds, &r, 0));
   o.reduction = (dlc_reduction)r;
   float w[4096];
-  int nw;
-  DLC_TRY(get_floats(sc, "weights", w, 4096, &nw, 0.f, 1e6f));
+  int nw = 0;
+  const char *ws = get_str(sc, "weights");
+  if (ws && !strcmp(ws, "balanced")) /* set from the training labels by the caller */
+    sc->t->balanced_class_weights = 1;
+  else
+    DLC_TRY(get_floats(sc, "weights", w, 4096, &nw, 0.f, 1e6f));
   dlc_tensor wt;
   if (nw > 0) {
     int64_t n = nw;
@@ -531,7 +540,7 @@ static dlc_status unused_keys(sec_ctx *sc) {
 }
 
 static dlc_status build_from(dlc_ctx *ctx, cfg *c, int64_t batch, dlc_net **out, dlc_train_config *t) {
-  sec_ctx sc = {ctx, c, 0};
+  sec_ctx sc = {ctx, c, 0, t};
   if (c->nsec == 0 || strcmp(c->sec[0].name, "net") != 0)
     return DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%d: the first section must be [net]", c->path,
                     c->nsec ? c->sec[0].line : 1);

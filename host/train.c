@@ -3,6 +3,7 @@
  * NaN check) and at the end, so the GPU is not stalled on every step. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -101,8 +102,32 @@ static dlc_status nonfinite_loss(dlc_net *net, double mark, int64_t epoch, int64
                   (double)lr_of[batch % DLC_METRICS_EVERY]);
 }
 
+/* cm[label * C + predicted] += 1 for the batch's rows (labels in [0, C) only). */
+static dlc_status count_confusion(dlc_net *net, const dlc_tensor *labels, dlc_tensor *cm, int64_t C) {
+  dlc_ctx *ctx = net->ctx;
+  const dlc_layer *last = &net->layers[net->nlayers - 1];
+  int64_t rows = net->n * rows_per_sample(net);
+  if (labels->dtype != DLC_I32 || labels->numel != rows || last->shape[last->ndim - 1] != C)
+    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "a confusion matrix needs one int32 label per row of %lld class scores", (long long)C);
+  const float *logits = last->out.data;
+  if (dlc_on_cuda(cm))
+    return DLC_LAUNCH(ctx, "confusion", dlc_launch_confusion(logits, labels->data, rows, C, cm->data, ctx->stream));
+  const int32_t *y = labels->data;
+  uint64_t *m = cm->data;
+  for (int64_t r = 0; r < rows; r++) {
+    if (y[r] < 0 || y[r] >= C) continue;
+    const float *z = logits + r * C;
+    int64_t best = 0;
+    for (int64_t c = 1; c < C; c++)
+      if (z[c] > z[best]) best = c;
+    m[(int64_t)y[r] * C + best]++;
+  }
+  return DLC_OK;
+}
+
 static dlc_status loop(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch, int64_t start,
-                       int64_t max_batches, int train, dlc_progress_fn cb, void *user, dlc_epoch_stats *st) {
+                       int64_t max_batches, int train, dlc_progress_fn cb, void *user, dlc_epoch_stats *st,
+                       int64_t *confusion, int64_t classes) {
   dlc_ctx *ctx = net->ctx;
   if (!net->built) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "build the network first");
   if (!net->loss) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "the network has no loss head");
@@ -112,6 +137,11 @@ static dlc_status loop(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t
   int64_t floats = 2 * ACC_DOUBLES;
   DLC_TRY(dlc_tensor_alloc(ctx, &acc, DLC_F32, 1, &floats, ctx->device));
   dlc_status s = dlc_op_fill(ctx, &acc, 0.f);
+  dlc_tensor cm; /* classes x classes 64-bit counts (as 2 floats each: zero bits are 0) */
+  memset(&cm, 0, sizeof cm);
+  int64_t cm_floats = 2 * classes * classes;
+  if (s == DLC_OK && confusion) s = dlc_tensor_alloc(ctx, &cm, DLC_F32, 1, &cm_floats, ctx->device);
+  if (s == DLC_OK && confusion) s = dlc_op_fill(ctx, &cm, 0.f);
   if (s == DLC_OK) s = dlc_loader_start(loader, epoch, start);
   int64_t nb = dlc_loader_batches(loader), b = start, samples = 0;
   double t0 = now_s();
@@ -133,6 +163,7 @@ static dlc_status loop(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t
     if (s == DLC_OK) s = dlc_net_forward(net, &x, train, NULL);
     if (s == DLC_OK) s = dlc_net_loss(net, &y, NULL);
     if (s == DLC_OK) s = accumulate(net, &y, &acc, b);
+    if (s == DLC_OK && confusion) s = count_confusion(net, &y, &cm, classes);
     lr_of[b % DLC_METRICS_EVERY] = opt ? dlc_optim_lr(opt) : 0.f;
     if (s == DLC_OK && train) s = dlc_net_backward(net);
     if (s == DLC_OK && train) s = dlc_optim_step(opt, &net->params, &net->grads);
@@ -147,6 +178,10 @@ static dlc_status loop(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t
   }
   if (s == DLC_OK) s = read_stats(net, &acc, samples, t0, st, &bad);
   if (s == DLC_OK && bad != 0) s = nonfinite_loss(net, bad, epoch, nb, train, lr_of);
+  if (s == DLC_OK && confusion) {
+    s = dlc_tensor_download(ctx, &cm, confusion, sizeof(int64_t) * (size_t)(classes * classes));
+  }
+  dlc_tensor_free(ctx, &cm);
   dlc_tensor_free(ctx, &acc);
   return s;
 }
@@ -154,18 +189,27 @@ static dlc_status loop(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t
 dlc_status dlc_train_epoch(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch,
                            int64_t start_batch, dlc_progress_fn cb, void *user, dlc_epoch_stats *stats) {
   if (!net || !loader || !stats) return DLC_ERR_INVALID_ARG;
-  return loop(net, opt, loader, epoch, start_batch, 0, 1, cb, user, stats);
+  return loop(net, opt, loader, epoch, start_batch, 0, 1, cb, user, stats, NULL, 0);
 }
 
 dlc_status dlc_train_batches(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch, int64_t start_batch,
                              int64_t max_batches, dlc_progress_fn cb, void *user, dlc_epoch_stats *stats) {
   if (!net || !loader || !stats) return DLC_ERR_INVALID_ARG;
-  return loop(net, opt, loader, epoch, start_batch, max_batches, 1, cb, user, stats);
+  return loop(net, opt, loader, epoch, start_batch, max_batches, 1, cb, user, stats, NULL, 0);
 }
 
 dlc_status dlc_evaluate(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats) {
   if (!net || !loader || !stats) return DLC_ERR_INVALID_ARG;
-  return loop(net, NULL, loader, 0, 0, 0, 0, NULL, NULL, stats);
+  return loop(net, NULL, loader, 0, 0, 0, 0, NULL, NULL, stats, NULL, 0);
+}
+
+dlc_status dlc_evaluate_confusion(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats, int64_t *confusion,
+                                  int64_t classes) {
+  if (!net || !loader || !stats) return DLC_ERR_INVALID_ARG;
+  DLC_CHECK_NULL(net->ctx, confusion);
+  if (classes < 1 || classes > 65536)
+    return DLC_FAIL(net->ctx, DLC_ERR_INVALID_ARG, "a confusion matrix of %lld classes", (long long)classes);
+  return loop(net, NULL, loader, 0, 0, 0, 0, NULL, NULL, stats, confusion, classes);
 }
 
 dlc_status dlc_net_check_dataset(dlc_net *net, const dlc_dataset *ds) {
@@ -204,4 +248,76 @@ dlc_status dlc_net_check_dataset(dlc_net *net, const dlc_dataset *ds) {
                         ds->source, ds->labels[i], (long long)i, (long long)C);
   }
   return DLC_OK;
+}
+
+dlc_status dlc_net_balance_class_weights(dlc_net *net, const dlc_dataset *ds, float *weights, int64_t classes) {
+  if (!net) return DLC_ERR_INVALID_ARG;
+  dlc_ctx *ctx = net->ctx;
+  DLC_CHECK_NULL(ctx, ds);
+  if (!net->built || net->loss != 1)
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "balanced class weights need a built network with a cross-entropy head");
+  if (!ds->labels) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: balanced class weights need class labels", ds->source);
+  const dlc_layer *last = &net->layers[net->nlayers - 1];
+  int64_t C = last->shape[last->ndim - 1];
+  if (weights && classes < C)
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "balanced class weights: room for %lld of %lld classes", (long long)classes,
+                    (long long)C);
+  int64_t *count = calloc((size_t)C, sizeof *count), n = 0, present = 0;
+  float *w = malloc(sizeof(float) * (size_t)C);
+  if (!count || !w) {
+    free(count);
+    free(w);
+    return DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "class weights");
+  }
+  for (int64_t i = 0; i < ds->count; i++) {
+    int32_t y = ds->labels[i];
+    if (y == net->xent.ignore_index || y < 0 || y >= C) continue;
+    count[y]++;
+    n++;
+  }
+  for (int64_t c = 0; c < C; c++) present += count[c] > 0;
+  /* n_samples / (n_classes * count_c), n_classes = the classes present (scikit-learn). */
+  for (int64_t c = 0; c < C; c++) w[c] = count[c] ? (float)((double)n / ((double)present * (double)count[c])) : 0.f;
+  dlc_status s = DLC_OK;
+  if (!net->class_weight.data) s = dlc_tensor_alloc(ctx, &net->class_weight, DLC_F32, 1, &C, ctx->device);
+  if (s == DLC_OK) s = dlc_tensor_upload(ctx, &net->class_weight, w, sizeof(float) * (size_t)C);
+  if (s == DLC_OK) {
+    net->xent.class_weight = &net->class_weight;
+    if (weights) memcpy(weights, w, sizeof(float) * (size_t)C);
+  }
+  free(count);
+  free(w);
+  return s;
+}
+
+void dlc_class_metrics(const int64_t *cm, int64_t C, double *recall, double *precision, double *f1,
+                       dlc_class_summary *sum) {
+  double sr = 0, sp = 0, sf = 0, correct = 0, total = 0;
+  int64_t present = 0;
+  for (int64_t c = 0; c < C; c++) {
+    double tp = (double)cm[c * C + c], actual = 0, predicted = 0;
+    for (int64_t k = 0; k < C; k++) {
+      actual += (double)cm[c * C + k];
+      predicted += (double)cm[k * C + c];
+    }
+    double r = actual > 0 ? tp / actual : 0, p = predicted > 0 ? tp / predicted : 0, f = r + p > 0 ? 2 * r * p / (r + p) : 0;
+    if (recall) recall[c] = r;
+    if (precision) precision[c] = p;
+    if (f1) f1[c] = f;
+    correct += tp;
+    total += actual;
+    if (actual > 0) {
+      present++;
+      sr += r;
+      sp += p;
+      sf += f;
+    }
+  }
+  if (sum) {
+    sum->accuracy = total > 0 ? correct / total : 0;
+    sum->balanced_accuracy = present ? sr / (double)present : 0;
+    sum->macro_precision = present ? sp / (double)present : 0;
+    sum->macro_f1 = present ? sf / (double)present : 0;
+    sum->classes_present = present;
+  }
 }

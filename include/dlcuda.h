@@ -256,6 +256,15 @@ typedef struct dlc_dataset {
   char source[256];     /* the file or folder it came from, for messages */
 } dlc_dataset;
 
+/* Keeps a fraction keep[c] (in [0, 1]) of the samples of each class c < nclasses (the
+ * others whole), chosen from the seed, in their original order: an imbalanced training
+ * set made from a balanced one. At least one sample must remain. */
+DLC_API dlc_status dlc_dataset_subsample(dlc_ctx *ctx, dlc_dataset *ds, const float *keep, int64_t nclasses,
+                                         uint64_t seed);
+/* Per-class sample counts (labels only) into counts[0..nclasses); labels >= nclasses and
+ * negative ones are not counted. */
+DLC_API dlc_status dlc_dataset_class_counts(const dlc_dataset *ds, int64_t *counts, int64_t nclasses);
+
 /* What a model needs of its data (dlc_model_load fills it from the model file). */
 #define DLC_MAX_TARGETS 64
 typedef struct dlc_data_spec {
@@ -305,6 +314,9 @@ typedef struct dlc_loader_options {
   int normalize;        /* 1: (x - mean) / std; 0: pixels / 255 (features as they are) */
   int flip;             /* random horizontal flip with probability 1/2 */
   int crop_pad;         /* random crop after zero padding by this many pixels */
+  int balanced;         /* class-balanced sampling: each epoch draws `count` samples with
+                           replacement, every class present equally often (labels only);
+                           a function of (seed, epoch), so exact on resume */
   uint64_t seed;
 } dlc_loader_options;
 DLC_API dlc_loader_options dlc_loader_options_default(void);
@@ -365,6 +377,12 @@ DLC_API dlc_status dlc_net_add_residual(dlc_net *net, const char *name, const ch
  * class weights, if any, are copied), or mean squared error against a float target. */
 DLC_API dlc_status dlc_net_set_loss_xent(dlc_net *net, const dlc_xent_opts *opts);
 DLC_API dlc_status dlc_net_set_loss_mse(dlc_net *net, dlc_reduction reduction);
+/* Cross-entropy class weights from the training labels, as PyTorch's users and
+ * scikit-learn's "balanced" compute them: n_samples / (n_classes * count_c), over the
+ * model's classes (rows with the ignored label excluded); a class without samples gets 0.
+ * Installs them in the loss head and copies them to weights[0..classes) (may be NULL). */
+DLC_API dlc_status dlc_net_balance_class_weights(dlc_net *net, const dlc_dataset *ds, float *weights,
+                                                 int64_t classes);
 
 DLC_API dlc_status dlc_net_build(dlc_net *net);
 /* A table of layer, kind, output shape, parameter count and forward FLOPs per sample. */
@@ -472,6 +490,20 @@ DLC_API dlc_status dlc_train_batches(dlc_net *net, dlc_optim *opt, dlc_loader *l
                                      void *user, dlc_epoch_stats *stats);
 /* Loss and accuracy over a whole loader in evaluation mode. */
 DLC_API dlc_status dlc_evaluate(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats);
+/* The same, also counting confusion[label * classes + predicted] (classes x classes, the
+ * model's classes; rows of an ignored label are not counted), accumulated on the device. */
+DLC_API dlc_status dlc_evaluate_confusion(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats,
+                                          int64_t *confusion, int64_t classes);
+/* Per-class recall, precision and F1 from a confusion matrix (any of the arrays may be
+ * NULL; a class with no samples, or never predicted, gets 0 where its ratio is 0/0), and
+ * their macro averages over the classes that have samples: balanced accuracy is the mean
+ * recall. */
+typedef struct dlc_class_summary {
+  double accuracy, balanced_accuracy, macro_precision, macro_f1;
+  int64_t classes_present;
+} dlc_class_summary;
+DLC_API void dlc_class_metrics(const int64_t *confusion, int64_t classes, double *recall, double *precision,
+                               double *f1, dlc_class_summary *summary);
 /* Checks that a data set fits a network: sample shape (same element count: a [1, 28, 28]
  * image feeds a [784] or [28, 28] input) and labels within the output's classes. */
 DLC_API dlc_status dlc_net_check_dataset(dlc_net *net, const dlc_dataset *ds);
@@ -487,6 +519,8 @@ typedef struct dlc_train_config {
   dlc_loader_options loader; /* normalisation and augmentation */
   char data[512];            /* default data set folder or file */
   dlc_data_spec data_spec;   /* what the model needs of its data ([net] targets = ...) */
+  int balanced_class_weights; /* [softmax_xent] weights = balanced: the caller sets them
+                                 from the training labels (dlc_net_balance_class_weights) */
 } dlc_train_config;
 
 /* Reads a model file (.cfg: INI sections in Darknet's spirit, parsed with libinih) and

@@ -67,6 +67,9 @@ int dlc_launch_bn_backward(const float *x, const float *dy, float *dx, int64_t N
  * last batches' digits. */
 int dlc_launch_metrics(const float *logits, const int32_t *labels, int64_t rows, int64_t C,
                        const float *loss, float weight, int64_t batch, double *acc, void *stream);
+/* cm[label * C + arg-max of the row's logits] += 1 for each row whose label is in [0, C). */
+int dlc_launch_confusion(const float *logits, const int32_t *labels, int64_t rows, int64_t C,
+                         unsigned long long *cm, void *stream);
 /* acc[1] += sum over n values of |y - t| (double; one block, a fixed order). */
 int dlc_launch_abs_err(const float *y, const float *t, int64_t n, double *acc, void *stream);
 /* Softmax (log_softmax = 0) or log-softmax (1) over `rows` rows of C floats; y may be x. */

@@ -31,6 +31,28 @@ __global__ void metrics_kernel(const float *logits, const int32_t *labels, int64
   }
 }
 
+/* cm[label * C + argmax] += 1 per row whose label is in [0, C): integer atomics, so the
+ * counts are exact and independent of the order. */
+__global__ void confusion_kernel(const float *logits, const int32_t *labels, int64_t rows, int64_t C,
+                                 unsigned long long *cm) {
+  int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += stride) {
+    int32_t y = labels[r];
+    if (y < 0 || y >= C) continue;
+    const float *z = logits + r * C;
+    int64_t best = 0;
+    for (int64_t c = 1; c < C; c++)
+      if (z[c] > z[best]) best = c;
+    atomicAdd(cm + (int64_t)y * C + best, 1ull);
+  }
+}
+
+extern "C" int dlc_launch_confusion(const float *logits, const int32_t *labels, int64_t rows, int64_t C,
+                                    unsigned long long *cm, void *stream) {
+  confusion_kernel<<<dlc_grid_for(rows), DLC_BLOCK, 0, (cudaStream_t)stream>>>(logits, labels, rows, C, cm);
+  return (int)cudaGetLastError();
+}
+
 /* acc[1] += sum |y - t| over n values (regression's mean absolute error, summed). */
 __global__ void abs_err_kernel(const float *y, const float *t, int64_t n, double *acc) {
   __shared__ double part[DLC_BLOCK];

@@ -274,6 +274,22 @@ fails "a regression model on an image folder" "needs float targets" 30 "$dlcuda"
 sed 's/,\([0-9]*\)$/,\1.5/' "$D" >"$W/frac.csv"
 fails "a classifier on fractional labels" "is not a non-negative integer" 30 "${train[@]}" --data "$W/frac.csv"
 
+# ---- Imbalance options (issue 16)
+fails "--subsample with a fraction above 1" "class 1's fraction must be a number from 0 to 1" 10 "${train[@]}" --subsample 1=2
+fails "--subsample of a class the model lacks" "classes from 0 to 2" 10 "${train[@]}" --subsample 7=0.5
+fails "--subsample that is not CLASS=FRACTION" "expected CLASS=FRACTION" 10 "${train[@]}" --subsample half
+fails "--subsample that keeps nothing" "kept no sample" 10 "${train[@]}" --subsample 0=0,1=0,2=0
+works "--subsample 1=0.25" 30 "${train[@]}" --subsample 1=0.25
+sed 's/^\[softmax_xent\]/[softmax_xent]\nweights = balanced/' "$M" >"$W/balw.cfg"
+works "weights = balanced" 30 "$dlcuda" train "$W/balw.cfg" --data "$D" --device cpu --subsample 1=0.25
+grep -q "class weights (balanced, from the training labels): 0.7273 3.2 0.7619" "$W/out" &&
+  report "balanced weights are n / (classes * count): 48/66, 48/15, 48/63" "" 0 ||
+  report "balanced weights are n / (classes * count): 48/66, 48/15, 48/63" "$(grep 'class weights' "$W/out")" 1
+sed 's/^lr = 0.1/lr = 0.1\nsampler = balanced/' "$M" >"$W/bals.cfg"
+works "sampler = balanced" 30 "${train[@]/$M/$W/bals.cfg}" --subsample 1=0.25
+sed 's/^lr = 0.1/lr = 0.1\nsampler = stratified/' "$M" >"$W/badsampler.cfg"
+fails "an unknown sampler" "sampler = \"stratified\"" 10 "${train[@]/$M/$W/badsampler.cfg}"
+
 # ---- 9. Numeric failures name the batch and the cause
 fails "a diverging run names its first bad batch" "the loss became NaN at batch 2 of 8 in epoch 1 (learning rate 3e+38 at that batch)" 60 "${train[@]}" --lr 3e38 --epochs 3
 cp "$W/good.safetensors" "$W/nanw.safetensors"

@@ -130,9 +130,15 @@ static void train_resume(dlc_ctx *ctx) {
   tc.loader.shuffle = 0;
   T_OK(ctx, dlc_loader_create(ctx, &ds, &tc.loader, &l));
   dlc_epoch_stats st;
-  T_OK(ctx, dlc_evaluate(net, l, &st));
-  char want[128];
-  snprintf(want, sizeof want, "loss %.6f accuracy %.4f (200 samples)", st.loss, st.accuracy);
+  int64_t oshape[DLC_MAX_DIMS], cm[64 * 64];
+  int64_t C = oshape[dlc_net_output_shape(net, oshape) - 1];
+  T_CHECK(C <= 64, "%lld classes", (long long)C);
+  T_OK(ctx, dlc_evaluate_confusion(net, l, &st, cm, C));
+  dlc_class_summary cs;
+  dlc_class_metrics(cm, C, NULL, NULL, NULL, &cs);
+  char want[192];
+  snprintf(want, sizeof want, "loss %.6f accuracy %.4f balanced accuracy %.4f macro F1 %.4f (200 samples)", st.loss,
+           st.accuracy, cs.balanced_accuracy, cs.macro_f1);
   T_CHECK(t_contains(out_text, want), "eval prints \"%s\": %s", want, out_text);
   T_CHECK(st.accuracy > 0.6, "the model learned something: accuracy %.3f", st.accuracy);
   dlc_loader_destroy(l);

@@ -231,8 +231,108 @@ static void test_loader(dlc_ctx *ctx) {
   dlc_dataset_free(&ds);
 }
 
+/* A data set of n samples of 2 features (the sample's index and its label) in memory. */
+static void make_labelled(dlc_dataset *ds, int64_t n, const int32_t *labels) {
+  memset(ds, 0, sizeof *ds);
+  ds->count = n;
+  ds->channels = ds->height = 1;
+  ds->width = 2;
+  ds->features = malloc(sizeof(float) * (size_t)(2 * n));
+  ds->labels = malloc(sizeof(int32_t) * (size_t)n);
+  for (int64_t i = 0; i < n; i++) {
+    ds->features[2 * i] = (float)i;
+    ds->features[2 * i + 1] = (float)labels[i];
+    ds->labels[i] = labels[i];
+  }
+  snprintf(ds->source, sizeof ds->source, "labelled");
+}
+
+/* Imbalance: subsampling by class, class counts, the balanced sampler, class metrics. */
+static void test_imbalance(dlc_ctx *ctx) {
+  enum { N = 3000 };
+  int32_t lab[N];
+  for (int i = 0; i < N; i++) lab[i] = i % 3;
+  dlc_dataset ds, again;
+  make_labelled(&ds, N, lab);
+  make_labelled(&again, N, lab);
+  const float keep[3] = {1.f, 0.05f, 0.5f};
+  T_OK(ctx, dlc_dataset_subsample(ctx, &ds, keep, 3, 42));
+  T_OK(ctx, dlc_dataset_subsample(ctx, &again, keep, 3, 42));
+  int64_t cnt[3];
+  T_OK(ctx, dlc_dataset_class_counts(&ds, cnt, 3));
+  T_CHECK(cnt[0] == 1000 && cnt[1] == 50 && cnt[2] == 500, "subsample keeps 1000, 50, 500 (got %lld %lld %lld)",
+          (long long)cnt[0], (long long)cnt[1], (long long)cnt[2]);
+  int ordered = 1, consistent = 1;
+  for (int64_t i = 0; i < ds.count; i++) {
+    if (i && ds.features[2 * i] <= ds.features[2 * (i - 1)]) ordered = 0;
+    if ((int32_t)ds.features[2 * i + 1] != ds.labels[i]) consistent = 0;
+  }
+  T_CHECK(ordered && consistent, "subsample keeps the original order and each sample's label with its features");
+  T_CHECK(ds.count == again.count && memcmp(ds.features, again.features, sizeof(float) * (size_t)(2 * ds.count)) == 0,
+          "the same seed keeps the same samples");
+  float bad[3] = {1.f, 1.5f, 1.f};
+  T_FAILS(ctx, DLC_ERR_INVALID_ARG, "not a fraction in [0, 1]", dlc_dataset_subsample(ctx, &again, bad, 3, 1));
+
+  /* The balanced sampler: classes equally often (1550 draws a class: 1/3 each, within a
+   * few standard deviations), the same order for the same (seed, epoch), another epoch
+   * another order, and a start at batch b gives the batches from b. */
+  dlc_loader_options o = dlc_loader_options_default();
+  o.batch = 50;
+  o.seed = 9;
+  o.balanced = 1;
+  dlc_loader *l, *l2;
+  T_OK(ctx, dlc_loader_create(ctx, &ds, &o, &l));
+  T_OK(ctx, dlc_loader_create(ctx, &ds, &o, &l2));
+  int64_t seen[3] = {0, 0, 0}, nb = 0, n;
+  float first_epoch[2000];
+  dlc_tensor x, y;
+  int64_t k = 0;
+  while (dlc_loader_next(l, &x, &y, &n) == DLC_OK && n > 0) {
+    for (int64_t i = 0; i < n; i++) {
+      seen[((int32_t *)y.data)[i]]++;
+      if (k < 2000) first_epoch[k++] = ((float *)x.data)[2 * i];
+    }
+    nb++;
+  }
+  double expect = (double)ds.count / 3, sd = sqrt((double)ds.count * (1.0 / 3) * (2.0 / 3));
+  for (int c = 0; c < 3; c++)
+    T_CHECK(fabs((double)seen[c] - expect) < 5 * sd, "balanced sampler: class %d drawn %lld times, expected %.0f", c,
+            (long long)seen[c], expect);
+  T_OK(ctx, dlc_loader_start(l2, 0, 3));
+  T_OK(ctx, dlc_loader_next(l2, &x, &y, &n));
+  T_CHECK(n == 50, "resumed batch size %lld", (long long)n);
+  int same = 1;
+  for (int64_t i = 0; i < n && 150 + i < k; i++) same &= ((float *)x.data)[2 * i] == first_epoch[150 + i];
+  T_CHECK(same, "balanced sampler: a start at batch 3 gives the epoch's batch 3");
+  T_OK(ctx, dlc_loader_start(l2, 1, 0));
+  T_OK(ctx, dlc_loader_next(l2, &x, &y, &n));
+  int differs = 0;
+  for (int64_t i = 0; i < n; i++) differs |= ((float *)x.data)[2 * i] != first_epoch[i];
+  T_CHECK(differs, "balanced sampler: epoch 1 draws another order than epoch 0");
+  dlc_loader_destroy(l);
+  dlc_loader_destroy(l2);
+
+  /* Class metrics of a known confusion matrix (rows: true class, columns: predicted). */
+  const int64_t cm[9] = {8, 2, 0, /* class 0: recall 0.8 */
+                         1, 3, 0, /* class 1: recall 0.75 */
+                         0, 0, 0}; /* class 2: no samples, never predicted */
+  double rec[3], prec[3], f1[3];
+  dlc_class_summary sum;
+  dlc_class_metrics(cm, 3, rec, prec, f1, &sum);
+  T_CHECK(fabs(rec[0] - 0.8) < 1e-12 && fabs(rec[1] - 0.75) < 1e-12 && rec[2] == 0, "recall per class");
+  T_CHECK(fabs(prec[0] - 8.0 / 9) < 1e-12 && fabs(prec[1] - 0.6) < 1e-12 && prec[2] == 0, "precision per class");
+  T_CHECK(fabs(sum.balanced_accuracy - (0.8 + 0.75) / 2) < 1e-12 && sum.classes_present == 2 &&
+              fabs(sum.accuracy - 11.0 / 14) < 1e-12,
+          "balanced accuracy over the classes present: %g", sum.balanced_accuracy);
+  double f0 = 2 * 0.8 * (8.0 / 9) / (0.8 + 8.0 / 9), f1b = 2 * 0.75 * 0.6 / 1.35;
+  T_CHECK(fabs(f1[0] - f0) < 1e-12 && fabs(sum.macro_f1 - (f0 + f1b) / 2) < 1e-12, "F1 and macro F1");
+  dlc_dataset_free(&ds);
+  dlc_dataset_free(&again);
+}
+
 int main(void) {
   dlc_ctx *ctx = t_cpu_ctx(1);
+  test_imbalance(ctx);
   snprintf(dir, sizeof dir, "/tmp/dlc_data_XXXXXX");
   if (!mkdtemp(dir)) return 1;
   test_idx(ctx);

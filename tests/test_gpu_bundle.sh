@@ -31,7 +31,7 @@ else
 fi
 
 GPU_BUNDLE_NO_DEPS=1 GPU_BUNDLE_EMULATE=1 tools/gpu-bundle "$tmp/emu-bundle"
-GPU_CHECK_ALLOW_EMULATED=1 GPU_CHECK_TRAIN_STEPS=2 GPU_CHECK_TORCH_STEPS=5 "$tmp/emu-bundle/gpu-check" "$tmp/emu" || true
+GPU_CHECK_ALLOW_EMULATED=1 GPU_CHECK_TRAIN_STEPS=2 GPU_CHECK_TRAIN_EPOCHS=1 GPU_CHECK_TORCH_STEPS=5 "$tmp/emu-bundle/gpu-check" "$tmp/emu" || true
 cat "$tmp/emu/summary.txt"
 bad=0
 for s in device "gpu tests" benchmarks "training speed"; do

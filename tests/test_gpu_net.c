@@ -146,6 +146,18 @@ static void train_both(dlc_ctx *g, dlc_ctx *c, const char *what, dlc_net *ng, dl
   T_OK(g, dlc_evaluate(ng, lg, &eg));
   T_OK(c, dlc_evaluate(nc, lc, &ec));
   T_CHECK(eg.loss - ec.loss < 1e-4 && ec.loss - eg.loss < 1e-4, "%s: evaluation agrees: %g %g", what, eg.loss, ec.loss);
+  if (!targets) { /* the confusion matrix (integer atomics on the device): the same counts */
+    int64_t cmg[49], cmc[49], diff = 0, total = 0;
+    T_OK(g, dlc_evaluate_confusion(ng, lg, &eg, cmg, 7));
+    T_OK(c, dlc_evaluate_confusion(nc, lc, &ec, cmc, 7));
+    for (int i = 0; i < 49; i++) {
+      diff += cmg[i] > cmc[i] ? cmg[i] - cmc[i] : cmc[i] - cmg[i];
+      total += cmg[i];
+    }
+    /* A near-tie of two logits may fall either way on two devices: at most one row moves. */
+    T_CHECK(total == ds.count && diff <= 2, "%s: confusion matrices agree (%lld counted, %lld apart)", what,
+            (long long)total, (long long)diff);
+  }
   /* Once warm, a training epoch and an evaluation perform no cudaMalloc: everything comes
    * from planned buffers and the caching allocator. */
   uint64_t mallocs = dlc_ctx_memory_stats(g).device_mallocs;

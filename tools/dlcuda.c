@@ -19,7 +19,7 @@ typedef struct options {
   int npos;
   const char *data, *test_data, *log, *device, *optimizer;
   const char *weights, *save, *checkpoint, *resume;
-  const char *input, *output, *grad_output, *input_grad, *param_grads;
+  const char *input, *output, *grad_output, *input_grad, *param_grads, *subsample;
   int epochs, threads, quiet, train_mode, top;
   int64_t batch, steps, checkpoint_every, stop_after;
   float lr;
@@ -40,6 +40,8 @@ static void usage(FILE *f) {
           "        (--test-data: another folder's test split, or a whole .csv file);\n"
           "        --steps N: N batches per epoch, from the first N x batch samples (quick runs);\n"
           "        --weights starts from saved weights; --save writes the final weights;\n"
+          "        --subsample C=F,...: keep a fraction F of class C's training samples (an\n"
+          "        imbalanced set from a balanced one);\n"
           "        --checkpoint writes CKPT after every epoch (and every N batches with\n"
           "        --checkpoint-every); --resume CKPT continues a run exactly where CKPT left it\n"
           "        (same model, data and options); --stop-after N stops after N batches\n"
@@ -149,6 +151,7 @@ static int parse_args(int argc, char **argv, options *op) {
     else if (!strcmp(a, "--input-grad")) { NEEDV(); op->input_grad = v; }
     else if (!strcmp(a, "--param-grads")) { NEEDV(); op->param_grads = v; }
     else if (!strcmp(a, "--top")) INT(top, 1000000);
+    else if (!strcmp(a, "--subsample")) { NEEDV(); op->subsample = v; }
     else if (!strcmp(a, "--train")) op->train_mode = 1;
     else if (!strcmp(a, "--quiet")) op->quiet = 1;
     else if (a[0] == '-' && a[1]) { fprintf(stderr, "dlcuda: unknown option %s\n", a); return 0; }
@@ -254,6 +257,52 @@ static void rescue_weights(dlc_ctx *ctx, dlc_net *net) {
           dlc_ctx_error(ctx));
 }
 
+/* "--subsample 3=0.02,5=0.1" into keep[0..classes) (1 where not named). */
+static int parse_subsample(const char *v, float *keep, int64_t classes) {
+  for (int64_t c = 0; c < classes; c++) keep[c] = 1.f;
+  const char *p = v;
+  while (*p) {
+    char *end;
+    errno = 0;
+    long c = isdigit((unsigned char)*p) ? strtol(p, &end, 10) : -1;
+    if (c < 0 || errno || *end != '=' || c >= classes) {
+      fprintf(stderr, "dlcuda: --subsample %s: expected CLASS=FRACTION,... with classes from 0 to %lld\n", v,
+              (long long)classes - 1);
+      return 0;
+    }
+    p = end + 1;
+    double f = strtod(p, &end);
+    if (end == p || !(f >= 0 && f <= 1) || (*end && *end != ',')) {
+      fprintf(stderr, "dlcuda: --subsample %s: class %ld's fraction must be a number from 0 to 1\n", v, c);
+      return 0;
+    }
+    keep[c] = (float)f;
+    p = *end ? end + 1 : end;
+  }
+  return 1;
+}
+
+/* The model's number of classes (the last dimension of its output). */
+static int64_t model_classes(const dlc_net *net) {
+  int64_t shape[DLC_MAX_DIMS];
+  int nd = dlc_net_output_shape(net, shape);
+  return nd > 0 ? shape[nd - 1] : 0;
+}
+
+/* Per-class recall, balanced accuracy and macro F1 of an evaluation. */
+typedef struct class_eval {
+  int64_t C;
+  int64_t *cm;
+  double *recall;
+  dlc_class_summary sum;
+} class_eval;
+
+static void print_recall(const class_eval *ce, const char *indent) {
+  printf("%srecall per class:", indent);
+  for (int64_t c = 0; c < ce->C; c++) printf(" %.3f", ce->recall[c]);
+  printf("\n");
+}
+
 static int cmd_train(const options *in) {
   options op = *in;
   const char *model = op.npos > 0 ? op.pos[0] : DEFAULT_MODEL;
@@ -273,6 +322,8 @@ static int cmd_train(const options *in) {
   FILE *log = NULL;
   dlc_file_lock *locks[3] = {NULL, NULL, NULL};
   int rescue = 0; /* an output failed after training began: save the weights elsewhere */
+  class_eval ce;  /* the test set's confusion matrix and recall per class (classifiers) */
+  memset(&ce, 0, sizeof ce);
   int64_t trained = 0;
   dlc_train_config cfg;
   dlc_checkpoint_info resume;
@@ -331,6 +382,40 @@ static int cmd_train(const options *in) {
     fail(ctx, "data set and model do not fit");
     goto out;
   }
+  /* Imbalance: subsampling the training set, then class weights from what remains. */
+  int64_t C = regression ? 0 : model_classes(net);
+  ce.C = C;
+  if (C > 0) {
+    ce.cm = calloc((size_t)(C * C), sizeof *ce.cm);
+    ce.recall = calloc((size_t)C, sizeof *ce.recall);
+    if (!ce.cm || !ce.recall) { fprintf(stderr, "dlcuda: out of memory\n"); goto out; }
+  }
+  if (op.subsample) {
+    float *keep = malloc(sizeof(float) * (size_t)(C > 0 ? C : 1));
+    int64_t before = train_ds.count;
+    int ok = keep && C > 0 && parse_subsample(op.subsample, keep, C) &&
+             dlc_dataset_subsample(ctx, &train_ds, keep, C, dlc_ctx_seed(ctx)) == DLC_OK;
+    if (!ok && keep && C > 0 && dlc_ctx_error(ctx)[0]) fail(ctx, "--subsample");
+    if (C == 0) fprintf(stderr, "dlcuda: --subsample needs a classifier\n");
+    free(keep);
+    if (!ok) goto out;
+    if (!op.quiet) printf("subsampled: %lld of %lld training samples kept (%s)\n", (long long)train_ds.count,
+                          (long long)before, op.subsample);
+  }
+  if (cfg.balanced_class_weights) {
+    float *w = malloc(sizeof(float) * (size_t)(C > 0 ? C : 1));
+    if (!w || dlc_net_balance_class_weights(net, &train_ds, w, C) != DLC_OK) {
+      free(w);
+      fail(ctx, "weights = balanced");
+      goto out;
+    }
+    if (!op.quiet) {
+      printf("class weights (balanced, from the training labels):");
+      for (int64_t c = 0; c < C; c++) printf(" %.4g", w[c]);
+      printf("\n");
+    }
+    free(w);
+  }
   char summary[8192];
   dlc_net_summary(net, summary, sizeof summary);
   dlc_device dev = dlc_ctx_device(ctx);
@@ -348,6 +433,7 @@ static int cmd_train(const options *in) {
   if (dlc_loader_create(ctx, &train_ds, &cfg.loader, &train_l) != DLC_OK) { fail(ctx, "loader"); goto out; }
   dlc_loader_options tl = cfg.loader;
   tl.shuffle = 0;
+  tl.balanced = 0; /* the test set as it is */
   tl.flip = 0;
   tl.crop_pad = 0;
   if (have_test && dlc_loader_create(ctx, &test_ds, &tl, &test_l) != DLC_OK) { fail(ctx, "loader"); goto out; }
@@ -382,7 +468,8 @@ static int cmd_train(const options *in) {
     }
     if (!is_jsonl(op.log) && lst.st_size == 0 &&
         !log_line(log, op.log, regression ? "epoch,train_loss,train_mae,test_loss,test_mae,seconds,images_per_second,lr\n"
-                                          : "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second,lr\n"))
+                                          : "epoch,train_loss,train_accuracy,test_loss,test_accuracy,test_balanced_accuracy,"
+                                            "test_macro_f1,seconds,images_per_second,lr\n"))
       goto out;
   }
   progress pr = {isatty(2) && !op.quiet, 0, cfg.epochs, 0};
@@ -432,7 +519,11 @@ static int cmd_train(const options *in) {
     tr.accuracy = regression ? 0 : tr_metric;
     tr.mae = regression ? tr_metric : 0;
     tr.samples_per_second = tr.seconds > 0 ? (double)tr.samples / tr.seconds : 0;
-    if (test_l && dlc_evaluate(net, test_l, &te) != DLC_OK) { fail(ctx, "evaluation"); goto out; }
+    if (test_l && (C > 0 ? dlc_evaluate_confusion(net, test_l, &te, ce.cm, C) : dlc_evaluate(net, test_l, &te)) != DLC_OK) {
+      fail(ctx, "evaluation");
+      goto out;
+    }
+    if (test_l && C > 0) dlc_class_metrics(ce.cm, C, ce.recall, NULL, NULL, &ce.sum);
     /* Classification reports accuracy; regression ([mse]) the mean absolute error. */
     double te_metric = regression ? te.mae : te.accuracy;
     const char *mname = regression ? "mae" : "acc";
@@ -440,20 +531,35 @@ static int cmd_train(const options *in) {
       printf("epoch %3lld/%d  train loss %.4f %s %.4f%s", (long long)e + 1, cfg.epochs, tr.loss, mname, tr_metric,
              first ? " (resumed mid-epoch)" : "");
       if (test_l) printf(" | test loss %.4f %s %.4f", te.loss, mname, te_metric);
+      if (test_l && C > 0) printf(" bal %.4f F1 %.4f", ce.sum.balanced_accuracy, ce.sum.macro_f1);
       printf(" | %.1f s, %.0f img/s, lr %.4g\n", tr.seconds, tr.samples_per_second, lr);
+      if (test_l && C > 0 && C <= 32) print_recall(&ce, "           test ");
       fflush(stdout);
     }
     if (log) {
       int ok;
-      if (is_jsonl(op.log))
+      if (is_jsonl(op.log)) {
+        /* Classification adds the test set's balanced accuracy, macro F1 and recall per class. */
+        char extra[8192] = "";
+        if (C > 0) {
+          int at = snprintf(extra, sizeof extra, ",\"test_balanced_accuracy\":%.6f,\"test_macro_f1\":%.6f,\"test_recall\":[",
+                            ce.sum.balanced_accuracy, ce.sum.macro_f1);
+          for (int64_t c = 0; c < C && at < (int)sizeof extra - 16; c++)
+            at += snprintf(extra + at, sizeof extra - (size_t)at, c ? ",%.6f" : "%.6f", ce.recall[c]);
+          snprintf(extra + at, sizeof extra - (size_t)at, "]");
+        }
         ok = log_line(log, op.log,
                 "{\"epoch\":%lld,\"train_loss\":%.6f,\"train_%s\":%.6f,\"test_loss\":%.6f,"
-                "\"test_%s\":%.6f,\"seconds\":%.3f,\"images_per_second\":%.1f,\"lr\":%.6g}\n",
+                "\"test_%s\":%.6f%s,\"seconds\":%.3f,\"images_per_second\":%.1f,\"lr\":%.6g}\n",
                 (long long)e + 1, tr.loss, regression ? "mae" : "accuracy", tr_metric, te.loss,
-                regression ? "mae" : "accuracy", te_metric, tr.seconds, tr.samples_per_second, lr);
-      else
+                regression ? "mae" : "accuracy", te_metric, extra, tr.seconds, tr.samples_per_second, lr);
+      } else if (regression)
         ok = log_line(log, op.log, "%lld,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g\n", (long long)e + 1, tr.loss, tr_metric,
                       te.loss, te_metric, tr.seconds, tr.samples_per_second, lr);
+      else
+        ok = log_line(log, op.log, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g\n", (long long)e + 1, tr.loss,
+                      tr_metric, te.loss, te_metric, ce.sum.balanced_accuracy, ce.sum.macro_f1, tr.seconds,
+                      tr.samples_per_second, lr);
       if (!ok) {
         rescue = 1;
         goto out;
@@ -484,6 +590,8 @@ out:
     rc = 1;
   }
   if (rescue && trained > 0) rescue_weights(ctx, net);
+  free(ce.cm);
+  free(ce.recall);
   for (int i = 0; i < 3; i++) dlc_file_lock_release(locks[i]);
   dlc_loader_destroy(train_l);
   dlc_loader_destroy(test_l);
@@ -523,6 +631,8 @@ static int cmd_eval(const options *op) {
   dlc_loader *l = NULL;
   dlc_dataset ds;
   memset(&ds, 0, sizeof ds);
+  int64_t *cm = NULL;
+  double *per = NULL;
   dlc_train_config cfg;
   if (!open_model(ctx, op, op->batch, 1, &net, &cfg)) goto out;
   const char *data = op->data ? op->data : cfg.data;
@@ -535,15 +645,33 @@ static int cmd_eval(const options *op) {
   lo.shuffle = lo.flip = lo.crop_pad = 0;
   dlc_epoch_stats st;
   if (dlc_loader_create(ctx, &ds, &lo, &l) != DLC_OK) { fail(ctx, "loader"); goto out; }
-  if (dlc_evaluate(net, l, &st) != DLC_OK) { fail(ctx, "evaluation"); goto out; }
+  int64_t C = cfg.data_spec.regression ? 0 : model_classes(net);
+  if (C > 0) {
+    cm = calloc((size_t)(C * C), sizeof *cm);
+    per = calloc((size_t)(2 * C), sizeof *per);
+    if (!cm || !per) { fprintf(stderr, "dlcuda: out of memory\n"); goto out; }
+  }
+  if ((C > 0 ? dlc_evaluate_confusion(net, l, &st, cm, C) : dlc_evaluate(net, l, &st)) != DLC_OK) {
+    fail(ctx, "evaluation");
+    goto out;
+  }
   if (cfg.data_spec.regression)
     printf("%s: %s split of %s: loss %.6f mae %.6f (%lld samples)\n", op->weights, split, data, st.loss, st.mae,
            (long long)st.samples);
-  else
-    printf("%s: %s split of %s: loss %.6f accuracy %.4f (%lld samples)\n", op->weights, split, data, st.loss,
-           st.accuracy, (long long)st.samples);
+  else {
+    dlc_class_summary cs;
+    dlc_class_metrics(cm, C, per, per + C, NULL, &cs);
+    printf("%s: %s split of %s: loss %.6f accuracy %.4f balanced accuracy %.4f macro F1 %.4f (%lld samples)\n",
+           op->weights, split, data, st.loss, st.accuracy, cs.balanced_accuracy, cs.macro_f1, (long long)st.samples);
+    if (C <= 1000) {
+      printf("class  recall  precision\n");
+      for (int64_t c = 0; c < C; c++) printf("%5lld  %.4f  %.4f\n", (long long)c, per[c], per[C + c]);
+    }
+  }
   rc = 0;
 out:
+  free(cm);
+  free(per);
   dlc_loader_destroy(l);
   dlc_dataset_free(&ds);
   dlc_net_destroy(net);

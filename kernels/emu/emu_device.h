@@ -146,6 +146,13 @@ inline float __tanhf(float a) { return tanhf(a); }
 inline float rsqrtf(float a) { return 1.0f / sqrtf(a); }
 inline double rsqrt(double a) { return 1.0 / sqrt(a); }
 inline float __saturatef(float a) { return a < 0.f ? 0.f : (a > 1.f ? 1.f : (a != a ? 0.f : a)); }
+/* Atomics: fibers switch only at barriers and warp collectives, so a read-modify-write is
+ * never interleaved; __atomic keeps them atomic should blocks ever run on host threads. */
+inline unsigned long long atomicAdd(unsigned long long *p, unsigned long long v) {
+  return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+}
+inline int atomicAdd(int *p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+inline unsigned atomicAdd(unsigned *p, unsigned v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
 inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
 inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
 inline int __float_as_int(float f) { int u; memcpy(&u, &f, 4); return u; }
