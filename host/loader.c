@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../kernels/philox.h"
+#include "augment.h"
 #include "internal.h"
 
 struct dlc_loader {
@@ -91,28 +92,9 @@ static void assemble_one(const dlc_loader *l, int64_t idx, float *dst) {
       dst[k] = l->o.normalize ? (src[k] - l->o.mean[0]) / l->o.std[0] : src[k];
     return;
   }
-  int flip = 0, ox = 0, oy = 0, pad = l->o.crop_pad;
-  if (l->o.flip || pad) {
-    uint32_t r[4];
-    dlc_philox_block((uint64_t)idx, stream_key(l, 2), r);
-    flip = l->o.flip && (r[0] & 1);
-    if (pad) {
-      ox = (int)(r[1] % (uint32_t)(2 * pad + 1)) - pad;
-      oy = (int)(r[2] % (uint32_t)(2 * pad + 1)) - pad;
-    }
-  }
-  const uint8_t *src = ds->pixels + idx * l->sample;
-  for (int c = 0; c < C; c++) {
-    float m = l->o.normalize ? l->o.mean[c < 3 ? c : 0] : 0.f;
-    float inv = 1.f / (l->o.normalize ? l->o.std[c < 3 ? c : 0] : 1.f);
-    for (int y = 0; y < H; y++)
-      for (int x = 0; x < W; x++) {
-        /* Output (y, x) shows input (y + oy, x + ox) of the zero-padded image, mirrored. */
-        int sx = (flip ? W - 1 - x : x) + ox, sy = y + oy;
-        float v = (sy >= 0 && sy < H && sx >= 0 && sx < W) ? src[(c * H + sy) * W + sx] / 255.f : 0.f;
-        dst[(c * H + y) * W + x] = (v - m) * inv;
-      }
-  }
+  dlc_aug a;
+  dlc_aug_draw(&l->o, H, W, stream_key(l, 2), (uint64_t)idx, &a);
+  dlc_aug_image(ds->pixels + idx * l->sample, C, H, W, &a, &l->o, dst);
 }
 
 static void assemble(const dlc_loader *l, int64_t b, int slot) {
@@ -233,6 +215,13 @@ dlc_status dlc_loader_create(dlc_ctx *ctx, const dlc_dataset *ds, const dlc_load
     return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: the data set has no %s", ds->source, ds->targets ? "targets" : "labels");
   if (o.crop_pad < 0 || (o.crop_pad && ds->features))
     return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "random crop needs images and a padding >= 0");
+  if (!(o.rotate >= 0 && o.rotate <= 180) || !(o.erase >= 0 && o.erase <= 1) || !(o.brightness >= 0 && o.brightness <= 1) ||
+      !(o.contrast >= 0 && o.contrast <= 1))
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG,
+                    "augmentation: rotate %g (0 to 180 degrees), erase %g, brightness %g, contrast %g (0 to 1)", o.rotate,
+                    o.erase, o.brightness, o.contrast);
+  if ((o.rotate > 0 || o.erase > 0 || o.brightness > 0 || o.contrast > 0) && ds->features)
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: rotation, erasing and colour jitter need images", ds->source);
   if (o.balanced && !ds->labels)
     return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: class-balanced sampling needs class labels", ds->source);
   for (int c = 0; c < 3; c++)

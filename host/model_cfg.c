@@ -341,6 +341,10 @@ static dlc_status parse_net(sec_ctx *sc, int64_t in_shape[DLC_MAX_DIMS], int *in
   l->flip = (int)v;
   DLC_TRY(get_int(sc, "crop_pad", &v, 0, 0, 64));
   l->crop_pad = (int)v;
+  DLC_TRY(get_float(sc, "rotate", &l->rotate, 0.f, 0.f, 180.f));
+  DLC_TRY(get_float(sc, "erase", &l->erase, 0.f, 0.f, 1.f));
+  DLC_TRY(get_float(sc, "brightness", &l->brightness, 0.f, 0.f, 1.f));
+  DLC_TRY(get_float(sc, "contrast", &l->contrast, 0.f, 0.f, 1.f));
   static const char *const samplers[] = {"uniform", "balanced", NULL};
   int sampler;
   DLC_TRY(get_choice(sc, "sampler", samplers, &sampler, 0));

@@ -314,6 +314,10 @@ typedef struct dlc_loader_options {
   int normalize;        /* 1: (x - mean) / std; 0: pixels / 255 (features as they are) */
   int flip;             /* random horizontal flip with probability 1/2 */
   int crop_pad;         /* random crop after zero padding by this many pixels */
+  float rotate;         /* random rotation by up to this many degrees either way (bilinear) */
+  float erase;          /* probability of erasing a random rectangle (torchvision's
+                           RandomErasing: 2-33 % of the area, aspect 0.3-3.3, value 0) */
+  float brightness, contrast; /* jitter: factors drawn from [1 - b, 1 + b], [1 - c, 1 + c] */
   int balanced;         /* class-balanced sampling: each epoch draws `count` samples with
                            replacement, every class present equally often (labels only);
                            a function of (seed, epoch), so exact on resume */

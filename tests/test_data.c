@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../host/augment.h"
 #include "testutil.h"
 
 static char dir[256];
@@ -330,6 +331,117 @@ static void test_imbalance(dlc_ctx *ctx) {
   dlc_dataset_free(&again);
 }
 
+/* Augmentation: each transform on a known image, the draws' ranges, and a loader that
+ * augments giving the same batches for the same seed and epoch (exact on resume). */
+static void test_augment(dlc_ctx *ctx) {
+  dlc_loader_options o = dlc_loader_options_default();
+  o.normalize = 0;
+  uint8_t img[9];
+  for (int i = 0; i < 9; i++) img[i] = (uint8_t)(20 * i + 10);
+  float out[9];
+  dlc_aug a;
+  memset(&a, 0, sizeof a);
+  a.brightness = a.contrast = 1.f;
+  a.angle = 3.14159265358979323846 / 2; /* output (y, x) shows input (2 - x, y) */
+  dlc_aug_image(img, 1, 3, 3, &a, &o, out);
+  double worst = 0;
+  for (int y = 0; y < 3; y++)
+    for (int x = 0; x < 3; x++) worst = fmax(worst, fabs(out[y * 3 + x] - img[(2 - x) * 3 + y] / 255.0));
+  T_CHECK(worst < 1e-5, "a quarter turn moves pixel (2 - x, y) to (y, x): worst %g", worst);
+  a.angle = 3.14159265358979323846 / 4;
+  dlc_aug_image(img, 1, 3, 3, &a, &o, out);
+  /* An eighth turn keeps the centre; corner (0, 0) shows the point (1 - sqrt 2, 1) of the
+   * input: between the zero outside and pixel (1, 0), weights sqrt 2 - 1 and 2 - sqrt 2. */
+  double corner = (2 - sqrt(2.0)) * img[3] / 255.0;
+  T_CHECK(fabs(out[4] - img[4] / 255.0) < 1e-6 && fabs(out[0] - corner) < 1e-5, "an eighth turn: centre %g, corner %g (want %g)",
+          out[4], out[0], corner);
+  a.angle = 0;
+  a.brightness = 2.f;
+  dlc_aug_image(img, 1, 3, 3, &a, &o, out);
+  int ok = 1;
+  for (int i = 0; i < 9; i++) ok &= fabsf(out[i] - fminf(2.f * img[i] / 255.f, 1.f)) < 1e-6f;
+  T_CHECK(ok, "brightness 2 doubles and clamps");
+  a.brightness = 1.f;
+  a.contrast = 0.5f;
+  dlc_aug_image(img, 1, 3, 3, &a, &o, out);
+  float m = 0;
+  for (int i = 0; i < 9; i++) m += img[i] / 255.f / 9;
+  ok = 1;
+  for (int i = 0; i < 9; i++) ok &= fabsf(out[i] - ((img[i] / 255.f - m) * 0.5f + m)) < 1e-6f;
+  T_CHECK(ok, "contrast 0.5 halves the distance to the mean");
+  a.contrast = 1.f;
+  a.erase = 1;
+  a.ex = 1;
+  a.ey = 0;
+  a.ew = 2;
+  a.eh = 2;
+  o.normalize = 1;
+  o.mean[0] = 0.5f;
+  o.std[0] = 0.25f;
+  dlc_aug_image(img, 1, 3, 3, &a, &o, out);
+  ok = 1;
+  for (int y = 0; y < 3; y++)
+    for (int x = 0; x < 3; x++) {
+      int in = y < 2 && x >= 1;
+      ok &= in ? out[y * 3 + x] == 0.f : fabsf(out[y * 3 + x] - (img[y * 3 + x] / 255.f - 0.5f) / 0.25f) < 1e-6f;
+    }
+  T_CHECK(ok, "erasing sets its rectangle to 0 after normalising, and nothing else");
+
+  /* The draws: within their ranges, and spread over them. */
+  dlc_loader_options d = dlc_loader_options_default();
+  d.rotate = 10;
+  d.erase = 0.5f;
+  d.brightness = 0.2f;
+  d.contrast = 0.3f;
+  int erased = 0, inrange = 1, wide = 0, areas = 1;
+  for (uint64_t i = 0; i < 2000; i++) {
+    dlc_aug_draw(&d, 28, 28, 77, i, &a);
+    double deg = a.angle * 180 / 3.14159265358979323846;
+    inrange &= fabs(deg) <= 10 && a.brightness >= 0.8f && a.brightness <= 1.2f && a.contrast >= 0.7f && a.contrast <= 1.3f;
+    wide += fabs(deg) > 7;
+    if (a.erase) {
+      erased++;
+      double f = (double)a.ew * a.eh / (28 * 28);
+      areas &= f >= 0.01 && f <= 0.36 && a.ex + a.ew <= 28 && a.ey + a.eh <= 28;
+    }
+  }
+  T_CHECK(inrange && wide > 400, "angles within 10 degrees (%d of 2000 beyond 7), jitter within its range", wide);
+  T_CHECK(erased > 900 && erased < 1100 && areas, "erasing half the images (%d of 2000), rectangles of 2-33 %% inside", erased);
+
+  /* A loader that augments: the same batches from the same seed and epoch, also from a
+   * start mid-epoch; and images that differ from the unaugmented ones. */
+  write_idx("a-img", "a-lab", 40, 8, 8, 0, 0, 3);
+  dlc_dataset ds;
+  T_OK(ctx, dlc_dataset_load_idx(ctx, path_of("a-img"), path_of("a-lab"), &ds));
+  d.batch = 10;
+  d.seed = 3;
+  dlc_loader *l1, *l2, *plain;
+  dlc_loader_options p = d;
+  p.rotate = p.erase = p.brightness = p.contrast = 0;
+  T_OK(ctx, dlc_loader_create(ctx, &ds, &d, &l1));
+  T_OK(ctx, dlc_loader_create(ctx, &ds, &d, &l2));
+  T_OK(ctx, dlc_loader_create(ctx, &ds, &p, &plain));
+  float keep[3][640];
+  dlc_tensor x, y;
+  int64_t n;
+  for (int b = 0; b < 3; b++) {
+    T_OK(ctx, dlc_loader_next(l1, &x, &y, &n));
+    memcpy(keep[b], x.data, sizeof keep[b]);
+  }
+  T_OK(ctx, dlc_loader_next(plain, &x, &y, &n));
+  T_CHECK(memcmp(keep[0], x.data, sizeof keep[0]) != 0, "augmented images differ from plain ones");
+  T_OK(ctx, dlc_loader_start(l2, 0, 2));
+  T_OK(ctx, dlc_loader_next(l2, &x, &y, &n));
+  T_CHECK(memcmp(keep[2], x.data, sizeof keep[2]) == 0, "a start at batch 2 augments batch 2 the same way");
+  dlc_loader_destroy(l1);
+  dlc_loader_destroy(l2);
+  dlc_loader_destroy(plain);
+  dlc_loader_options bad = d;
+  bad.rotate = 200;
+  T_FAILS(ctx, DLC_ERR_INVALID_ARG, "rotate 200", dlc_loader_create(ctx, &ds, &bad, &l1));
+  dlc_dataset_free(&ds);
+}
+
 int main(void) {
   dlc_ctx *ctx = t_cpu_ctx(1);
   test_imbalance(ctx);
@@ -340,6 +452,7 @@ int main(void) {
   test_csv(ctx);
   test_fashion_mnist(ctx);
   test_loader(ctx);
+  test_augment(ctx);
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -434,8 +434,9 @@ static int cmd_train(const options *in) {
   dlc_loader_options tl = cfg.loader;
   tl.shuffle = 0;
   tl.balanced = 0; /* the test set as it is */
-  tl.flip = 0;
+  tl.flip = 0; /* the test set unaugmented */
   tl.crop_pad = 0;
+  tl.rotate = tl.erase = tl.brightness = tl.contrast = 0;
   if (have_test && dlc_loader_create(ctx, &test_ds, &tl, &test_l) != DLC_OK) { fail(ctx, "loader"); goto out; }
   int64_t per_epoch = dlc_loader_batches(train_l);
   cfg.optim.steps_per_epoch = per_epoch;
@@ -642,7 +643,8 @@ static int cmd_eval(const options *op) {
   if (dlc_net_check_dataset(net, &ds) != DLC_OK) { fail(ctx, "data set and model do not fit"); goto out; }
   dlc_loader_options lo = cfg.loader;
   lo.batch = cfg.batch;
-  lo.shuffle = lo.flip = lo.crop_pad = 0;
+  lo.shuffle = lo.flip = lo.crop_pad = lo.balanced = 0;
+  lo.rotate = lo.erase = lo.brightness = lo.contrast = 0;
   dlc_epoch_stats st;
   if (dlc_loader_create(ctx, &ds, &lo, &l) != DLC_OK) { fail(ctx, "loader"); goto out; }
   int64_t C = cfg.data_spec.regression ? 0 : model_classes(net);
