@@ -81,10 +81,27 @@ dlc_status dlc_op_gemm_strided_batched(dlc_ctx *ctx, dlc_device dev, int ta, int
     return DLC_OK;
 #endif
   }
-  for (int64_t b = 0; b < batch; b++)
+  for (int64_t b = 0; b < batch; b++) {
+    const float *Ab = A + b * stride_a, *Bb = B + b * stride_b;
+    float *Cb = C + b * stride_c;
+    if (M == 1 || N == 1) {
+      /* A product with one row or one column is a matrix-vector product: sgemv reads the
+       * matrix once, where sgemm would first pack it (for a batch-1 dense layer, half the
+       * time). BLAS lets beta = 0 ignore y, but not every kernel avoids 0 * NaN: clear it. */
+      int64_t len = M == 1 ? N : M, inc_c = M == 1 ? 1 : ldc;
+      if (beta == 0.f)
+        for (int64_t i = 0; i < len; i++) Cb[i * inc_c] = 0.f;
+      if (M == 1) /* C[0, :] = op(B)^T a, a = op(A)[0, :] */
+        cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? (int)N : (int)K, tb ? (int)K : (int)N, alpha,
+                    Bb, (int)ldb, Ab, ta ? (int)lda : 1, beta, Cb, 1);
+      else /* C[:, 0] = op(A) b, b = op(B)[:, 0] */
+        cblas_sgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, ta ? (int)K : (int)M, ta ? (int)M : (int)K, alpha,
+                    Ab, (int)lda, Bb, tb ? 1 : (int)ldb, beta, Cb, (int)ldc);
+      continue;
+    }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)M, (int)N, (int)K, alpha, A + b * stride_a, (int)lda, B + b * stride_b,
-                (int)ldb, beta, C + b * stride_c, (int)ldc);
+                (int)M, (int)N, (int)K, alpha, Ab, (int)lda, Bb, (int)ldb, beta, Cb, (int)ldc);
+  }
   return DLC_OK;
 }
 

@@ -8,6 +8,32 @@
 
 #define DLC_PAR(n) if ((int64_t)(n) > DLC_OMP_MIN_WORK) num_threads(dlc_cpu_threads(ctx))
 
+/* One row of taps (nc, kh, kw, oh; ow = 0..OW-1), what dlc_im2col_tap gives one by one:
+ * the zeros of the padding at both ends, and between them a copy (stride 1: contiguous)
+ * of the input row, without a bounds check per element. */
+static void im2col_row(const dlc_conv_geom g, const float *x, int nc, int kh, int kw, int oh, float *out) {
+  int ih = oh * g.SH - g.PH + kh * g.DH, off = kw * g.DW - g.PW; /* iw = ow * SW + off */
+  if ((unsigned)ih >= (unsigned)g.H) {
+    memset(out, 0, sizeof(float) * (size_t)g.OW);
+    return;
+  }
+  /* Valid ow: 0 <= ow * SW + off <= W - 1. */
+  int lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
+  int hi = g.W - 1 - off < 0 ? -1 : (g.W - 1 - off) / g.SW; /* last valid, or -1 */
+  if (hi > g.OW - 1) hi = g.OW - 1;
+  if (lo > g.OW) lo = g.OW;
+  if (hi < lo - 1) hi = lo - 1;
+  for (int ow = 0; ow < lo; ow++) out[ow] = 0.f;
+  if (hi >= lo) { /* the first valid tap, input column lo * SW + off >= 0 */
+    const float *first = x + ((int64_t)nc * g.H + ih) * g.W + (lo * g.SW + off);
+    if (g.SW == 1)
+      memcpy(out + lo, first, sizeof(float) * (size_t)(hi - lo + 1));
+    else
+      for (int ow = lo; ow <= hi; ow++) out[ow] = first[(ow - lo) * g.SW];
+  }
+  for (int ow = hi + 1; ow < g.OW; ow++) out[ow] = 0.f;
+}
+
 dlc_status dlc_im2col_run(dlc_ctx *ctx, int on_cuda, int transposed, dlc_conv_geom g,
                           const float *x, float *col) {
   int n = g.N * g.C * g.KH * g.KW * g.OH * g.OW;
@@ -36,8 +62,7 @@ dlc_status dlc_im2col_run(dlc_ctx *ctx, int on_cuda, int transposed, dlc_conv_ge
         kh = t % g.KH;
         nc = t / g.KH;
       }
-      float *out = col + (int64_t)r * g.OW;
-      for (int ow = 0; ow < g.OW; ow++) out[ow] = dlc_im2col_tap(g, x, nc, kh, kw, oh, ow);
+      im2col_row(g, x, nc, kh, kw, oh, col + (int64_t)r * g.OW);
     }
   }
   return DLC_OK;

@@ -400,6 +400,20 @@ DLC_API int dlc_net_output_shape(const dlc_net *net, int64_t shape[DLC_MAX_DIMS]
 /* Runs the layers on x [n, input_shape...] (n <= max_batch) in training (dropout, batch
  * statistics) or evaluation mode; *out (may be NULL) becomes a view of the output. */
 DLC_API dlc_status dlc_net_forward(dlc_net *net, const dlc_tensor *x, int train, dlc_tensor *out);
+
+/* Real-time inference: a session runs the network in evaluation mode on batches of up to
+ * max_batch (<= the network's) from host memory into host memory. Every buffer exists
+ * once the session does (the network's are planned at build; the session adds the device
+ * copy of the input), so dlc_infer_run allocates nothing: on a GPU it is a copy in, the
+ * layers' kernels and a copy out on the context's stream, then one synchronisation. The
+ * network must not be used for anything else while a call runs. */
+typedef struct dlc_infer dlc_infer;
+DLC_API dlc_status dlc_infer_create(dlc_net *net, int64_t max_batch, dlc_infer **out);
+/* x: n samples of the input's values (float32, normalised as the model expects); y: room
+ * for n * dlc_infer_output_values() floats (the raw outputs: logits or values). */
+DLC_API dlc_status dlc_infer_run(dlc_infer *s, const float *x, int64_t n, float *y);
+DLC_API int64_t dlc_infer_output_values(const dlc_infer *s);
+DLC_API void dlc_infer_destroy(dlc_infer *s);
 /* The loss of the last forward against target (labels or values); *loss becomes a view of
  * a one-element tensor on the network's device. The input and target must stay valid until
  * backward. */

@@ -175,8 +175,42 @@ static void train_both(dlc_ctx *g, dlc_ctx *c, const char *what, dlc_net *ng, dl
   dlc_dataset_free(&ds);
 }
 
+/* An inference session on the device: the CPU session's outputs (same parameters), and no
+ * device allocation across many calls once created. */
+static void infer_both(dlc_ctx *g, dlc_ctx *c) {
+  dlc_net *ng = make_cnn(g, DLC_CONV_IM2COL), *nc = make_cnn(c, DLC_CONV_IM2COL);
+  T_OK(g, dlc_tensor_copy(g, dlc_net_params(ng), dlc_net_params(nc)));
+  dlc_infer *sg = NULL, *sc = NULL;
+  T_OK(g, dlc_infer_create(ng, 8, &sg));
+  T_OK(c, dlc_infer_create(nc, 8, &sc));
+  if (!sg || !sc) return;
+  int64_t per = 3 * 12 * 10, outs = dlc_infer_output_values(sg);
+  float *x = malloc(sizeof(float) * (size_t)(8 * per)), *yg = malloc(sizeof(float) * (size_t)(8 * outs)),
+        *yc = malloc(sizeof(float) * (size_t)(8 * outs));
+  t_fill_uniform(x, 8 * per, 31, -1, 1);
+  for (int64_t n = 1; n <= 8; n += 7) {
+    T_OK(g, dlc_infer_run(sg, x, n, yg));
+    T_OK(c, dlc_infer_run(sc, x, n, yc));
+    char what[64];
+    snprintf(what, sizeof what, "infer session batch %lld, device vs cpu", (long long)n);
+    t_parity(what, yc, yg, n * outs, 1e-10, 1e-4);
+  }
+  uint64_t mallocs = dlc_ctx_memory_stats(g).device_mallocs;
+  for (int k = 0; k < 200; k++) T_OK(g, dlc_infer_run(sg, x, 1 + k % 8, yg));
+  T_CHECK(dlc_ctx_memory_stats(g).device_mallocs == mallocs, "200 inference calls made %llu cudaMalloc calls",
+          (unsigned long long)(dlc_ctx_memory_stats(g).device_mallocs - mallocs));
+  dlc_infer_destroy(sg);
+  dlc_infer_destroy(sc);
+  dlc_net_destroy(ng);
+  dlc_net_destroy(nc);
+  free(x);
+  free(yg);
+  free(yc);
+}
+
 int main(void) {
   dlc_ctx *g = t_gpu_ctx_or_skip(17), *c = t_cpu_ctx(17);
+  infer_both(g, c);
   /* make_cnn's first convolution has a bias and feeds a batch norm. */
   static const char *const cnn_cancelled[] = {"0.bias", NULL};
   train_both(g, c, "dense", make_dense(g), make_dense(c), 1, 1, 20, NULL, 0);
