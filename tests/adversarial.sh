@@ -290,6 +290,14 @@ works "sampler = balanced" 30 "${train[@]/$M/$W/bals.cfg}" --subsample 1=0.25
 sed 's/^lr = 0.1/lr = 0.1\nsampler = stratified/' "$M" >"$W/badsampler.cfg"
 fails "an unknown sampler" "sampler = \"stratified\"" 10 "${train[@]/$M/$W/badsampler.cfg}"
 
+fails "--sampler of an unknown kind" "--sampler stratified: use balanced or uniform" 10 "${train[@]}" --sampler stratified
+fails "--rotate past 180" "--rotate 200: expected a number from 0 to 180" 10 "${train[@]}" --rotate 200
+fails "--erase on tabular data" "rotation, erasing and colour jitter need images" 10 "${train[@]}" --erase 0.5
+works "--class-weights balanced --sampler balanced" 30 "$dlcuda" train "$M" --data "$D" --device cpu --class-weights balanced --sampler balanced --subsample 2=0.5
+grep -q "class weights (balanced" "$W/out" && report "--class-weights balanced sets the weights" "" 0 ||
+  report "--class-weights balanced sets the weights" "no weights printed" 1
+works "augmentation from the command line on images" 60 "${train[@]}" --data "$W/mm" --rotate 15 --erase 0.5 --brightness 0.2 --contrast 0.2
+
 # ---- 9. Numeric failures name the batch and the cause
 fails "a diverging run names its first bad batch" "the loss became NaN at batch 2 of 8 in epoch 1 (learning rate 3e+38 at that batch)" 60 "${train[@]}" --lr 3e38 --epochs 3
 cp "$W/good.safetensors" "$W/nanw.safetensors"

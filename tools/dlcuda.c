@@ -19,7 +19,8 @@ typedef struct options {
   int npos;
   const char *data, *test_data, *log, *device, *optimizer;
   const char *weights, *save, *checkpoint, *resume;
-  const char *input, *output, *grad_output, *input_grad, *param_grads, *subsample;
+  const char *input, *output, *grad_output, *input_grad, *param_grads, *subsample, *sampler, *class_weights;
+  float rotate, erase, brightness, contrast; /* augmentation overrides; < 0: the model file's */
   int epochs, threads, quiet, train_mode, top;
   int64_t batch, steps, checkpoint_every, stop_after;
   float lr;
@@ -41,7 +42,9 @@ static void usage(FILE *f) {
           "        --steps N: N batches per epoch, from the first N x batch samples (quick runs);\n"
           "        --weights starts from saved weights; --save writes the final weights;\n"
           "        --subsample C=F,...: keep a fraction F of class C's training samples (an\n"
-          "        imbalanced set from a balanced one);\n"
+          "        imbalanced set from a balanced one); --class-weights balanced|none and\n"
+          "        --sampler balanced|uniform override the model file's; --rotate DEG,\n"
+          "        --erase P, --brightness B, --contrast C its augmentation;\n"
           "        --checkpoint writes CKPT after every epoch (and every N batches with\n"
           "        --checkpoint-every); --resume CKPT continues a run exactly where CKPT left it\n"
           "        (same model, data and options); --stop-after N stops after N batches\n"
@@ -122,6 +125,7 @@ static int parse_device(const char *s, dlc_ctx_options *o) {
 static int parse_args(int argc, char **argv, options *op) {
   memset(op, 0, sizeof *op);
   op->device = "auto";
+  op->rotate = op->erase = op->brightness = op->contrast = -1.f;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -152,6 +156,22 @@ static int parse_args(int argc, char **argv, options *op) {
     else if (!strcmp(a, "--param-grads")) { NEEDV(); op->param_grads = v; }
     else if (!strcmp(a, "--top")) INT(top, 1000000);
     else if (!strcmp(a, "--subsample")) { NEEDV(); op->subsample = v; }
+    else if (!strcmp(a, "--sampler")) { NEEDV(); op->sampler = v; }
+    else if (!strcmp(a, "--class-weights")) { NEEDV(); op->class_weights = v; }
+    else if (!strcmp(a, "--rotate") || !strcmp(a, "--erase") || !strcmp(a, "--brightness") || !strcmp(a, "--contrast")) {
+      NEEDV();
+      char *end;
+      errno = 0;
+      double x = strtod(v, &end);
+      double hi = !strcmp(a, "--rotate") ? 180 : 1;
+      if (end == v || *end || errno || !(x >= 0 && x <= hi)) {
+        fprintf(stderr, "dlcuda: %s %s: expected a number from 0 to %g\n", a, v, hi);
+        return 0;
+      }
+      float *f = !strcmp(a, "--rotate") ? &op->rotate : !strcmp(a, "--erase") ? &op->erase
+                 : !strcmp(a, "--brightness") ? &op->brightness : &op->contrast;
+      *f = (float)x;
+    }
     else if (!strcmp(a, "--train")) op->train_mode = 1;
     else if (!strcmp(a, "--quiet")) op->quiet = 1;
     else if (a[0] == '-' && a[1]) { fprintf(stderr, "dlcuda: unknown option %s\n", a); return 0; }
@@ -350,6 +370,25 @@ static int cmd_train(const options *in) {
   if (dlc_model_load(ctx, model, op.batch, &net, &cfg) != DLC_OK) { fail(ctx, "model"); goto out; }
   if (op.weights && dlc_net_load_weights(net, op.weights) != DLC_OK) { fail(ctx, "weights"); goto out; }
   if (op.epochs) cfg.epochs = op.epochs;
+  if (op.sampler) {
+    if (strcmp(op.sampler, "balanced") && strcmp(op.sampler, "uniform")) {
+      fprintf(stderr, "dlcuda: --sampler %s: use balanced or uniform\n", op.sampler);
+      goto out;
+    }
+    cfg.loader.balanced = !strcmp(op.sampler, "balanced");
+  }
+  if (op.class_weights) {
+    if (strcmp(op.class_weights, "balanced") && strcmp(op.class_weights, "none")) {
+      fprintf(stderr, "dlcuda: --class-weights %s: use balanced or none (the model file's weights = ... stay)\n",
+              op.class_weights);
+      goto out;
+    }
+    cfg.balanced_class_weights = !strcmp(op.class_weights, "balanced");
+  }
+  if (op.rotate >= 0) cfg.loader.rotate = op.rotate;
+  if (op.erase >= 0) cfg.loader.erase = op.erase;
+  if (op.brightness >= 0) cfg.loader.brightness = op.brightness;
+  if (op.contrast >= 0) cfg.loader.contrast = op.contrast;
   if (op.lr > 0) cfg.optim.lr = op.lr;
   if (op.optimizer) {
     if (!strcmp(op.optimizer, "sgd")) cfg.optim.kind = DLC_OPT_SGD;
