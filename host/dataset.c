@@ -95,14 +95,14 @@ static dlc_status idx_check_size(dlc_ctx *ctx, const char *path, int ndim, const
   uint64_t have = gz ? ((uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 | (uint64_t)t[3] << 24)
                      : (uint64_t)size;
   if (gz && !have_trailer) return DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: truncated gzip stream", path);
-  if (gz && have != (want & 0xffffffffu)) {
-    if (want / 1032 > (uint64_t)size + 1024)
-      return DLC_FAIL(ctx, DLC_ERR_FORMAT,
-                      "%s: the header describes %llu bytes, more than %ld bytes of gzip data can hold (truncated or "
-                      "damaged)",
-                      path, (unsigned long long)want, size);
-    return DLC_OK; /* several gzip members: the read checks the length */
-  }
+  /* The trailer says the size mod 2^32 only, so a claim past 4 GiB could match it; deflate
+   * expands at most 1032:1, so a larger claim than that cannot be in the file. */
+  if (gz && want / 1032 > (uint64_t)size + 1024)
+    return DLC_FAIL(ctx, DLC_ERR_FORMAT,
+                    "%s: the header describes %llu bytes, more than a gzip file of %ld bytes can hold (deflate expands "
+                    "at most 1032:1)",
+                    path, (unsigned long long)want, size);
+  if (gz && have != (want & 0xffffffffu)) return DLC_OK; /* several gzip members: the read checks the length */
   if (!gz && have != want)
     return DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: the header describes %llu bytes but the file holds %s%llu (%s)",
                     path, (unsigned long long)want, gz ? "(uncompressed, mod 2^32) " : "",
@@ -394,10 +394,14 @@ static dlc_status load_csv(dlc_ctx *ctx, const char *path, const int *want_cols,
       if (role[c] >= 0 && regression) {
         targ[n * K + role[c]] = v;
       } else if (role[c] >= 0) {
-        if (v != (float)(int32_t)v || v < 0)
+        if (v >= 2147483648.f) /* (int32_t)v would be undefined */
+          s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%lld: label \"%.40s\" is past 2^31 - 1, the largest label", path,
+                       (long long)lineno, fields[c]);
+        else if (v < 0 || v != (float)(int32_t)v)
           s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%lld: label \"%.40s\" is not a non-negative integer (for regression "
                        "targets, end the model with [mse] and name them in [net] targets = ...)", path, (long long)lineno, fields[c]);
-        labels[n] = (int32_t)v;
+        else
+          labels[n] = (int32_t)v;
       } else {
         feat[n * (ncols - K) + j++] = v;
       }
