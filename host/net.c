@@ -185,6 +185,18 @@ static dlc_status alloc_zero(dlc_ctx *ctx, dlc_tensor *t, int64_t n) {
   return dlc_op_fill(ctx, t, 0.f);
 }
 
+/* *total += rows * n floats, rounded up to 16, unless the sum would pass 2^61 floats (2^63
+ * bytes): each tensor's size was checked alone, but a batch of them, or many, can overflow. */
+static dlc_status add_floats(dlc_ctx *ctx, int64_t *total, int64_t rows, int64_t n, const dlc_layer *l,
+                             const char *what) {
+  const int64_t lim = INT64_MAX / 4;
+  if (n > (lim - 15 - *total) / rows)
+    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "layer %s: the network's %s would pass 2^61 floats (%lld so far, plus %lld x %lld for this layer)",
+                    l->name, what, (long long)*total, (long long)rows, (long long)n);
+  *total += (rows * n + 15) / 16 * 16;
+  return DLC_OK;
+}
+
 dlc_status dlc_net_build(dlc_net *net) {
   if (!net) return DLC_ERR_INVALID_ARG;
   dlc_ctx *ctx = net->ctx;
@@ -199,10 +211,10 @@ dlc_status dlc_net_build(dlc_net *net) {
       dlc_param *p = &l->param[k];
       if (p->is_counter) continue;
       int64_t *total = p->is_buffer ? &net->nbuffers : &net->nparams;
-      p->offset = *total;
-      *total += (p->numel + 15) / 16 * 16; /* 64-byte aligned starts, for float4 kernels */
+      p->offset = *total; /* 64-byte aligned starts, for float4 kernels */
+      DLC_TRY(add_floats(ctx, total, 1, p->numel, l, p->is_buffer ? "buffers" : "parameters"));
     }
-    if (!l->alias_input) net->nacts += (net->max_batch * l->numel + 15) / 16 * 16;
+    if (!l->alias_input) DLC_TRY(add_floats(ctx, &net->nacts, net->max_batch, l->numel, l, "activations"));
   }
   DLC_TRY(alloc_zero(ctx, &net->params, net->nparams));
   DLC_TRY(alloc_zero(ctx, &net->grads, net->nparams));
