@@ -137,6 +137,11 @@ dlc_status dlc_host_alloc(dlc_ctx *ctx, void **p, size_t bytes) {
     return DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY,
                     "host allocation of %zu bytes exceeds this machine's %zu bytes of memory",
                     bytes, phys);
+  size_t limit = ctx ? ctx->opts.host_alloc_limit : 0;
+  if (limit > 0 && bytes > limit)
+    return DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY,
+                    "host allocation of %zu bytes exceeds the context's limit of %zu bytes (dlc_ctx_options.host_alloc_limit)",
+                    bytes, limit);
   size_t rounded = (bytes + 63) / 64 * 64;
   if (rounded == 0) rounded = 64;
   *p = aligned_alloc(64, rounded);

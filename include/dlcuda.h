@@ -81,6 +81,8 @@ typedef struct dlc_ctx_options {
   int threads;            /* CPU threads for loops and OpenBLAS; 0 = leave as is */
   int allow_tf32;         /* 1 lets cuBLAS use TF32 tensor cores; default 0 (exact fp32) */
   size_t workspace_limit; /* bytes of scratch a layer may use (im2col, ...); 0 = default */
+  size_t host_alloc_limit; /* most bytes one host allocation may take (a tensor, a network's
+                              parameters, ...); 0 = this machine's physical memory */
 } dlc_ctx_options;
 
 DLC_API dlc_ctx_options dlc_ctx_options_default(void);

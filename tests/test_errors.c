@@ -39,6 +39,18 @@ int main(void) {
   int64_t huge[2] = {INT64_C(1) << 24, INT64_C(1) << 24}; /* 1 PiB of floats */
   T_FAILS(ctx, DLC_ERR_OUT_OF_MEMORY, "exceeds this machine", dlc_tensor_alloc(ctx, &t, DLC_F32, 2, huge, cpu));
   T_CHECK(t.data == NULL && t.numel == 0, "a failed alloc leaves an empty tensor");
+  { /* A context's own cap on one host allocation (the fuzz targets use one). */
+    dlc_ctx_options lo = dlc_ctx_options_default();
+    lo.device = DLC_DEVICE_CPU;
+    lo.host_alloc_limit = 1024;
+    dlc_ctx *c3 = NULL;
+    T_OK(ctx, dlc_ctx_create(&c3, &lo));
+    int64_t n256 = 256, n257 = 257;
+    T_OK(c3, dlc_tensor_alloc(c3, &t, DLC_F32, 1, &n256, cpu));
+    dlc_tensor_free(c3, &t);
+    T_FAILS(c3, DLC_ERR_OUT_OF_MEMORY, "host_alloc_limit", dlc_tensor_alloc(c3, &t, DLC_F32, 1, &n257, cpu));
+    dlc_ctx_destroy(c3);
+  }
 
   /* Devices that do not exist. */
   dlc_device gpu7 = {DLC_DEVICE_CUDA, 7};

@@ -22,6 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     dlc_ctx_options o = dlc_ctx_options_default();
     o.device = DLC_DEVICE_CPU;
     o.threads = 1;
+    /* A few bytes can describe a network of 10^9 parameters, which the library rightly
+     * builds on a machine that has the memory; past libFuzzer's 2 GB malloc limit that reads
+     * as a crash. So allocations here are capped and larger ones refused with an error. */
+    o.host_alloc_limit = (size_t)128 << 20;
     if (dlc_ctx_create(&ctx, &o) != DLC_OK) abort();
     snprintf(path, sizeof path, "/tmp/dlc_fuzz_%ld%s", (long)getpid(),
 #if defined(DLC_FUZZ_CSV)
