@@ -107,8 +107,10 @@ static dlc_status count_confusion(dlc_net *net, const dlc_tensor *labels, dlc_te
   dlc_ctx *ctx = net->ctx;
   const dlc_layer *last = &net->layers[net->nlayers - 1];
   int64_t rows = net->n * rows_per_sample(net);
-  if (labels->dtype != DLC_I32 || labels->numel != rows || last->shape[last->ndim - 1] != C)
-    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "a confusion matrix needs one int32 label per row of %lld class scores", (long long)C);
+  if (last->shape[last->ndim - 1] != C)
+    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "a confusion matrix of %lld classes for a model of %lld", (long long)C,
+                    (long long)last->shape[last->ndim - 1]);
+  if (labels->dtype != DLC_I32 || labels->numel != rows) return DLC_OK; /* no label per row: nothing to count */
   const float *logits = last->out.data;
   if (dlc_on_cuda(cm))
     return DLC_LAUNCH(ctx, "confusion", dlc_launch_confusion(logits, labels->data, rows, C, cm->data, ctx->stream));

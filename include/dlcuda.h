@@ -511,7 +511,8 @@ DLC_API dlc_status dlc_train_batches(dlc_net *net, dlc_optim *opt, dlc_loader *l
 /* Loss and accuracy over a whole loader in evaluation mode. */
 DLC_API dlc_status dlc_evaluate(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats);
 /* The same, also counting confusion[label * classes + predicted] (classes x classes, the
- * model's classes; rows of an ignored label are not counted), accumulated on the device. */
+ * model's classes; rows of an ignored label are not counted, nor a batch whose labels are
+ * not one per row of scores), accumulated on the device. */
 DLC_API dlc_status dlc_evaluate_confusion(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats,
                                           int64_t *confusion, int64_t classes);
 /* Per-class recall, precision and F1 from a confusion matrix (any of the arrays may be

@@ -564,6 +564,7 @@ static int cmd_train(const options *in) {
       goto out;
     }
     if (test_l && C > 0) dlc_class_metrics(ce.cm, C, ce.recall, NULL, NULL, &ce.sum);
+    int have_classes = test_l && C > 0 && ce.sum.classes_present > 0; /* rows with labels were counted */
     /* Classification reports accuracy; regression ([mse]) the mean absolute error. */
     double te_metric = regression ? te.mae : te.accuracy;
     const char *mname = regression ? "mae" : "acc";
@@ -571,9 +572,9 @@ static int cmd_train(const options *in) {
       printf("epoch %3lld/%d  train loss %.4f %s %.4f%s", (long long)e + 1, cfg.epochs, tr.loss, mname, tr_metric,
              first ? " (resumed mid-epoch)" : "");
       if (test_l) printf(" | test loss %.4f %s %.4f", te.loss, mname, te_metric);
-      if (test_l && C > 0) printf(" bal %.4f F1 %.4f", ce.sum.balanced_accuracy, ce.sum.macro_f1);
+      if (have_classes) printf(" bal %.4f F1 %.4f", ce.sum.balanced_accuracy, ce.sum.macro_f1);
       printf(" | %.1f s, %.0f img/s, lr %.4g\n", tr.seconds, tr.samples_per_second, lr);
-      if (test_l && C > 0 && C <= 32) print_recall(&ce, "           test ");
+      if (have_classes && C <= 32) print_recall(&ce, "           test ");
       fflush(stdout);
     }
     if (log) {
