@@ -1,5 +1,6 @@
 /* Atomic file replacement (atomic_file.h). */
 #include "atomic_file.h"
+#include "file_io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,11 +90,7 @@ dlc_status dlc_atomic_patch(dlc_atomic_file *f, uint64_t offset, const void *dat
  * folder, and the file is complete either way). */
 static void sync_folder(const char *path) {
   char dir[4096];
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (slash == dir) slash[1] = '\0';
-  else if (slash) *slash = '\0';
-  else snprintf(dir, sizeof dir, ".");
+  dlc_folder_of(path, dir, sizeof dir);
   int fd = open(dir, O_RDONLY);
   if (fd >= 0) {
     (void)fsync(fd);

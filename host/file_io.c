@@ -66,8 +66,7 @@ dlc_status dlc_gzopen_input(dlc_ctx *ctx, const char *path, const char *what, gz
   return DLC_OK;
 }
 
-/* The folder of path, into buf. */
-static void folder_of(const char *path, char *buf, size_t len) {
+void dlc_folder_of(const char *path, char *buf, size_t len) {
   snprintf(buf, len, "%s", path);
   char *slash = strrchr(buf, '/');
   if (!slash) snprintf(buf, len, ".");
@@ -86,7 +85,7 @@ dlc_status dlc_check_output_path(dlc_ctx *ctx, const char *path) {
     return DLC_FAIL(ctx, DLC_ERR_IO, "cannot write %s: it is %s, not a regular file", path, kind_of(st.st_mode));
   char dir[4096], probe[4200];
   if (n >= sizeof dir) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "path too long: %.200s...", path);
-  folder_of(path, dir, sizeof dir);
+  dlc_folder_of(path, dir, sizeof dir);
   if (stat(dir, &st) != 0)
     return DLC_FAIL(ctx, DLC_ERR_IO, "cannot write %s: its folder %s: %s", path, dir, strerror(errno));
   if (!S_ISDIR(st.st_mode)) return DLC_FAIL(ctx, DLC_ERR_IO, "cannot write %s: %s is not a folder", path, dir);

@@ -16,5 +16,7 @@ dlc_status dlc_open_input(dlc_ctx *ctx, const char *path, const char *what, int 
 /* The same as a stdio stream (mode "r" or "rb") or a zlib stream. */
 dlc_status dlc_fopen_input(dlc_ctx *ctx, const char *path, const char *what, const char *mode, FILE **out);
 dlc_status dlc_gzopen_input(dlc_ctx *ctx, const char *path, const char *what, gzFile *out);
+/* The folder that holds path ("." for a bare name, "/" for a file at the root), into buf. */
+void dlc_folder_of(const char *path, char *buf, size_t len);
 
 #endif

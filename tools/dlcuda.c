@@ -223,10 +223,7 @@ static int ends_with(const char *s, const char *suffix) {
   return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static int is_jsonl(const char *path) {
-  size_t ll = strlen(path);
-  return ll >= 6 && strcmp(path + ll - 6, ".jsonl") == 0;
-}
+static int is_jsonl(const char *path) { return ends_with(path, ".jsonl"); }
 
 static int save_checkpoint(dlc_ctx *ctx, dlc_net *net, dlc_optim *opt, const char *path, int64_t epoch,
                            int64_t batch, int64_t per_epoch) {
