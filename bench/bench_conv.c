@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "bench.h"
-#include "ops.h"
+#include "ops/ops.h"
 
 #ifdef DLC_HAVE_CUDNN
 #include <cudnn.h>

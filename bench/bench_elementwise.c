@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "bench.h"
-#include "ops.h"
+#include "ops/ops.h"
 
 #ifdef DLC_HAVE_CUDA
 #include <cublas_v2.h>

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "bench.h"
-#include "ops.h"
+#include "ops/ops.h"
 
 #ifdef DLC_HAVE_CUDA
 #include <cuda_runtime_api.h>

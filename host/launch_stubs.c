@@ -2,9 +2,9 @@
  * CPU-only library links. They are unreachable, since no tensor can live on a CUDA device
  * in such a build, and report failure (1, cudaErrorInvalidValue) if reached anyway.
  * One stub per declaration in launch.h, in its order. */
-#include "../host/conv.h"
-#include "../host/pool.h"
-#include "../kernels/launch.h"
+#include "ops/conv.h"
+#include "ops/pool.h"
+#include "../../kernels/launch.h"
 
 int dlc_launch_elementwise(int op, float a, const float *x, float *y, int64_t n, void *stream) {
   (void)op; (void)a; (void)x; (void)y; (void)n; (void)stream;

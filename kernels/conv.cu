@@ -1,5 +1,5 @@
 /* Convolution kernels: grid-stride loops over the bodies in im2col.h (one thread per output
- * element), and their launchers. The GEMMs between them run through cuBLAS (host/gemm.c). */
+ * element), and their launchers. The GEMMs between them run through cuBLAS (host/core/gemm.c). */
 #include "common.cuh"
 #include "im2col.h"
 #include "launch.h"

@@ -1,5 +1,5 @@
-/* Per-element and per-row bodies of the losses, shared by the CPU loops (host/op_xent.c,
- * host/op_mse.c) and the kernels (kernels/xent.cu, kernels/loss.cu). Softmax
+/* Per-element and per-row bodies of the losses, shared by the CPU loops (host/ops/op_xent.c,
+ * host/ops/op_mse.c) and the kernels (kernels/xent.cu, kernels/loss.cu). Softmax
  * cross-entropy follows PyTorch's nn.CrossEntropyLoss; see dlc_op_softmax_xent_fwd. */
 #ifndef DLC_LOSS_H
 #define DLC_LOSS_H

@@ -1,5 +1,5 @@
 /* Per-element bodies of softmax and log-softmax over a row, forward and backward, shared by
- * the CPU loops (host/op_softmax.c) and the row kernels (kernels/softmax_rows.cuh,
+ * the CPU loops (host/ops/op_softmax.c) and the row kernels (kernels/softmax_rows.cuh,
  * kernels/softmax.cu). The row reductions themselves (max, sum) differ by device: a
  * sequential loop on the CPU, shuffle trees on the GPU; parity tests cover them. */
 #ifndef DLC_SOFTMAX_H

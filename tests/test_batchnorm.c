@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../host/ops.h"
+#include "ops/ops.h"
 #include "../kernels/batchnorm.h"
 #include "../kernels/fastdiv.h"
 #include "testutil.h"

@@ -12,8 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
-#include "weights.h"
+#include "io/atomic_file.h"
+#include "nn/weights.h"
 #include "testutil.h"
 
 #define EPOCHS 3

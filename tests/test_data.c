@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "../host/augment.h"
+#include "data/augment.h"
 #include "testutil.h"
 
 static char dir[256];

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../host/ops.h"
+#include "ops/ops.h"
 #include "testutil.h"
 
 static const dlc_device cpu = {DLC_DEVICE_CPU, 0};

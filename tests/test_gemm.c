@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../host/ops.h"
+#include "ops/ops.h"
 #include "gemm_ref.h"
 #include "testutil.h"
 

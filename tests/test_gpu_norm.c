@@ -2,7 +2,7 @@
  * running statistics), evaluation forward, backward; 2-d and 4-d inputs of awkward sizes,
  * small and large enough that each channel's values are split among several blocks
  * (dlc_bn_splits > 1, chunks of uneven length, planes longer and shorter than a block). */
-#include "../host/ops.h"
+#include "ops/ops.h"
 #include "../kernels/batchnorm.h"
 #include "testutil.h"
 

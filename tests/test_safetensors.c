@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
+#include "io/atomic_file.h"
 #include "testutil.h"
 
 static char dir[256];

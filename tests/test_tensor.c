@@ -2,7 +2,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../host/ops.h"
+#include "ops/ops.h"
 #include "testutil.h"
 
 static void test_auto_device(void) {

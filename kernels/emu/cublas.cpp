@@ -4,7 +4,7 @@
  * (CUBLAS_STATUS_INVALID_VALUE for a negative size or a leading dimension below its
  * minimum), and every matrix a call touches must lie inside one device allocation: a GEMM
  * whose operands or leading dimensions reach past a buffer faults (sticky), as it would
- * read or write out of bounds on a GPU. host/gemm.c's row-major to column-major mapping
+ * read or write out of bounds on a GPU. host/core/gemm.c's row-major to column-major mapping
  * therefore runs exactly as on a GPU. TF32 math mode is accepted and computed in full
  * fp32 (a tolerance written for TF32 still holds). */
 #include "exec.h"

@@ -1,0 +1,76 @@
+/* Inference sessions (dlcuda.h): the memory of a network's evaluation-mode forward pass is
+ * planned when the network is built; the session adds the device copy of the input and
+ * needs nothing else, so a call allocates nothing. On a GPU it is three stream-ordered
+ * steps (copy in, the layers' kernels, copy out) and one synchronisation. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/net_internal.h"
+
+struct dlc_infer {
+  dlc_net *net;
+  int64_t max_batch, in_values, out_values;
+  dlc_tensor x_dev; /* CUDA: the input on the device */
+  int cuda;
+};
+
+dlc_status dlc_infer_create(dlc_net *net, int64_t max_batch, dlc_infer **out) {
+  if (!net) return DLC_ERR_INVALID_ARG;
+  dlc_ctx *ctx = net->ctx;
+  DLC_CHECK_NULL(ctx, out);
+  *out = NULL;
+  if (!net->built) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "inference: build the network first (dlc_net_build)");
+  if (max_batch < 1 || max_batch > net->max_batch)
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "inference: batches of up to %lld, but the network was built for %lld",
+                    (long long)max_batch, (long long)net->max_batch);
+  dlc_infer *s = calloc(1, sizeof *s);
+  if (!s) return DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "inference session");
+  s->net = net;
+  s->max_batch = max_batch;
+  s->in_values = 1;
+  for (int i = 0; i < net->in_ndim; i++) s->in_values *= net->in_shape[i];
+  s->out_values = net->layers[net->nlayers - 1].numel;
+  s->cuda = ctx->device.kind == DLC_DEVICE_CUDA;
+  if (s->cuda) {
+    int64_t shape[DLC_MAX_DIMS] = {max_batch};
+    memcpy(shape + 1, net->in_shape, sizeof(int64_t) * (size_t)net->in_ndim);
+    dlc_status st = dlc_tensor_alloc(ctx, &s->x_dev, DLC_F32, net->in_ndim + 1, shape, ctx->device);
+    if (st != DLC_OK) {
+      free(s);
+      return st;
+    }
+  }
+  *out = s;
+  return DLC_OK;
+}
+
+dlc_status dlc_infer_run(dlc_infer *s, const float *x, int64_t n, float *y) {
+  if (!s) return DLC_ERR_INVALID_ARG;
+  dlc_net *net = s->net;
+  dlc_ctx *ctx = net->ctx;
+  DLC_CHECK_NULL(ctx, x);
+  DLC_CHECK_NULL(ctx, y);
+  if (n < 1 || n > s->max_batch)
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "inference: %lld samples, the session takes 1 to %lld", (long long)n,
+                    (long long)s->max_batch);
+  int64_t shape[DLC_MAX_DIMS] = {n};
+  memcpy(shape + 1, net->in_shape, sizeof(int64_t) * (size_t)net->in_ndim);
+  dlc_tensor in, out;
+  if (s->cuda) {
+    DLC_TRY(dlc_tensor_borrow(ctx, &in, s->x_dev.data, DLC_F32, net->in_ndim + 1, shape, ctx->device));
+    DLC_TRY(dlc_tensor_upload(ctx, &in, x, sizeof(float) * (size_t)(n * s->in_values)));
+  } else {
+    dlc_device cpu = {DLC_DEVICE_CPU, 0};
+    DLC_TRY(dlc_tensor_borrow(ctx, &in, (float *)x, DLC_F32, net->in_ndim + 1, shape, cpu));
+  }
+  DLC_TRY(dlc_net_forward(net, &in, 0, &out));
+  return dlc_tensor_download(ctx, &out, y, sizeof(float) * (size_t)(n * s->out_values));
+}
+
+int64_t dlc_infer_output_values(const dlc_infer *s) { return s ? s->out_values : 0; }
+
+void dlc_infer_destroy(dlc_infer *s) {
+  if (!s) return;
+  dlc_tensor_free(s->net->ctx, &s->x_dev);
+  free(s);
+}

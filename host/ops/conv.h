@@ -1,0 +1,135 @@
+/* 2-D convolution, NCHW input and OIHW weights as in PyTorch's nn.Conv2d, forward and
+ * backward, by im2col + GEMM or through cuDNN.
+ *
+ * A layer builds a dlc_conv2d_state once (shapes, parameters, the batch chunking under the
+ * context's workspace limit, and on a GPU the cuDNN descriptors and algorithms), allocates
+ * dlc_conv2d_workspace_bytes() of scratch (or shares one buffer of the largest size among
+ * its layers, which run one at a time), and then calls forward/backward with tensors and
+ * that workspace: a training step allocates nothing.
+ *
+ * im2col path, per chunk of nb images (G groups, K = C/G*KH*KW, P = OH*OW, Og = O/G):
+ *   forward         col = im2col(x); y_(n,g) = W_g col_(n,g): one strided-batched GEMM over
+ *                   all nb*G (image, group) pairs (W tiled nb times when G > 1, so the A
+ *                   operand has a constant stride), then y += b;
+ *   backward-data   col = W_g^T dy_(n,g) (the same batched GEMM), dx += col2im(col);
+ *   backward-weights col^T = im2col in [C*KH*KW][nb*P] layout and dy regrouped to
+ *                   [O][nb*P], then dW_g += dy_g col_g^T: one GEMM per group, batched,
+ *                   summing over the chunk inside the GEMM; db += sum of dy per channel.
+ * A 1x1 convolution with stride 1 and no padding skips im2col: x is the column matrix.
+ * Gradients accumulate (dx += ..., dw += ..., db += ...). */
+#ifndef DLC_CONV_H
+#define DLC_CONV_H
+
+#include "../../kernels/im2col.h"
+#include "core/internal.h"
+
+typedef struct dlc_conv2d_params {
+  int64_t in_channels, out_channels;
+  int64_t kernel_h, kernel_w;
+  int64_t stride_h, stride_w;     /* >= 1 */
+  int64_t pad_h, pad_w;           /* >= 0, zeros on both sides */
+  int64_t dilation_h, dilation_w; /* >= 1 */
+  int64_t groups;                 /* divides both channel counts; = in_channels: depthwise */
+  dlc_conv_algo algo;
+  /* cuDNN: also consider its algorithms that are not deterministic (atomics); off by
+   * default, since the im2col path and the reductions here are deterministic. */
+  int cudnn_nondeterministic;
+} dlc_conv2d_params;
+
+/* Stride 1, no padding, dilation 1, one group, AUTO. */
+dlc_conv2d_params dlc_conv2d_params_make(int64_t in_channels, int64_t out_channels,
+                                         int64_t kernel_h, int64_t kernel_w);
+
+enum { DLC_CONV_FWD = 0, DLC_CONV_BWD_DATA = 1, DLC_CONV_BWD_WEIGHTS = 2, DLC_CONV_DIRS = 3 };
+
+struct dlc_conv_cudnn; /* conv_cudnn.c: descriptors and chosen algorithms */
+
+typedef struct dlc_conv2d_state {
+  dlc_conv2d_params p;
+  int64_t batch, height, width; /* input [batch, C, H, W]; calls may pass fewer images */
+  int64_t out_h, out_w;
+  dlc_conv_geom geom;           /* geom.N = 1; a chunk's copy sets N */
+  int64_t group_k;              /* K = C/G * KH * KW: rows of one group's column matrix */
+  int skip_im2col;              /* 1x1, stride 1, no padding */
+  int64_t chunk[DLC_CONV_DIRS]; /* images per im2col pass */
+  int use_cudnn[DLC_CONV_DIRS]; /* the path each direction takes on CUDA tensors */
+  /* Calls of a cuDNN direction that ran im2col instead because the batch's workspace did
+   * not fit (the benchmark prints them: a fallback must never be silent). */
+  int64_t cudnn_fallbacks[DLC_CONV_DIRS];
+  float ms_im2col[DLC_CONV_DIRS], ms_cudnn[DLC_CONV_DIRS]; /* AUTO's timings, else 0 */
+  size_t workspace_bytes;
+  struct dlc_conv_cudnn *cudnn; /* NULL unless a direction may use cuDNN */
+} dlc_conv2d_state;
+
+/* Output size of one spatial dimension, with a clear DLC_ERR_SHAPE when the kernel does
+ * not fit the padded input or a value is out of range. `what` names it ("height"). */
+dlc_status dlc_conv_out_size(dlc_ctx *ctx, const char *what, int64_t in, int64_t kernel,
+                             int64_t stride, int64_t pad, int64_t dilation, int64_t *out);
+
+/* Validates p against an input [batch, C, height, width] and builds the state for the
+ * context's device. On a GPU with cuDNN and algo CUDNN or AUTO this searches cuDNN's
+ * algorithms (and for AUTO times both paths) on scratch buffers, synchronising: do it
+ * when the network is built. The cuDNN math is exact fp32 (CUDNN_FMA_MATH) unless the
+ * context allows TF32 at this point. On failure *out is NULL. */
+dlc_status dlc_conv2d_create(dlc_ctx *ctx, const dlc_conv2d_params *p, int64_t batch,
+                             int64_t height, int64_t width, dlc_conv2d_state **out);
+void dlc_conv2d_destroy(dlc_ctx *ctx, dlc_conv2d_state *s);
+/* Scratch that forward and backward need, at most the context's workspace limit (0 is
+ * possible: then the workspace tensor may be NULL). */
+size_t dlc_conv2d_workspace_bytes(const dlc_conv2d_state *s);
+
+/* y [n, O, OH, OW] = conv(x [n, C, H, W], w [O, C/G, KH, KW]) + b [O]; n <= batch; b may
+ * be NULL. ws: any tensor on the operands' device of at least workspace_bytes. */
+dlc_status dlc_conv2d_forward(dlc_ctx *ctx, dlc_conv2d_state *s, const dlc_tensor *x,
+                              const dlc_tensor *w, const dlc_tensor *b, dlc_tensor *y,
+                              dlc_tensor *ws);
+/* dx += dL/dx from dy. */
+dlc_status dlc_conv2d_backward_data(dlc_ctx *ctx, dlc_conv2d_state *s, const dlc_tensor *dy,
+                                    const dlc_tensor *w, dlc_tensor *dx, dlc_tensor *ws);
+/* dw += dL/dw, and db += sum of dy over images and pixels when db is not NULL. */
+dlc_status dlc_conv2d_backward_weights(dlc_ctx *ctx, dlc_conv2d_state *s, const dlc_tensor *x,
+                                       const dlc_tensor *dy, dlc_tensor *dw, dlc_tensor *db,
+                                       dlc_tensor *ws);
+
+/* ---- inside the library: planning, the im2col path on raw pointers, building blocks */
+
+/* Where direction dir's scratch lies for a chunk of nb images, in floats from the start
+ * of the workspace: area a, then area b (each may be empty). */
+typedef struct dlc_conv_ws_layout {
+  int64_t a, a_len, b, b_len, total;
+} dlc_conv_ws_layout;
+dlc_conv_ws_layout dlc_conv_ws_layout_for(const dlc_conv2d_state *s, int dir, int64_t nb);
+/* The most images (<= max_images) whose direction-dir scratch fits in `bytes`; 0 if
+ * not even one does. Also keeps every per-chunk buffer under 2^31 elements. */
+int64_t dlc_conv_chunk_for(const dlc_conv2d_state *s, int dir, int64_t max_images, size_t bytes);
+
+/* The im2col path over n images of device dev, with `ws_bytes` of scratch at ws. */
+dlc_status dlc_conv_im2col_forward(dlc_ctx *ctx, const dlc_conv2d_state *s, dlc_device dev,
+                                   int64_t n, const float *x, const float *w, float *y,
+                                   float *ws, size_t ws_bytes);
+dlc_status dlc_conv_im2col_backward_data(dlc_ctx *ctx, const dlc_conv2d_state *s,
+                                         dlc_device dev, int64_t n, const float *dy,
+                                         const float *w, float *dx, float *ws, size_t ws_bytes);
+dlc_status dlc_conv_im2col_backward_weights(dlc_ctx *ctx, const dlc_conv2d_state *s,
+                                            dlc_device dev, int64_t n, const float *x,
+                                            const float *dy, float *dw, float *ws,
+                                            size_t ws_bytes);
+
+/* Building blocks (op_im2col.c): each runs its body from im2col.h in a CPU loop or its
+ * CUDA kernel; element counts under 2^31. */
+dlc_status dlc_im2col_run(dlc_ctx *ctx, int on_cuda, int transposed, dlc_conv_geom g,
+                          const float *x, float *col);
+dlc_status dlc_col2im_run(dlc_ctx *ctx, int on_cuda, dlc_conv_geom g, const float *col, float *dx);
+dlc_status dlc_nchw_to_cnhw_run(dlc_ctx *ctx, int on_cuda, int N, int C, int P, const float *in,
+                                float *out);
+dlc_status dlc_tile_run(dlc_ctx *ctx, int on_cuda, const float *src, int len, int copies,
+                        float *out);
+dlc_status dlc_channel_bias_run(dlc_ctx *ctx, int on_cuda, const float *b, float *y, int N, int C,
+                                int P);
+/* out[c] = (accumulate ? out[c] : 0) + (sum_{n<N, p<P} in[n*stride + c*P + p]) / divisor,
+ * deterministic on both devices. */
+dlc_status dlc_channel_sum_run(dlc_ctx *ctx, int on_cuda, const float *in, float *out, int64_t N,
+                               int64_t C, int64_t P, int64_t stride, float divisor,
+                               int accumulate);
+
+#endif

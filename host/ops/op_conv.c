@@ -1,0 +1,271 @@
+/* Convolution forward and backward: argument checks, then cuDNN or the im2col path (see
+ * conv.h for the GEMM shapes), chunk by chunk of the batch. */
+#include "../../kernels/launch.h"
+#include "ops/conv.h"
+#include "ops/conv_cudnn.h"
+#include "ops/ops.h"
+
+static const char *dir_name[DLC_CONV_DIRS] = {"forward", "backward-data", "backward-weights"};
+
+/* The chunk for n images in ws_bytes of scratch, or a clear error. */
+static dlc_status chunk_or_fail(dlc_ctx *ctx, const dlc_conv2d_state *s, int dir, int64_t n,
+                                size_t ws_bytes, int64_t *nb) {
+  int64_t most = n < s->chunk[dir] ? n : s->chunk[dir];
+  *nb = dlc_conv_chunk_for(s, dir, most, ws_bytes);
+  if (*nb == 0)
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG,
+                    "conv2d %s: a workspace of %zu bytes is too small: one image needs %lld "
+                    "(allocate dlc_conv2d_workspace_bytes() = %zu)",
+                    dir_name[dir], ws_bytes, (long long)dlc_conv_ws_layout_for(s, dir, 1).total * 4,
+                    s->workspace_bytes);
+  return DLC_OK;
+}
+
+/* ws + off, without arithmetic on a NULL workspace (one that is never used). */
+static float *area(float *ws, int64_t off) { return ws ? ws + off : NULL; }
+
+/* A operand of the grouped GEMMs: W itself (stride 0) or W tiled nb times into ws. */
+static dlc_status weights_operand(dlc_ctx *ctx, const dlc_conv2d_state *s, int on_cuda,
+                                  const float *w, float *tile, int64_t nb, const float **A,
+                                  int64_t *stride_a) {
+  int64_t G = s->p.groups, OK = s->p.out_channels * s->group_k;
+  *A = w;
+  *stride_a = 0;
+  if (G == 1) return DLC_OK;
+  DLC_TRY(dlc_tile_run(ctx, on_cuda, w, (int)OK, (int)nb, tile));
+  *A = tile;
+  *stride_a = OK / G;
+  return DLC_OK;
+}
+
+dlc_status dlc_conv_im2col_forward(dlc_ctx *ctx, const dlc_conv2d_state *s, dlc_device dev,
+                                   int64_t n, const float *x, const float *w, float *y,
+                                   float *ws, size_t ws_bytes) {
+  int on_cuda = dev.kind == DLC_DEVICE_CUDA;
+  int64_t G = s->p.groups, K = s->group_k, O = s->p.out_channels, Og = O / G;
+  int64_t P = s->out_h * s->out_w, image_in = s->p.in_channels * s->height * s->width;
+  int64_t nb_max;
+  DLC_TRY(chunk_or_fail(ctx, s, DLC_CONV_FWD, n, ws_bytes, &nb_max));
+  dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_FWD, nb_max);
+  const float *A;
+  int64_t stride_a;
+  DLC_TRY(weights_operand(ctx, s, on_cuda, w, area(ws, l.a), nb_max, &A, &stride_a));
+  for (int64_t n0 = 0; n0 < n; n0 += nb_max) {
+    int64_t nb = n - n0 < nb_max ? n - n0 : nb_max;
+    const float *xc = x + n0 * image_in, *B = xc;
+    if (!s->skip_im2col) {
+      dlc_conv_geom g = s->geom;
+      g.N = (int)nb;
+      B = area(ws, l.b);
+      DLC_TRY(dlc_im2col_run(ctx, on_cuda, 0, g, xc, area(ws, l.b)));
+    }
+    DLC_TRY(dlc_op_gemm_strided_batched(ctx, dev, 0, 0, Og, P, K, 1.f, A, K, stride_a, B, P, K * P,
+                                        0.f, y + n0 * O * P, P, Og * P, nb * G));
+  }
+  return DLC_OK;
+}
+
+dlc_status dlc_conv_im2col_backward_data(dlc_ctx *ctx, const dlc_conv2d_state *s,
+                                         dlc_device dev, int64_t n, const float *dy,
+                                         const float *w, float *dx, float *ws, size_t ws_bytes) {
+  int on_cuda = dev.kind == DLC_DEVICE_CUDA;
+  int64_t G = s->p.groups, K = s->group_k, O = s->p.out_channels, Og = O / G;
+  int64_t P = s->out_h * s->out_w, image_in = s->p.in_channels * s->height * s->width;
+  int64_t nb_max;
+  DLC_TRY(chunk_or_fail(ctx, s, DLC_CONV_BWD_DATA, n, ws_bytes, &nb_max));
+  dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_BWD_DATA, nb_max);
+  const float *A;
+  int64_t stride_a;
+  DLC_TRY(weights_operand(ctx, s, on_cuda, w, area(ws, l.a), nb_max, &A, &stride_a));
+  for (int64_t n0 = 0; n0 < n; n0 += nb_max) {
+    int64_t nb = n - n0 < nb_max ? n - n0 : nb_max;
+    const float *dyc = dy + n0 * O * P;
+    float *dxc = dx + n0 * image_in;
+    /* col_(n,g) [K, P] = W_g^T dy_(n,g); a 1x1 convolution's col is dx itself. */
+    if (s->skip_im2col) {
+      DLC_TRY(dlc_op_gemm_strided_batched(ctx, dev, 1, 0, K, P, Og, 1.f, A, K, stride_a, dyc, P,
+                                          Og * P, 1.f, dxc, P, K * P, nb * G));
+      continue;
+    }
+    float *col = area(ws, l.b);
+    DLC_TRY(dlc_op_gemm_strided_batched(ctx, dev, 1, 0, K, P, Og, 1.f, A, K, stride_a, dyc, P,
+                                        Og * P, 0.f, col, P, K * P, nb * G));
+    dlc_conv_geom g = s->geom;
+    g.N = (int)nb;
+    DLC_TRY(dlc_col2im_run(ctx, on_cuda, g, col, dxc));
+  }
+  return DLC_OK;
+}
+
+dlc_status dlc_conv_im2col_backward_weights(dlc_ctx *ctx, const dlc_conv2d_state *s,
+                                            dlc_device dev, int64_t n, const float *x,
+                                            const float *dy, float *dw, float *ws,
+                                            size_t ws_bytes) {
+  int on_cuda = dev.kind == DLC_DEVICE_CUDA;
+  int64_t G = s->p.groups, K = s->group_k, O = s->p.out_channels, Og = O / G;
+  int64_t P = s->out_h * s->out_w, image_in = s->p.in_channels * s->height * s->width;
+  int64_t nb_max;
+  DLC_TRY(chunk_or_fail(ctx, s, DLC_CONV_BWD_WEIGHTS, n, ws_bytes, &nb_max));
+  dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_BWD_WEIGHTS, nb_max);
+  for (int64_t n0 = 0; n0 < n; n0 += nb_max) {
+    int64_t nb = n - n0 < nb_max ? n - n0 : nb_max, NP = nb * P;
+    const float *xc = x + n0 * image_in, *dyc = dy + n0 * O * P;
+    /* col [G][K][nb*P] and dy [G][Og][nb*P]; for one image both are already laid out so. */
+    const float *col = xc, *dyt = dyc;
+    if (!(s->skip_im2col && nb == 1)) {
+      dlc_conv_geom g = s->geom;
+      g.N = (int)nb;
+      col = area(ws, l.a);
+      DLC_TRY(dlc_im2col_run(ctx, on_cuda, 1, g, xc, area(ws, l.a)));
+    }
+    if (nb > 1) {
+      dyt = area(ws, l.b);
+      DLC_TRY(dlc_nchw_to_cnhw_run(ctx, on_cuda, (int)nb, (int)O, (int)P, dyc, area(ws, l.b)));
+    }
+    /* dW_g [Og, K] += dy_g [Og, nb*P] col_g^T, one GEMM per group. */
+    DLC_TRY(dlc_op_gemm_strided_batched(ctx, dev, 0, 1, Og, K, NP, 1.f, dyt, NP, Og * NP, col, NP,
+                                        K * NP, 1.f, dw, K, Og * K, G));
+  }
+  return DLC_OK;
+}
+
+/* ---- the public entry points */
+
+static dlc_status check_nchw(dlc_ctx *ctx, const dlc_tensor *t, const char *what, int64_t n,
+                             int64_t c, int64_t h, int64_t w, dlc_device dev) {
+  return dlc_check_nchw(ctx, "conv2d", t, what, DLC_F32, n, c, h, w, dev);
+}
+
+/* The batch of x-shaped (or y-shaped) `t`: 1 to the state's batch. */
+static dlc_status batch_of(dlc_ctx *ctx, const dlc_conv2d_state *s, const dlc_tensor *t,
+                           const char *what, int64_t *n) {
+  *n = 0;
+  DLC_TRY(dlc_check_f32(ctx, t, what));
+  *n = t->ndim == 4 ? t->shape[0] : 0;
+  if (*n < 1 || *n > s->batch) {
+    char a[96];
+    return DLC_FAIL(ctx, DLC_ERR_SHAPE,
+                    "conv2d: %s is %s: expected 4 dimensions and a batch of 1 to %lld (the "
+                    "batch the layer was built for)",
+                    what, dlc_shape_str(t, a, sizeof a), (long long)s->batch);
+  }
+  return DLC_OK;
+}
+
+static dlc_status check_weights(dlc_ctx *ctx, const dlc_conv2d_state *s, const dlc_tensor *w,
+                                const char *what, dlc_device dev) {
+  const dlc_conv2d_params *p = &s->p;
+  return check_nchw(ctx, w, what, p->out_channels, p->in_channels / p->groups, p->kernel_h,
+                    p->kernel_w, dev);
+}
+
+static dlc_status check_bias(dlc_ctx *ctx, const dlc_conv2d_state *s, const dlc_tensor *b,
+                             const char *what, dlc_device dev) {
+  DLC_TRY(dlc_check_f32(ctx, b, what));
+  if (b->numel != s->p.out_channels) {
+    char a[96];
+    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "conv2d: %s is %s, expected %lld elements (out_channels)",
+                    what, dlc_shape_str(b, a, sizeof a), (long long)s->p.out_channels);
+  }
+  if (b->device.kind != dev.kind)
+    return DLC_FAIL(ctx, DLC_ERR_DEVICE, "conv2d: %s is on another device than its operands", what);
+  return DLC_OK;
+}
+
+/* The workspace as a pointer and a size; NULL is allowed and means none. */
+static dlc_status workspace_of(dlc_ctx *ctx, dlc_tensor *ws, dlc_device dev, float **p,
+                               size_t *bytes) {
+  *p = NULL;
+  *bytes = 0;
+  if (!ws) return DLC_OK;
+  if (!ws->data) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "conv2d: the workspace has no data");
+  DLC_TRY(dlc_check_device(ctx, ws->device));
+  if (ws->device.kind != dev.kind)
+    return DLC_FAIL(ctx, DLC_ERR_DEVICE, "conv2d: the workspace is on another device than its operands");
+  *p = ws->data;
+  *bytes = ws->nbytes;
+  return DLC_OK;
+}
+
+dlc_status dlc_conv2d_forward(dlc_ctx *ctx, dlc_conv2d_state *s, const dlc_tensor *x,
+                              const dlc_tensor *w, const dlc_tensor *b, dlc_tensor *y,
+                              dlc_tensor *ws) {
+  if (!ctx) return DLC_ERR_INVALID_ARG;
+  DLC_CHECK_NULL(ctx, s);
+  int64_t n;
+  DLC_TRY(batch_of(ctx, s, x, "x", &n));
+  dlc_device dev = x->device;
+  const dlc_conv2d_params *p = &s->p;
+  DLC_TRY(check_nchw(ctx, x, "x", n, p->in_channels, s->height, s->width, dev));
+  DLC_TRY(check_weights(ctx, s, w, "w", dev));
+  if (b) DLC_TRY(check_bias(ctx, s, b, "b", dev));
+  DLC_TRY(check_nchw(ctx, y, "y", n, p->out_channels, s->out_h, s->out_w, dev));
+  float *wsp;
+  size_t ws_bytes;
+  DLC_TRY(workspace_of(ctx, ws, dev, &wsp, &ws_bytes));
+  int on_cuda = dev.kind == DLC_DEVICE_CUDA, ran = 0;
+  if (on_cuda && s->use_cudnn[DLC_CONV_FWD])
+    DLC_TRY(dlc_conv_cudnn_run(ctx, s, DLC_CONV_FWD, n, x->data, w->data, y->data, wsp, ws_bytes, &ran));
+  if (!ran)
+    DLC_TRY(dlc_conv_im2col_forward(ctx, s, dev, n, x->data, w->data, y->data, wsp, ws_bytes));
+  if (!b) return DLC_OK;
+  /* Bias in launches of under 2^31 elements. */
+  int64_t OP = p->out_channels * s->out_h * s->out_w, per = INT32_MAX / OP;
+  for (int64_t n0 = 0; n0 < n; n0 += per) {
+    int64_t nb = n - n0 < per ? n - n0 : per;
+    DLC_TRY(dlc_channel_bias_run(ctx, on_cuda, b->data, (float *)y->data + n0 * OP, (int)nb,
+                                 (int)p->out_channels, (int)(s->out_h * s->out_w)));
+  }
+  return DLC_OK;
+}
+
+dlc_status dlc_conv2d_backward_data(dlc_ctx *ctx, dlc_conv2d_state *s, const dlc_tensor *dy,
+                                    const dlc_tensor *w, dlc_tensor *dx, dlc_tensor *ws) {
+  if (!ctx) return DLC_ERR_INVALID_ARG;
+  DLC_CHECK_NULL(ctx, s);
+  int64_t n;
+  DLC_TRY(batch_of(ctx, s, dy, "dy", &n));
+  dlc_device dev = dy->device;
+  const dlc_conv2d_params *p = &s->p;
+  DLC_TRY(check_nchw(ctx, dy, "dy", n, p->out_channels, s->out_h, s->out_w, dev));
+  DLC_TRY(check_weights(ctx, s, w, "w", dev));
+  DLC_TRY(check_nchw(ctx, dx, "dx", n, p->in_channels, s->height, s->width, dev));
+  float *wsp;
+  size_t ws_bytes;
+  DLC_TRY(workspace_of(ctx, ws, dev, &wsp, &ws_bytes));
+  int ran = 0;
+  if (dev.kind == DLC_DEVICE_CUDA && s->use_cudnn[DLC_CONV_BWD_DATA])
+    DLC_TRY(dlc_conv_cudnn_run(ctx, s, DLC_CONV_BWD_DATA, n, dy->data, w->data, dx->data, wsp,
+                               ws_bytes, &ran));
+  if (ran) return DLC_OK;
+  return dlc_conv_im2col_backward_data(ctx, s, dev, n, dy->data, w->data, dx->data, wsp, ws_bytes);
+}
+
+dlc_status dlc_conv2d_backward_weights(dlc_ctx *ctx, dlc_conv2d_state *s, const dlc_tensor *x,
+                                       const dlc_tensor *dy, dlc_tensor *dw, dlc_tensor *db,
+                                       dlc_tensor *ws) {
+  if (!ctx) return DLC_ERR_INVALID_ARG;
+  DLC_CHECK_NULL(ctx, s);
+  int64_t n;
+  DLC_TRY(batch_of(ctx, s, x, "x", &n));
+  dlc_device dev = x->device;
+  const dlc_conv2d_params *p = &s->p;
+  DLC_TRY(check_nchw(ctx, x, "x", n, p->in_channels, s->height, s->width, dev));
+  DLC_TRY(check_nchw(ctx, dy, "dy", n, p->out_channels, s->out_h, s->out_w, dev));
+  DLC_TRY(check_weights(ctx, s, dw, "dw", dev));
+  if (db) DLC_TRY(check_bias(ctx, s, db, "db", dev));
+  float *wsp;
+  size_t ws_bytes;
+  DLC_TRY(workspace_of(ctx, ws, dev, &wsp, &ws_bytes));
+  int on_cuda = dev.kind == DLC_DEVICE_CUDA, ran = 0;
+  if (on_cuda && s->use_cudnn[DLC_CONV_BWD_WEIGHTS])
+    DLC_TRY(dlc_conv_cudnn_run(ctx, s, DLC_CONV_BWD_WEIGHTS, n, x->data, dy->data, dw->data, wsp,
+                               ws_bytes, &ran));
+  if (!ran)
+    DLC_TRY(dlc_conv_im2col_backward_weights(ctx, s, dev, n, x->data, dy->data, dw->data, wsp,
+                                             ws_bytes));
+  if (!db) return DLC_OK;
+  int64_t P = s->out_h * s->out_w;
+  return dlc_channel_sum_run(ctx, on_cuda, dy->data, db->data, n, p->out_channels, P,
+                             p->out_channels * P, 1.f, 1);
+}

@@ -1,0 +1,150 @@
+/* The convolution building blocks: each runs one body from kernels/im2col.h over its
+ * output, in a CPU loop (OpenMP, see dlc_omp_range) or as a CUDA kernel; and the per-channel
+ * sum, a reduction with a CPU loop and a CUDA kernel of its own. */
+#include <string.h>
+
+#include "../../kernels/launch.h"
+#include "ops/conv.h"
+
+#define DLC_PAR(n) if ((int64_t)(n) > DLC_OMP_MIN_WORK) num_threads(dlc_cpu_threads(ctx))
+
+/* One row of taps (nc, kh, kw, oh; ow = 0..OW-1), what dlc_im2col_tap gives one by one:
+ * the zeros of the padding at both ends, and between them a copy (stride 1: contiguous)
+ * of the input row, without a bounds check per element. */
+static void im2col_row(const dlc_conv_geom g, const float *x, int nc, int kh, int kw, int oh, float *out) {
+  int ih = oh * g.SH - g.PH + kh * g.DH, off = kw * g.DW - g.PW; /* iw = ow * SW + off */
+  if ((unsigned)ih >= (unsigned)g.H) {
+    memset(out, 0, sizeof(float) * (size_t)g.OW);
+    return;
+  }
+  /* Valid ow: 0 <= ow * SW + off <= W - 1. */
+  int lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
+  int hi = g.W - 1 - off < 0 ? -1 : (g.W - 1 - off) / g.SW; /* last valid, or -1 */
+  if (hi > g.OW - 1) hi = g.OW - 1;
+  if (lo > g.OW) lo = g.OW;
+  if (hi < lo - 1) hi = lo - 1;
+  for (int ow = 0; ow < lo; ow++) out[ow] = 0.f;
+  if (hi >= lo) { /* the first valid tap, input column lo * SW + off >= 0 */
+    const float *first = x + ((int64_t)nc * g.H + ih) * g.W + (lo * g.SW + off);
+    if (g.SW == 1)
+      memcpy(out + lo, first, sizeof(float) * (size_t)(hi - lo + 1));
+    else
+      for (int ow = lo; ow <= hi; ow++) out[ow] = first[(ow - lo) * g.SW];
+  }
+  for (int ow = hi + 1; ow < g.OW; ow++) out[ow] = 0.f;
+}
+
+dlc_status dlc_im2col_run(dlc_ctx *ctx, int on_cuda, int transposed, dlc_conv_geom g,
+                          const float *x, float *col) {
+  int n = g.N * g.C * g.KH * g.KW * g.OH * g.OW;
+  if (on_cuda)
+    return DLC_LAUNCH(ctx, "im2col", dlc_launch_im2col(transposed, g, x, col, n, ctx->stream));
+  /* The CPU walks whole output rows (fixed n, c, kh, kw, oh; OW taps): the row's indices
+   * are decomposed once, and each element is the shared tap body, without the divisions
+   * that the per-element form (one GPU thread each) needs. */
+  int rows = n / g.OW;
+#pragma omp parallel DLC_PAR(n)
+  {
+    int64_t lo, hi;
+    dlc_omp_range(rows, &lo, &hi);
+    for (int r = (int)lo; r < (int)hi; r++) {
+      int oh = r % g.OH, t = r / g.OH, nc, kh, kw;
+      if (transposed) { /* [C][KH][KW][N][OH] rows */
+        int img = t % g.N;
+        t /= g.N;
+        kw = t % g.KW;
+        t /= g.KW;
+        kh = t % g.KH;
+        nc = img * g.C + t / g.KH;
+      } else {          /* [N][C][KH][KW][OH] rows */
+        kw = t % g.KW;
+        t /= g.KW;
+        kh = t % g.KH;
+        nc = t / g.KH;
+      }
+      im2col_row(g, x, nc, kh, kw, oh, col + (int64_t)r * g.OW);
+    }
+  }
+  return DLC_OK;
+}
+
+dlc_status dlc_col2im_run(dlc_ctx *ctx, int on_cuda, dlc_conv_geom g, const float *col, float *dx) {
+  int n = g.N * g.C * g.H * g.W;
+  if (on_cuda) return DLC_LAUNCH(ctx, "col2im", dlc_launch_col2im(g, col, dx, n, ctx->stream));
+#pragma omp parallel DLC_PAR((int64_t)n * g.KH * g.KW)
+  {
+    int64_t lo, hi;
+    dlc_omp_range(n, &lo, &hi);
+    for (int i = (int)lo; i < (int)hi; i++) dlc_col2im_at(i, g, col, dx);
+  }
+  return DLC_OK;
+}
+
+dlc_status dlc_nchw_to_cnhw_run(dlc_ctx *ctx, int on_cuda, int N, int C, int P, const float *in,
+                                float *out) {
+  if (on_cuda)
+    return DLC_LAUNCH(ctx, "nchw_to_cnhw", dlc_launch_nchw_to_cnhw(N, C, P, in, out, ctx->stream));
+  int n = N * C * P;
+  /* CPU: whole planes: out plane r = (c, n) is in plane (n, c), P contiguous floats. */
+#pragma omp parallel DLC_PAR(n)
+  {
+    int64_t lo, hi;
+    dlc_omp_range((int64_t)N * C, &lo, &hi);
+    for (int r = (int)lo; r < (int)hi; r++)
+      memcpy(out + (int64_t)r * P, in + ((int64_t)(r % N) * C + r / N) * P, sizeof(float) * (size_t)P);
+  }
+  return DLC_OK;
+}
+
+dlc_status dlc_tile_run(dlc_ctx *ctx, int on_cuda, const float *src, int len, int copies,
+                        float *out) {
+  int n = len * copies;
+  if (on_cuda) return DLC_LAUNCH(ctx, "tile", dlc_launch_tile(src, len, out, n, ctx->stream));
+#pragma omp parallel DLC_PAR(n)
+  {
+    int64_t lo, hi;
+    dlc_omp_range(n, &lo, &hi);
+    for (int i = (int)lo; i < (int)hi; i++) dlc_tile_at(i, len, src, out);
+  }
+  return DLC_OK;
+}
+
+dlc_status dlc_channel_bias_run(dlc_ctx *ctx, int on_cuda, const float *b, float *y, int N, int C,
+                                int P) {
+  if (on_cuda)
+    return DLC_LAUNCH(ctx, "channel_bias", dlc_launch_channel_bias(b, y, N, C, P, ctx->stream));
+  int n = N * C * P;
+  /* CPU: one plane (image n, channel c) at a time, adding its bias to P values. */
+#pragma omp parallel DLC_PAR(n)
+  {
+    int64_t lo, hi;
+    dlc_omp_range((int64_t)N * C, &lo, &hi);
+    for (int r = (int)lo; r < (int)hi; r++) {
+      float bc = b[r % C], *yr = y + (int64_t)r * P;
+      for (int p = 0; p < P; p++) yr[p] += bc;
+    }
+  }
+  return DLC_OK;
+}
+
+dlc_status dlc_channel_sum_run(dlc_ctx *ctx, int on_cuda, const float *in, float *out, int64_t N,
+                               int64_t C, int64_t P, int64_t stride, float divisor,
+                               int accumulate) {
+  if (on_cuda)
+    return DLC_LAUNCH(ctx, "channel_sum",
+                      dlc_launch_channel_sum(in, out, N, C, P, stride, divisor, accumulate,
+                                             ctx->stream));
+  /* One channel per iteration, summed in a fixed order (in double: this is also the
+   * reference the GPU's float tree is compared with). */
+#pragma omp parallel for DLC_PAR(N * C * P)
+  for (int64_t c = 0; c < C; c++) {
+    double s = 0;
+    for (int64_t n = 0; n < N; n++) {
+      const float *row = in + n * stride + c * P;
+      for (int64_t p = 0; p < P; p++) s += row[p];
+    }
+    float v = (float)s / divisor;
+    out[c] = accumulate ? out[c] + v : v;
+  }
+  return DLC_OK;
+}
