@@ -4,7 +4,6 @@
  * switch in the body folds away. */
 #include "activation.h"
 #include "common.cuh"
-#include "launch.h"
 
 static inline bool aligned16(const void *p) { return p == NULL || (uintptr_t)p % 16 == 0; }
 

@@ -5,6 +5,9 @@
 
 #include "dlc_hd.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 #ifndef __CUDACC__
 #include <math.h>
 #endif
@@ -65,5 +68,28 @@ DLC_HD static inline float dlc_act_grad(int act, float slope, float x, float y) 
 DLC_HD static inline int dlc_act_grad_needs_x(int act) {
   return act == DLC_K_ACT_RELU || act == DLC_K_ACT_LEAKY;
 }
+
+/* ---- launchers: the extern "C" entry points of the .cu file; each returns the launch's
+ * cudaError_t as an int (0 on success); `stream` is a cudaStream_t. Host code calls them
+ * through DLC_LAUNCH, which in a build without CUDA type-checks a call without making it. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* y_i = act(x_i); act is a dlc_act value. */
+int dlc_launch_act_fwd(int act, float slope, const float *x, float *y, int64_t n, void *stream);
+/* dx_i = (accumulate ? dx_i : 0) + dy_i * act'(x_i, y_i); x or y may be NULL when the
+ * activation's derivative does not read it (see dlc_act_grad_needs_x). */
+int dlc_launch_act_bwd(int act, float slope, const float *x, const float *y, const float *dy,
+                       float *dx, int64_t n, int accumulate, void *stream);
+/* y[r, c] = act(y[r, c] + b[c]) over rows x cols; b may be NULL. */
+int dlc_launch_bias_act_fwd(int act, float slope, const float *b, float *y, int64_t rows,
+                            int64_t cols, void *stream);
+/* db[c] += sum_r dz[r, c]. */
+int dlc_launch_bias_grad(const float *dz, float *db, int64_t rows, int64_t cols, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

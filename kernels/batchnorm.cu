@@ -7,7 +7,6 @@
 #include "batchnorm.h"
 #include "common.cuh"
 #include "fastdiv.h"
-#include "launch.h"
 
 __device__ float bn_block_sum(float v) {
   __shared__ float part[DLC_BLOCK / 32];

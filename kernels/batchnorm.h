@@ -5,6 +5,9 @@
 
 #include "dlc_hd.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* The CUDA statistics and gradient sums cut channel c's M = N*S values into P contiguous
  * chunks, one block each, and combine the P partial results per channel in a second
  * kernel: P aims at about 1024 blocks in all (an H200 holds 132 SMs x 8 blocks of 256
@@ -33,5 +36,32 @@ DLC_HD static inline float dlc_bn_grad(float x, float dy, float mean, float invs
   float xhat = (x - mean) * invstd;
   return gamma * invstd * (dy - mean_dy - xhat * mean_dy_xhat);
 }
+
+/* ---- launchers: the extern "C" entry points of the .cu file; each returns the launch's
+ * cudaError_t as an int (0 on success); `stream` is a cudaStream_t. Host code calls them
+ * through DLC_LAUNCH, which in a build without CUDA type-checks a call without making it. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Batch normalisation over [N, C, S]: statistics per channel (saved mean and 1/std, and
+ * the running estimates updated when run_mean is not NULL), y = normalised x, and the
+ * backward (sums: 2C floats written; dx may be NULL). partials: device scratch of 2 * C *
+ * dlc_bn_splits(N, C, S) floats (batchnorm.h). */
+int dlc_launch_bn_stats(const float *x, int64_t N, int64_t C, int64_t S, float momentum, float eps,
+                        float *run_mean, float *run_var, float *save_mean, float *save_invstd,
+                        float *partials, void *stream);
+int dlc_launch_bn_eval_stats(const float *run_mean, const float *run_var, int64_t C, float eps,
+                             float *save_mean, float *save_invstd, void *stream);
+int dlc_launch_bn_apply(const float *x, float *y, int64_t N, int64_t C, int64_t S, const float *mean,
+                        const float *invstd, const float *gamma, const float *beta, void *stream);
+int dlc_launch_bn_backward(const float *x, const float *dy, float *dx, int64_t N, int64_t C,
+                           int64_t S, const float *mean, const float *invstd, const float *gamma,
+                           float *sums, float *partials, float *dgamma, float *dbeta, int batch_stats,
+                           void *stream);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,7 +7,7 @@
  * Long segments (a conv channel over a batch) get a whole block of 256; short ones (a 7x7
  * plane) a warp each, 8 segments per block. */
 #include "common.cuh"
-#include "launch.h"
+#include "im2col.h"
 
 template <int TPS>
 __global__ void channel_sum_kernel(const float *in, float *out, int64_t N, int64_t C, int64_t P,

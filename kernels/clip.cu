@@ -4,7 +4,6 @@
  * host synchronisation is needed. */
 #include "clip.h"
 #include "common.cuh"
-#include "launch.h"
 
 #define CLIP_THREADS 256
 

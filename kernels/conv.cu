@@ -2,7 +2,6 @@
  * element), and their launchers. The GEMMs between them run through cuBLAS (host/core/gemm.c). */
 #include "common.cuh"
 #include "im2col.h"
-#include "launch.h"
 
 /* i runs in int64 so that i + stride cannot wrap near 2^31; each body takes an int. */
 #define DLC_GRID_LOOP(i, n)                                                          \

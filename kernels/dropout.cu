@@ -2,7 +2,6 @@
  * per Philox block of four elements. */
 #include "common.cuh"
 #include "dropout.h"
-#include "launch.h"
 
 __global__ void dropout_kernel(int backward, float p, float scale, uint64_t seed, uint64_t block0,
                                const float *in, float *out, int64_t n) {

@@ -15,4 +15,19 @@ DLC_HD static inline void dlc_dropout_scale4(uint64_t block, uint64_t seed, floa
   for (int k = 0; k < 4; k++) out[k] = dlc_u32_to_unit(r[k]) >= p ? scale : 0.0f;
 }
 
+/* ---- launchers: the extern "C" entry points of the .cu file; each returns the launch's
+ * cudaError_t as an int (0 on success); `stream` is a cudaStream_t. Host code calls them
+ * through DLC_LAUNCH, which in a build without CUDA type-checks a call without making it. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Forward: out = in * m; backward: out += in * m; m_i = keep_i ? scale : 0 (dropout.h). */
+int dlc_launch_dropout(int backward, float p, float scale, uint64_t seed, uint64_t block0,
+                       const float *in, float *out, int64_t n, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

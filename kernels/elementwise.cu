@@ -1,7 +1,6 @@
 /* fill, scale, axpy, copy: float4 grid-stride loops over dlc_ew_apply. */
 #include "common.cuh"
 #include "elementwise.h"
-#include "launch.h"
 
 template <int OP>
 __global__ void dlc_elementwise_vec4(float a, const float4 *x, float4 *y, int64_t n4) {

@@ -11,6 +11,9 @@
 
 #include "dlc_hd.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 typedef struct dlc_conv_geom {
   int N;             /* images in this chunk */
   int C, H, W;       /* input channels and image size */
@@ -113,5 +116,33 @@ DLC_HD static inline void dlc_tile_at(int i, int len, const float *src, float *o
 DLC_HD static inline void dlc_channel_bias_at(int i, int C, int P, const float *b, float *y) {
   y[i] += b[(i / P) % C];
 }
+
+/* ---- launchers: the extern "C" entry points of the .cu file; each returns the launch's
+ * cudaError_t as an int (0 on success); `stream` is a cudaStream_t. Host code calls them
+ * through DLC_LAUNCH, which in a build without CUDA type-checks a call without making it. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* n is the element count of the output. col = im2col(x) over g.N images: forward layout, or weight-gradient layout when
+ * transposed. */
+int dlc_launch_im2col(int transposed, dlc_conv_geom g, const float *x, float *col, int n,
+                      void *stream);
+/* dx += col2im(col), gathering; n = g.N*C*H*W. */
+int dlc_launch_col2im(dlc_conv_geom g, const float *col, float *dx, int n, void *stream);
+/* out [C][N][P] = in [N][C][P]. */
+int dlc_launch_nchw_to_cnhw(int N, int C, int P, const float *in, float *out, void *stream);
+/* out[i] = src[i % len] for i < n. */
+int dlc_launch_tile(const float *src, int len, float *out, int n, void *stream);
+/* y [N][C][P] += b[c]. */
+int dlc_launch_channel_bias(const float *b, float *y, int N, int C, int P, void *stream);
+/* out[c] = (accumulate ? out[c] : 0) + (sum_{n<N, p<P} in[n*stride + c*P + p]) / divisor,
+ * one segment per c, summed in a fixed order (deterministic). */
+int dlc_launch_channel_sum(const float *in, float *out, int64_t N, int64_t C, int64_t P,
+                           int64_t stride, float divisor, int accumulate, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,5 +1,4 @@
 /* The deterministic loss sum (loss_sum.cuh) and the MSE kernels. */
-#include "launch.h"
 #include "loss.h"
 #include "loss_sum.cuh"
 

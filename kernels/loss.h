@@ -70,4 +70,44 @@ DLC_HD static inline float dlc_mse_grad(float x, float t, float k, float dx) {
   return dx + k * (x - t);
 }
 
+/* ---- launchers: the extern "C" entry points of the .cu file; each returns the launch's
+ * cudaError_t as an int (0 on success); `stream` is a cudaStream_t. Host code calls them
+ * through DLC_LAUNCH, which in a build without CUDA type-checks a call without making it. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Softmax cross-entropy: what forward and backward share (see dlc_xent_opts). All
+ * pointers are on the device. */
+typedef struct dlc_xent_params {
+  const int32_t *labels; /* [rows] */
+  const float *class_w;  /* [C], or NULL for weight 1 */
+  float eps;             /* label smoothing in [0, 1] */
+  int ignore_index;
+  int mean;              /* 1: divide by the summed label weights of the counted rows */
+} dlc_xent_params;
+/* Device scratch (bytes) the launcher below needs for this size, 0 when none; the caller
+ * passes a buffer at least that large (its contents are not kept). */
+size_t dlc_xent_fwd_scratch_bytes(int64_t rows, int64_t C);
+/* logp = log_softmax(logits) [rows, C] (may be logits), row_w [rows] = each row's label
+ * weight (0 ignored, NaN for a label out of range), loss [1] = the reduced loss (NaN when a
+ * label is out of range). Deterministic: fixed-order reductions, no atomics. */
+int dlc_launch_xent_fwd(dlc_xent_params p, const float *logits, float *logp, float *row_w,
+                        float *loss, int64_t rows, int64_t C, void *scratch, void *stream);
+size_t dlc_xent_bwd_scratch_bytes(int64_t rows, int64_t C);
+/* dlogits += dloss * d loss / d logits, from the forward's logp and row_w. */
+int dlc_launch_xent_bwd(dlc_xent_params p, const float *logp, const float *row_w, float dloss,
+                        float *dlogits, int64_t rows, int64_t C, void *scratch, void *stream);
+/* MSE over n elements: loss [1] = sum (or mean) of (x - t)^2, deterministically. */
+size_t dlc_mse_fwd_scratch_bytes(int64_t n);
+int dlc_launch_mse_fwd(const float *x, const float *t, int mean, float *loss, int64_t n,
+                       void *scratch, void *stream);
+/* dx += k (x - t), k = 2 dloss (/ n for the mean). */
+int dlc_launch_mse_bwd(const float *x, const float *t, float k, float *dx, int64_t n,
+                       void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

@@ -4,7 +4,6 @@
  * loss was not finite. One block, rows split over its threads, a fixed-order reduction:
  * deterministic. */
 #include "common.cuh"
-#include "launch.h"
 #include "metrics.h"
 
 __global__ void metrics_kernel(const float *logits, const int32_t *labels, int64_t rows, int64_t C,

@@ -1,7 +1,6 @@
 /* The fused optimizer step over the whole parameter buffer. With clipping, the gradient's
  * norm (dlc_op_grad_norm) is read from device memory, so no host synchronisation. */
 #include "common.cuh"
-#include "launch.h"
 #include "optim.h"
 
 __global__ void optim_kernel(dlc_optim_hparams h, float *p, const float *g, float *s1, float *s2,

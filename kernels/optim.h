@@ -6,6 +6,9 @@
 #include "clip.h"
 #include "dlc_hd.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 #ifndef __CUDACC__
 #include <math.h>
 #endif
@@ -52,5 +55,23 @@ DLC_HD static inline void dlc_optim_update(const dlc_optim_hparams *h, float *p,
   float denom = sqrtf(v) / sqrtf(h->bias_corr2) + h->eps;
   *p = w - (h->lr / h->bias_corr1) * m / denom;
 }
+
+/* ---- launchers: the extern "C" entry points of the .cu file; each returns the launch's
+ * cudaError_t as an int (0 on success); `stream` is a cudaStream_t. Host code calls them
+ * through DLC_LAUNCH, which in a build without CUDA type-checks a call without making it. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One optimizer step over n parameters (kernels/optim.h); norm, when not NULL, is the
+ * device scalar holding the gradient's L2 norm for clipping. h is a
+ * const dlc_optim_hparams * (kept opaque here so C callers need not include optim.h). */
+struct dlc_optim_hparams;
+int dlc_launch_optim(const struct dlc_optim_hparams *h, float *p, const float *g, float *s1,
+                     float *s2, int64_t n, const float *norm, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

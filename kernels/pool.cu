@@ -2,7 +2,6 @@
  * element (forward) or per input element (backward, gathering). Global average pooling
  * forward is a reduction: dlc_launch_channel_sum. */
 #include "common.cuh"
-#include "launch.h"
 #include "pool.h"
 
 #define DLC_GRID_LOOP(i, n)                                                          \

@@ -16,6 +16,9 @@
 
 #include "dlc_hd.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 typedef struct dlc_pool_geom {
   int H, W;        /* input plane */
   int OH, OW;      /* output plane */
@@ -150,5 +153,25 @@ DLC_HD static inline void dlc_avgpool_bwd_at(int i, const dlc_pool_geom g, const
 DLC_HD static inline void dlc_global_avgpool_bwd_at(int i, int HW, const float *dy, float *dx) {
   dx[i] += dy[i / HW] / (float)HW;
 }
+
+/* ---- launchers: the extern "C" entry points of the .cu file; each returns the launch's
+ * cudaError_t as an int (0 on success); `stream` is a cudaStream_t. Host code calls them
+ * through DLC_LAUNCH, which in a build without CUDA type-checks a call without making it. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* n is the element count of the output (forward) or of dx (backward). */
+int dlc_launch_maxpool_fwd(dlc_pool_geom g, const float *x, float *y, int32_t *argmax, int n,
+                           void *stream);
+int dlc_launch_maxpool_bwd(dlc_pool_geom g, const float *dy, const int32_t *argmax, float *dx,
+                           int n, void *stream);
+int dlc_launch_avgpool_fwd(dlc_pool_geom g, const float *x, float *y, int n, void *stream);
+int dlc_launch_avgpool_bwd(dlc_pool_geom g, const float *dy, float *dx, int n, void *stream);
+int dlc_launch_global_avgpool_bwd(int HW, const float *dy, float *dx, int n, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,6 +1,6 @@
 /* Random fills: one thread per Philox block of four outputs. */
 #include "common.cuh"
-#include "launch.h"
+#include "random.h"
 #include "philox.h"
 
 __global__ void dlc_rand_kernel(int normal, float p0, float p1, uint64_t seed, uint64_t block0,

@@ -4,7 +4,6 @@
  * MODE is a template constant so the body's mode branches fold away. The arguments are a
  * __grid_constant__ struct: the body takes its address without a per-thread copy. */
 #include "common.cuh"
-#include "launch.h"
 #include "rnn_cell.h"
 
 template <int MODE>

@@ -175,4 +175,22 @@ DLC_HD static inline void dlc_rnn_bwd_at(int mode, const dlc_rnn_bwd_args *a, in
   }
 }
 
+/* ---- launchers: the extern "C" entry points of the .cu file; each returns the launch's
+ * cudaError_t as an int (0 on success); `stream` is a cudaStream_t. Host code calls them
+ * through DLC_LAUNCH, which in a build without CUDA type-checks a call without making it. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One time step of a recurrent layer, every gate fused (rnn_cell.h); the arguments are the
+ * structs defined there. */
+struct dlc_rnn_fwd_args;
+struct dlc_rnn_bwd_args;
+int dlc_launch_rnn_fwd_step(const struct dlc_rnn_fwd_args *a, void *stream);
+int dlc_launch_rnn_bwd_step(const struct dlc_rnn_bwd_args *a, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

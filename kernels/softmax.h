@@ -9,6 +9,9 @@
 
 #include "dlc_hd.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* With m the row max and s = sum_j exp(x_j - m), the number the output needs:
  * softmax multiplies by 1 / s, log-softmax subtracts log(s). */
 DLC_HD static inline float dlc_softmax_scale(float s, int log_softmax) {
@@ -37,5 +40,23 @@ DLC_HD static inline float dlc_softmax_bwd_out(float y, float dy, float dx, floa
                                                int log_softmax) {
   return log_softmax ? dx + (dy - expf(y) * red) : dx + y * (dy - red);
 }
+
+/* ---- launchers: the extern "C" entry points of the .cu file; each returns the launch's
+ * cudaError_t as an int (0 on success); `stream` is a cudaStream_t. Host code calls them
+ * through DLC_LAUNCH, which in a build without CUDA type-checks a call without making it. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Softmax (log_softmax = 0) or log-softmax (1) over `rows` rows of C floats; y may be x. */
+int dlc_launch_softmax_fwd(int log_softmax, const float *x, float *y, int64_t rows, int64_t C,
+                           void *stream);
+/* Per row: dx += y (dy - sum(dy y)), or for log-softmax dx += dy - exp(y) sum(dy). */
+int dlc_launch_softmax_bwd(int log_softmax, const float *y, const float *dy, float *dx,
+                           int64_t rows, int64_t C, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

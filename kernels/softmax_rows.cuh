@@ -23,7 +23,6 @@
 #include <limits.h>
 
 #include "common.cuh"
-#include "launch.h"
 #include "loss.h"
 #include "softmax.h"
 

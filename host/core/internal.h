@@ -126,6 +126,19 @@ dlc_status dlc_cuda_set_tf32(dlc_ctx *ctx, int allow);
 /* Turns the last launch's error (a cudaError_t as int) into a status. */
 dlc_status dlc_cuda_check_launch(dlc_ctx *ctx, int err, const char *what, const char *file,
                                  int line);
-#define DLC_LAUNCH(ctx, what, call) dlc_cuda_check_launch((ctx), (int)(call), (what), __FILE__, __LINE__)
+/* Code behind dlc_on_cuda() that names CUDA-only functions (launchers, kernel scratch
+ * sizes) goes through DLC_CUDA_ONLY(expr, without): with CUDA it is expr; in a build without
+ * CUDA no tensor can live on a CUDA device, so the code is unreachable, and expr is only
+ * type-checked (sizeof does not evaluate its operand, so the function need not exist in
+ * that build) while `without` stands in. No list of stubs to keep in step. */
+#ifdef DLC_HAVE_CUDA
+#define DLC_CUDA_ONLY(expr, without) (expr)
+#else
+#define DLC_CUDA_ONLY(expr, without) ((void)sizeof(expr), (without))
+#endif
+/* Runs a launcher and turns its error into a status naming `what` (without CUDA: "built
+ * without CUDA"). */
+#define DLC_LAUNCH(ctx, what, call) \
+  dlc_cuda_check_launch((ctx), DLC_CUDA_ONLY((int)(call), 1), (what), __FILE__, __LINE__)
 
 #endif

@@ -1,7 +1,6 @@
 /* fill, scale, axpy, copy: argument checks, then the CPU loop over the
  * shared body or the CUDA launcher. */
 #include "../../kernels/elementwise.h"
-#include "../../kernels/launch.h"
 #include "core/core_ops.h"
 
 dlc_status dlc_check_pair(dlc_ctx *ctx, const char *op, const dlc_tensor *a, const char *an,

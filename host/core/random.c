@@ -1,6 +1,6 @@
 /* Random fills from the counter-based generator. Compiled with -ffp-contract=off so that
  * the shared Philox bodies give the same bits here as in the CUDA kernel. */
-#include "../../kernels/launch.h"
+#include "../../kernels/random.h"
 #include "../../kernels/philox.h"
 #include "core/core_ops.h"
 

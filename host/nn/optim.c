@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../kernels/launch.h"
 #include "../../kernels/optim.h"
 #include "ops/ops.h"
 

@@ -1,7 +1,6 @@
 /* Activations forward/backward and the bias gradient: checks, then the CPU loop over the
  * bodies in kernels/activation.h or the CUDA launcher. */
 #include "../../kernels/activation.h"
-#include "../../kernels/launch.h"
 #include "ops/ops.h"
 
 dlc_status dlc_check_act(dlc_ctx *ctx, dlc_act act) {

@@ -4,7 +4,6 @@
 #include <math.h>
 
 #include "../../kernels/batchnorm.h"
-#include "../../kernels/launch.h"
 #include "ops/ops.h"
 
 /* x is [N, C] or [N, C, H, W]: N, C and S = H*W. */

@@ -4,7 +4,6 @@
 #include <stdio.h>
 
 #include "../../kernels/clip.h"
-#include "../../kernels/launch.h"
 #include "ops/ops.h"
 
 _Static_assert(DLC_CLIP_NORM_WORK == 1 + DLC_CLIP_PARTS, "clip work buffer: the norm, then the partials");

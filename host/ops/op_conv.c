@@ -1,6 +1,5 @@
 /* Convolution forward and backward: argument checks, then cuDNN or the im2col path (see
  * conv.h for the GEMM shapes), chunk by chunk of the batch. */
-#include "../../kernels/launch.h"
 #include "ops/conv.h"
 #include "ops/conv_cudnn.h"
 #include "ops/ops.h"

@@ -1,6 +1,6 @@
 /* Dense (fully connected) forward and backward: one GEMM, then bias and activation fused in
  * one pass; backward: the activation gradient, then three GEMM-shaped reductions. */
-#include "../../kernels/launch.h"
+#include "../../kernels/activation.h"
 #include "ops/ops.h"
 
 static dlc_status check_dense(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *w,

@@ -1,6 +1,5 @@
 /* Dropout with its mask regenerated from the generator position (kernels/dropout.h). */
 #include "../../kernels/dropout.h"
-#include "../../kernels/launch.h"
 #include "ops/ops.h"
 
 static dlc_status check_p(dlc_ctx *ctx, float p) {

@@ -3,7 +3,7 @@
  * sum, a reduction with a CPU loop and a CUDA kernel of its own. */
 #include <string.h>
 
-#include "../../kernels/launch.h"
+#include "../../kernels/im2col.h"
 #include "ops/conv.h"
 
 #define DLC_PAR(n) if ((int64_t)(n) > DLC_OMP_MIN_WORK) num_threads(dlc_cpu_threads(ctx))

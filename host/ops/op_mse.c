@@ -1,6 +1,5 @@
 /* Mean squared error: loss[1] = sum or mean of (x - t)^2, and dx += dloss 2 (x - t)
  * (/ numel for the mean). Bodies in kernels/loss.h. */
-#include "../../kernels/launch.h"
 #include "../../kernels/loss.h"
 #include "ops/ops.h"
 
@@ -32,7 +31,7 @@ dlc_status dlc_op_mse_fwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *t
 
   if (dlc_on_cuda(x)) {
     void *scratch = NULL;
-    size_t bytes = dlc_mse_fwd_scratch_bytes(n);
+    size_t bytes = DLC_CUDA_ONLY(dlc_mse_fwd_scratch_bytes(n), 0);
     if (bytes) DLC_TRY(dlc_device_alloc(ctx, &scratch, bytes));
     /* Freed at once: the context's single stream orders any reuse after this kernel. */
     dlc_status s = DLC_LAUNCH(ctx, op,

@@ -5,7 +5,7 @@
 
 #include <stdlib.h>
 
-#include "../../kernels/launch.h"
+#include "../../kernels/pool.h"
 #include "ops/conv.h"
 #include "ops/pool.h"
 
@@ -210,10 +210,10 @@ dlc_status dlc_pool2d_backward(dlc_ctx *ctx, const dlc_pool2d_state *s, const dl
     dlc_pool_geom g = s->geom;
     int hw = (int)in_plane;
     if (on_cuda) {
-      int e = mode == DLC_POOL_MAX ? dlc_launch_maxpool_bwd(g, dyp, ap, dxp, cnt, ctx->stream)
-              : mode == DLC_POOL_AVG ? dlc_launch_avgpool_bwd(g, dyp, dxp, cnt, ctx->stream)
-                                     : dlc_launch_global_avgpool_bwd(hw, dyp, dxp, cnt, ctx->stream);
-      DLC_TRY(DLC_LAUNCH(ctx, bwd_kernel[mode], e));
+      DLC_TRY(DLC_LAUNCH(ctx, bwd_kernel[mode],
+                         mode == DLC_POOL_MAX ? dlc_launch_maxpool_bwd(g, dyp, ap, dxp, cnt, ctx->stream)
+                         : mode == DLC_POOL_AVG ? dlc_launch_avgpool_bwd(g, dyp, dxp, cnt, ctx->stream)
+                                                : dlc_launch_global_avgpool_bwd(hw, dyp, dxp, cnt, ctx->stream)));
       continue;
     }
     int failed = 0;

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../kernels/launch.h"
 #include "../../kernels/rnn_cell.h"
 #include "ops/ops.h"
 

@@ -2,7 +2,6 @@
  * then a CPU loop per row over the bodies of kernels/softmax.h, or the CUDA launcher. */
 #include <math.h>
 
-#include "../../kernels/launch.h"
 #include "../../kernels/softmax.h"
 #include "ops/ops.h"
 

@@ -7,7 +7,6 @@
  *   loss   = sum_i loss_i, or for MEAN sum_i loss_i / sum_i w_{t_i} over counted rows. */
 #include <math.h>
 
-#include "../../kernels/launch.h"
 #include "../../kernels/loss.h"
 #include "../../kernels/softmax.h"
 #include "ops/ops.h"
@@ -126,7 +125,7 @@ dlc_status dlc_op_softmax_xent_fwd(dlc_ctx *ctx, const dlc_tensor *logits,
 
   if (dlc_on_cuda(logits)) {
     void *scratch;
-    DLC_TRY(scratch_alloc(ctx, dlc_xent_fwd_scratch_bytes(rows, C), &scratch));
+    DLC_TRY(scratch_alloc(ctx, DLC_CUDA_ONLY(dlc_xent_fwd_scratch_bytes(rows, C), 0), &scratch));
     dlc_status s = DLC_LAUNCH(ctx, op,
                               dlc_launch_xent_fwd(launch_params(labels, &o), logits->data,
                                                   logp->data, row_w->data, loss->data, rows, C,
@@ -183,7 +182,7 @@ dlc_status dlc_op_softmax_xent_bwd(dlc_ctx *ctx, const dlc_tensor *logp,
 
   if (dlc_on_cuda(logp)) {
     void *scratch;
-    DLC_TRY(scratch_alloc(ctx, dlc_xent_bwd_scratch_bytes(rows, C), &scratch));
+    DLC_TRY(scratch_alloc(ctx, DLC_CUDA_ONLY(dlc_xent_bwd_scratch_bytes(rows, C), 0), &scratch));
     dlc_status s = DLC_LAUNCH(ctx, op,
                               dlc_launch_xent_bwd(launch_params(labels, &o), logp->data,
                                                   row_w->data, dloss, dlogits->data, rows, C,

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../kernels/launch.h"
 #include "../../kernels/metrics.h"
 #include "nn/net_internal.h"
 
