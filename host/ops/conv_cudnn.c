@@ -1,6 +1,7 @@
 /* The cuDNN path of a convolution: tensor, filter and convolution descriptors built once
  * per state, algorithms found by timing (cudnnFind*AlgorithmEx on scratch buffers, the
- * workspace capped by the context's limit), AUTO's race against im2col, and the calls.
+ * workspace capped by the context's limit), AUTO's timings against the planner's rival
+ * path, and the calls.
  * Only cuDNN 9 calls (the legacy convolution API, still shipped in cudnn_cnn.h). */
 #include <stdlib.h>
 
@@ -164,40 +165,34 @@ static dlc_status find_algo(dlc_ctx *ctx, dlc_conv2d_state *s, int dir, const sc
   return DLC_OK;
 }
 
-/* One run of direction dir over the scratch buffers, by cuDNN or by im2col. */
-static dlc_status run_once(dlc_ctx *ctx, dlc_conv2d_state *s, int dir, int cudnn, const scratch *b) {
-  dlc_device dev = ctx->device;
+/* One run of direction dir over the scratch buffers, by cuDNN or by the rival path. */
+static dlc_status run_once(dlc_ctx *ctx, dlc_conv2d_state *s, int dir, dlc_conv_rival_fn rival,
+                           const scratch *b) {
   int64_t n = s->batch;
-  if (cudnn) {
-    const float *in0 = dir == DLC_CONV_BWD_DATA ? b->y : b->x;
-    const float *in1 = dir == DLC_CONV_BWD_WEIGHTS ? b->y : b->w;
-    float *out = dir == DLC_CONV_FWD ? b->y : dir == DLC_CONV_BWD_DATA ? b->x : b->w;
-    int ran = 0;
-    DLC_TRY(dlc_conv_cudnn_run(ctx, s, dir, n, in0, in1, out, b->ws, b->ws_bytes, &ran));
-    if (!ran) return DLC_FAIL(ctx, DLC_ERR_CUDNN, "conv2d: the chosen cuDNN algorithm did not fit");
-    return DLC_OK;
-  }
-  if (dir == DLC_CONV_FWD)
-    return dlc_conv_im2col_forward(ctx, s, dev, n, b->x, b->w, b->y, b->ws, b->ws_bytes);
-  if (dir == DLC_CONV_BWD_DATA)
-    return dlc_conv_im2col_backward_data(ctx, s, dev, n, b->y, b->w, b->x, b->ws, b->ws_bytes);
-  return dlc_conv_im2col_backward_weights(ctx, s, dev, n, b->x, b->y, b->w, b->ws, b->ws_bytes);
+  const float *in0 = dir == DLC_CONV_BWD_DATA ? b->y : b->x;
+  const float *in1 = dir == DLC_CONV_BWD_WEIGHTS ? b->y : b->w;
+  float *out = dir == DLC_CONV_FWD ? b->y : dir == DLC_CONV_BWD_DATA ? b->x : b->w;
+  if (rival) return rival(ctx, s, dir, n, in0, in1, out, b->ws, b->ws_bytes);
+  int ran = 0;
+  DLC_TRY(dlc_conv_cudnn_run(ctx, s, dir, n, in0, in1, out, b->ws, b->ws_bytes, &ran));
+  if (!ran) return DLC_FAIL(ctx, DLC_ERR_CUDNN, "conv2d: the chosen cuDNN algorithm did not fit");
+  return DLC_OK;
 }
 
 /* The fastest of three timed runs after one warm-up, in ms, measured with CUDA events on
  * the context's stream. */
-static dlc_status time_path(dlc_ctx *ctx, dlc_conv2d_state *s, int dir, int cudnn,
+static dlc_status time_path(dlc_ctx *ctx, dlc_conv2d_state *s, int dir, dlc_conv_rival_fn rival,
                             const scratch *b, float *ms) {
   cudaStream_t st = ctx->stream;
   cudaEvent_t ev[2] = {NULL, NULL};
   dlc_status r = CUDA_OK(ctx, cudaEventCreate, (&ev[0]));
   if (r == DLC_OK) r = CUDA_OK(ctx, cudaEventCreate, (&ev[1]));
-  if (r == DLC_OK) r = run_once(ctx, s, dir, cudnn, b);
+  if (r == DLC_OK) r = run_once(ctx, s, dir, rival, b);
   *ms = 1e30f;
   for (int k = 0; k < 3 && r == DLC_OK; k++) {
     float t = 0;
     r = CUDA_OK(ctx, cudaEventRecord, (ev[0], st));
-    if (r == DLC_OK) r = run_once(ctx, s, dir, cudnn, b);
+    if (r == DLC_OK) r = run_once(ctx, s, dir, rival, b);
     if (r == DLC_OK) r = CUDA_OK(ctx, cudaEventRecord, (ev[1], st));
     if (r == DLC_OK) r = CUDA_OK(ctx, cudaEventSynchronize, (ev[1]));
     if (r == DLC_OK) r = CUDA_OK(ctx, cudaEventElapsedTime, (&t, ev[0], ev[1]));
@@ -219,19 +214,18 @@ static size_t search_bytes(dlc_ctx *ctx, dlc_conv2d_state *s, size_t limit) {
   return most;
 }
 
-static dlc_status search(dlc_ctx *ctx, dlc_conv2d_state *s, scratch *b, size_t bytes[DLC_CONV_DIRS]) {
+static dlc_status search(dlc_ctx *ctx, dlc_conv2d_state *s, scratch *b, size_t bytes[DLC_CONV_DIRS],
+                         dlc_conv_rival_fn rival, const size_t rival_bytes[DLC_CONV_DIRS]) {
   const dlc_conv2d_params *p = &s->p;
   struct dlc_conv_cudnn *c = s->cudnn;
   size_t limit = dlc_ctx_workspace_limit(ctx);
   int64_t xn = s->batch * p->in_channels * s->height * s->width;
   int64_t yn = s->batch * p->out_channels * s->out_h * s->out_w;
   int64_t wn = p->out_channels * s->group_k;
-  /* The workspace serves cuDNN's search and, for AUTO, the im2col runs it races. */
+  /* The workspace serves cuDNN's search and the rival's runs. */
   b->ws_bytes = search_bytes(ctx, s, limit);
-  for (int d = 0; d < DLC_CONV_DIRS && p->algo == DLC_CONV_AUTO; d++) {
-    size_t im = (size_t)dlc_conv_ws_layout_for(s, d, s->chunk[d]).total * 4;
-    if (im > b->ws_bytes) b->ws_bytes = im;
-  }
+  for (int d = 0; d < DLC_CONV_DIRS && rival; d++)
+    if (rival_bytes[d] > b->ws_bytes) b->ws_bytes = rival_bytes[d];
   DLC_TRY(dlc_device_alloc(ctx, (void **)&b->x, (size_t)xn * 4));
   DLC_TRY(dlc_device_alloc(ctx, (void **)&b->y, (size_t)yn * 4));
   DLC_TRY(dlc_device_alloc(ctx, (void **)&b->w, (size_t)wn * 4));
@@ -262,13 +256,9 @@ static dlc_status search(dlc_ctx *ctx, dlc_conv2d_state *s, scratch *b, size_t b
     if (ctx->opts.allow_tf32) DLC_TRY(CUDNN_OK(ctx, cudnnSetConvolutionMathType, (c->conv[d], f.math)));
     s->use_cudnn[d] = 1;
     c->bytes[d] = f.memory;
-    if (p->algo != DLC_CONV_AUTO) continue;
-    DLC_TRY(time_path(ctx, s, d, 1, b, &s->ms_cudnn[d]));
-    DLC_TRY(time_path(ctx, s, d, 0, b, &s->ms_im2col[d]));
-    if (s->ms_im2col[d] <= s->ms_cudnn[d]) {
-      s->use_cudnn[d] = 0;
-      bytes[d] = 0;
-    }
+    if (!rival) continue;
+    DLC_TRY(time_path(ctx, s, d, NULL, b, &s->ms_cudnn[d]));
+    DLC_TRY(time_path(ctx, s, d, rival, b, &s->ms_im2col[d]));
   }
   /* Reserve what cuDNN reports for the chosen algorithm at the planned batch when that is
    * more than the search measured: dlc_conv_cudnn_run checks that figure, and a smaller
@@ -279,7 +269,8 @@ static dlc_status search(dlc_ctx *ctx, dlc_conv2d_state *s, scratch *b, size_t b
   return DLC_OK;
 }
 
-dlc_status dlc_conv_cudnn_setup(dlc_ctx *ctx, dlc_conv2d_state *s, size_t bytes[DLC_CONV_DIRS]) {
+dlc_status dlc_conv_cudnn_setup(dlc_ctx *ctx, dlc_conv2d_state *s, size_t bytes[DLC_CONV_DIRS],
+                                dlc_conv_rival_fn rival, const size_t rival_bytes[DLC_CONV_DIRS]) {
   for (int d = 0; d < DLC_CONV_DIRS; d++) {
     bytes[d] = 0;
     s->use_cudnn[d] = 0;
@@ -288,7 +279,7 @@ dlc_status dlc_conv_cudnn_setup(dlc_ctx *ctx, dlc_conv2d_state *s, size_t bytes[
     return DLC_FAIL(ctx, DLC_ERR_SHAPE, "conv2d: cuDNN takes int dimensions");
   DLC_TRY(create_descriptors(ctx, s));
   scratch b = {NULL, NULL, NULL, NULL, 0};
-  dlc_status st = search(ctx, s, &b, bytes);
+  dlc_status st = search(ctx, s, &b, bytes, rival, rival_bytes);
   /* The scratch goes back to the cache once the queued work is done with it. */
   dlc_status sync = dlc_cuda_sync(ctx);
   if (st == DLC_OK) st = sync;
@@ -348,8 +339,9 @@ int dlc_conv_cudnn_available(const dlc_ctx *ctx) {
   return 0;
 }
 
-dlc_status dlc_conv_cudnn_setup(dlc_ctx *ctx, dlc_conv2d_state *s, size_t bytes[DLC_CONV_DIRS]) {
-  (void)s;
+dlc_status dlc_conv_cudnn_setup(dlc_ctx *ctx, dlc_conv2d_state *s, size_t bytes[DLC_CONV_DIRS],
+                                dlc_conv_rival_fn rival, const size_t rival_bytes[DLC_CONV_DIRS]) {
+  (void)s; (void)rival; (void)rival_bytes;
   for (int d = 0; d < DLC_CONV_DIRS; d++) bytes[d] = 0;
   return DLC_FAIL(ctx, DLC_ERR_UNSUPPORTED, "conv2d: built without cuDNN");
 }

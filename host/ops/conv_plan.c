@@ -119,6 +119,16 @@ int64_t dlc_conv_chunk_for(const dlc_conv2d_state *s, int dir, int64_t max_image
   return lo;
 }
 
+/* The im2col path as cuDNN's rival in AUTO's race (operands as dlc_conv_cudnn_run's). */
+static dlc_status im2col_rival(dlc_ctx *ctx, const dlc_conv2d_state *s, int dir, int64_t n,
+                               const float *a, const float *b, float *out, float *ws,
+                               size_t ws_bytes) {
+  if (dir == DLC_CONV_FWD) return dlc_conv_im2col_forward(ctx, s, ctx->device, n, a, b, out, ws, ws_bytes);
+  if (dir == DLC_CONV_BWD_DATA)
+    return dlc_conv_im2col_backward_data(ctx, s, ctx->device, n, a, b, out, ws, ws_bytes);
+  return dlc_conv_im2col_backward_weights(ctx, s, ctx->device, n, a, b, out, ws, ws_bytes);
+}
+
 static const char *dir_name[DLC_CONV_DIRS] = {"forward", "backward-data", "backward-weights"};
 
 dlc_status dlc_conv2d_create(dlc_ctx *ctx, const dlc_conv2d_params *p, int64_t batch,
@@ -187,11 +197,23 @@ dlc_status dlc_conv2d_create(dlc_ctx *ctx, const dlc_conv2d_params *p, int64_t b
 
   size_t cudnn_bytes[DLC_CONV_DIRS] = {0, 0, 0};
   if (on_cuda && p->algo != DLC_CONV_IM2COL && dlc_conv_cudnn_available(ctx)) {
-    dlc_status st = dlc_conv_cudnn_setup(ctx, s, cudnn_bytes);
+    /* AUTO: cuDNN times its best algorithm against the im2col path on the same buffers, and
+     * the planner keeps the faster one per direction. */
+    size_t im2col_bytes[DLC_CONV_DIRS];
+    for (int d = 0; d < DLC_CONV_DIRS; d++)
+      im2col_bytes[d] = (size_t)dlc_conv_ws_layout_for(s, d, s->chunk[d]).total * 4;
+    int autotune = p->algo == DLC_CONV_AUTO;
+    dlc_status st = dlc_conv_cudnn_setup(ctx, s, cudnn_bytes, autotune ? im2col_rival : NULL,
+                                         im2col_bytes);
     if (st != DLC_OK) {
       dlc_conv2d_destroy(ctx, s);
       return st;
     }
+    for (int d = 0; d < DLC_CONV_DIRS && autotune; d++)
+      if (s->use_cudnn[d] && s->ms_im2col[d] <= s->ms_cudnn[d]) {
+        s->use_cudnn[d] = 0;
+        cudnn_bytes[d] = 0;
+      }
   }
   /* A direction on cuDNN keeps room for one image of im2col: a call with a smaller batch
    * whose cuDNN workspace would not fit falls back to it. */
