@@ -475,6 +475,10 @@ DLC_API dlc_status dlc_optim_create(dlc_ctx *ctx, const dlc_optim_options *opts,
 DLC_API dlc_status dlc_optim_step(dlc_optim *o, dlc_tensor *params, const dlc_tensor *grads);
 /* The learning rate the next step will use. */
 DLC_API float dlc_optim_lr(const dlc_optim *o);
+/* The schedule's lengths, known once the loader is (dlc_fit sets them): steps per epoch
+ * (the step schedule), total steps (cosine) and linear warm-up steps. */
+DLC_API dlc_status dlc_optim_set_schedule_steps(dlc_optim *o, int64_t steps_per_epoch, int64_t total_steps,
+                                                int64_t warmup_steps);
 DLC_API int64_t dlc_optim_steps(const dlc_optim *o);
 DLC_API dlc_optimizer_kind dlc_optim_kind(const dlc_optim *o);
 /* The state for checkpoints: the step count and up to two state tensors (SGD momentum;
@@ -528,6 +532,75 @@ DLC_API void dlc_class_metrics(const int64_t *confusion, int64_t classes, double
 /* Checks that a data set fits a network: sample shape (same element count: a [1, 28, 28]
  * image feeds a [784] or [28, 28] input) and labels within the output's classes. */
 DLC_API dlc_status dlc_net_check_dataset(dlc_net *net, const dlc_dataset *ds);
+
+/* ---------------------------------------------------------------- the training run */
+
+/* What the run reports after each epoch. */
+typedef struct dlc_fit_epoch {
+  int64_t epoch;           /* from 0 */
+  int epochs;              /* in the whole run */
+  int resumed_mid_epoch;   /* this epoch began at a checkpoint's batch */
+  int regression;          /* [mse]: the stats' mae is the metric, else accuracy */
+  float lr;                /* the learning rate at the epoch's first step */
+  dlc_epoch_stats train;   /* this call's part of the epoch */
+  int have_test;           /* a test loader was given: test holds its figures */
+  dlc_epoch_stats test;
+  /* Classifiers with a test loader: the confusion matrix [classes x classes] (label-major),
+   * each class's recall, precision and F1, and their summary; valid during the callback. */
+  int64_t classes;
+  int have_classes;        /* rows with labels were counted (not for sequence outputs) */
+  int64_t *confusion;
+  double *recall, *precision, *f1;
+  dlc_class_summary summary;
+} dlc_fit_epoch;
+
+typedef struct dlc_fit_options {
+  int epochs;               /* of the whole run (a resumed run continues to this) */
+  float warmup_epochs;      /* the optimizer's linear warm-up, in epochs of the loader */
+  const char *checkpoint;   /* NULL, or saved at each epoch's end and every ... */
+  int64_t checkpoint_every; /* ... this many batches (0: epoch ends only) */
+  const char *resume;       /* NULL, or the checkpoint to continue from, exactly: read its
+                               seed first (dlc_checkpoint_read_info, dlc_ctx_set_seed) and
+                               make the loader after, so the data order is the saved run's */
+  int64_t stop_after;       /* > 0: stop after this many batches (checkpointed) */
+  /* Every few batches, with the epoch's running means (one device sync); may be NULL. */
+  void (*on_progress)(void *user, int64_t epoch, int64_t batch, int64_t nbatches,
+                      const dlc_epoch_stats *so_far);
+  /* After each epoch's evaluation, before its checkpoint; a status other than DLC_OK ends
+   * the run with that status (the callback sets the context's error). May be NULL. */
+  dlc_status (*on_epoch)(void *user, const dlc_fit_epoch *epoch);
+  void *user;
+} dlc_fit_options;
+DLC_API dlc_fit_options dlc_fit_options_default(void);
+
+typedef struct dlc_fit_result {
+  int64_t batches;           /* trained by this call */
+  int64_t batches_per_epoch; /* the training loader's */
+  int64_t epoch, batch;      /* where the run stands: the next batch to train */
+  int stopped;               /* stop_after ended it before its last epoch */
+  int output_failed;         /* the error is a checkpoint that could not be written, or
+                                on_epoch's: what was trained is worth saving elsewhere */
+} dlc_fit_result;
+
+/* The training run: for each epoch from the resume point to o->epochs, train (in pieces
+ * between checkpoints: bit for bit the same as one piece), evaluate on `test` (may be
+ * NULL), call on_epoch, checkpoint. Sets the optimizer's schedule lengths (steps per epoch,
+ * total steps, warm-up) from the loader. A NaN or infinite loss ends it with an error that
+ * names the batch and the learning rate; *r still says how far it got (so a caller can
+ * save what was trained). */
+DLC_API dlc_status dlc_fit(dlc_net *net, dlc_optim *opt, dlc_loader *train, dlc_loader *test,
+                           const dlc_fit_options *o, dlc_fit_result *r);
+
+/* The run's log, one line per epoch: CSV (with a header line) or, for a path ending in
+ * .jsonl, JSON lines (which also hold the recall per class). A resumed run appends
+ * (append = 1); a new one empties the file. Every write is flushed and checked: a full
+ * disk is an error naming the file, and so is a failed close. */
+typedef struct dlc_train_log dlc_train_log;
+DLC_API dlc_status dlc_train_log_open(dlc_ctx *ctx, const char *path, int append, int regression,
+                                      dlc_train_log **out);
+DLC_API dlc_status dlc_train_log_epoch(dlc_train_log *log, const dlc_fit_epoch *epoch);
+/* Closes (a NULL log is nothing to do); the status of the close. */
+DLC_API dlc_status dlc_train_log_close(dlc_train_log *log);
 
 /* ---------------------------------------------------------------- model files */
 

@@ -134,7 +134,7 @@ mkdir -p "$W/full" "$W/ro"
 if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=64k tmpfs "$W/full" 2>/dev/null; then
   mounts+=("$W/full")
   head -c 1M /dev/zero >"$W/full/filler" 2>/dev/null
-  fails "--log on a full disk" "--log $W/full/log.csv: writing failed: No space left on device" 60 "${train[@]}" --log "$W/full/log.csv"
+  fails "--log on a full disk" "$W/full/log.csv: writing failed: No space left on device" 60 "${train[@]}" --log "$W/full/log.csv"
   rm -f "$W/full/filler"
   head -c 60k /dev/zero >"$W/full/filler" 2>/dev/null # room for the log, not for the weights
   (cd "$W" && fails "--save on a full disk keeps the weights" "saved to ./dlcuda-rescued-" 60 "${train[@]}" --save "$W/full/w.safetensors")

@@ -202,19 +202,26 @@ static dlc_ctx *make_ctx(const options *op) {
 }
 
 typedef struct progress {
-  int tty, epoch, epochs;
-  double last;
+  int tty, epochs;
 } progress;
 
-static void show_progress(void *user, int64_t b, int64_t nb, const dlc_epoch_stats *st) {
-  progress *p = user;
+/* What dlc_fit's callbacks print and log. */
+typedef struct epoch_out {
+  const options *op;
+  struct progress *progress;
+  dlc_train_log *log;
+  int log_failed;
+} epoch_out;
+
+static void show_progress(void *user, int64_t epoch, int64_t b, int64_t nb, const dlc_epoch_stats *st) {
+  progress *p = ((epoch_out *)user)->progress;
   if (!p->tty) return;
   int width = 30, done = (int)(width * b / (nb ? nb : 1));
   char bar[64];
   for (int i = 0; i < width; i++) bar[i] = i < done ? '=' : (i == done ? '>' : ' ');
   bar[width] = '\0';
-  fprintf(stderr, "\repoch %d/%d [%s] %lld/%lld  loss %.4f  acc %.4f  %.0f img/s ", p->epoch, p->epochs, bar,
-          (long long)b, (long long)nb, st->loss, st->accuracy, st->samples_per_second);
+  fprintf(stderr, "\repoch %lld/%d [%s] %lld/%lld  loss %.4f  acc %.4f  %.0f img/s ", (long long)epoch + 1, p->epochs,
+          bar, (long long)b, (long long)nb, st->loss, st->accuracy, st->samples_per_second);
   fflush(stderr);
 }
 
@@ -223,35 +230,12 @@ static int ends_with(const char *s, const char *suffix) {
   return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static int is_jsonl(const char *path) { return ends_with(path, ".jsonl"); }
-
-static int save_checkpoint(dlc_ctx *ctx, dlc_net *net, dlc_optim *opt, const char *path, int64_t epoch,
-                           int64_t batch, int64_t per_epoch) {
-  dlc_checkpoint_info info = {epoch, batch, per_epoch, 0, 0, 0};
-  if (dlc_checkpoint_save(net, opt, &info, path) != DLC_OK) return fail(ctx, "checkpoint"), 0;
-  return 1;
-}
 
 /* An output of the run: writable (checked now, not after the last epoch) and this run's
  * alone (an advisory lock another run would be refused). */
 static int claim_output(dlc_ctx *ctx, const char *opt, const char *path, dlc_file_lock **lock) {
   if (dlc_check_output_path(ctx, path) != DLC_OK || dlc_file_lock_acquire(ctx, path, lock) != DLC_OK) {
     fprintf(stderr, "dlcuda: %s %s: %s\n", opt, path, dlc_ctx_error(ctx));
-    return 0;
-  }
-  return 1;
-}
-
-/* One line of the log, written through: a failure (a full disk) names the file. */
-static int log_line(FILE *log, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int log_line(FILE *log, const char *path, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  errno = 0;
-  int r = vfprintf(log, fmt, ap);
-  va_end(ap);
-  if (r < 0 || fflush(log) != 0) {
-    fprintf(stderr, "dlcuda: --log %s: writing failed: %s\n", path, strerror(errno ? errno : EIO));
     return 0;
   }
   return 1;
@@ -306,18 +290,31 @@ static int64_t model_classes(const dlc_net *net) {
   return nd > 0 ? shape[nd - 1] : 0;
 }
 
-/* Per-class recall, balanced accuracy and macro F1 of an evaluation. */
-typedef struct class_eval {
-  int64_t C;
-  int64_t *cm;
-  double *recall;
-  dlc_class_summary sum;
-} class_eval;
-
-static void print_recall(const class_eval *ce, const char *indent) {
+static void print_recall(const double *recall, int64_t C, const char *indent) {
   printf("%srecall per class:", indent);
-  for (int64_t c = 0; c < ce->C; c++) printf(" %.3f", ce->recall[c]);
+  for (int64_t c = 0; c < C; c++) printf(" %.3f", recall[c]);
   printf("\n");
+}
+
+
+static dlc_status print_epoch(void *user, const dlc_fit_epoch *e) {
+  epoch_out *eo = user;
+  const int reg = e->regression;
+  /* Classification reports accuracy; regression ([mse]) the mean absolute error. */
+  const char *mname = reg ? "mae" : "acc";
+  if (!eo->op->quiet) {
+    if (isatty(2)) fprintf(stderr, "\r%100s\r", "");
+    printf("epoch %3lld/%d  train loss %.4f %s %.4f%s", (long long)e->epoch + 1, e->epochs, e->train.loss, mname,
+           reg ? e->train.mae : e->train.accuracy, e->resumed_mid_epoch ? " (resumed mid-epoch)" : "");
+    if (e->have_test) printf(" | test loss %.4f %s %.4f", e->test.loss, mname, reg ? e->test.mae : e->test.accuracy);
+    if (e->have_classes) printf(" bal %.4f F1 %.4f", e->summary.balanced_accuracy, e->summary.macro_f1);
+    printf(" | %.1f s, %.0f img/s, lr %.4g\n", e->train.seconds, e->train.samples_per_second, e->lr);
+    if (e->have_classes && e->classes <= 32) print_recall(e->recall, e->classes, "           test ");
+    fflush(stdout);
+  }
+  dlc_status s = eo->log ? dlc_train_log_epoch(eo->log, e) : DLC_OK;
+  eo->log_failed = s != DLC_OK;
+  return s;
 }
 
 static int cmd_train(const options *in) {
@@ -336,11 +333,9 @@ static int cmd_train(const options *in) {
   dlc_dataset train_ds, test_ds;
   memset(&train_ds, 0, sizeof train_ds);
   memset(&test_ds, 0, sizeof test_ds);
-  FILE *log = NULL;
+  dlc_train_log *log = NULL;
   dlc_file_lock *locks[3] = {NULL, NULL, NULL};
   int rescue = 0; /* an output failed after training began: save the weights elsewhere */
-  class_eval ce;  /* the test set's confusion matrix and recall per class (classifiers) */
-  memset(&ce, 0, sizeof ce);
   int64_t trained = 0;
   dlc_train_config cfg;
   dlc_checkpoint_info resume;
@@ -420,12 +415,6 @@ static int cmd_train(const options *in) {
   }
   /* Imbalance: subsampling the training set, then class weights from what remains. */
   int64_t C = regression ? 0 : model_classes(net);
-  ce.C = C;
-  if (C > 0) {
-    ce.cm = calloc((size_t)(C * C), sizeof *ce.cm);
-    ce.recall = calloc((size_t)C, sizeof *ce.recall);
-    if (!ce.cm || !ce.recall) { fprintf(stderr, "dlcuda: out of memory\n"); goto out; }
-  }
   if (op.subsample) {
     float *keep = malloc(sizeof(float) * (size_t)(C > 0 ? C : 1));
     int64_t before = train_ds.count;
@@ -474,144 +463,50 @@ static int cmd_train(const options *in) {
   tl.crop_pad = 0;
   tl.rotate = tl.erase = tl.brightness = tl.contrast = 0;
   if (have_test && dlc_loader_create(ctx, &test_ds, &tl, &test_l) != DLC_OK) { fail(ctx, "loader"); goto out; }
-  int64_t per_epoch = dlc_loader_batches(train_l);
-  cfg.optim.steps_per_epoch = per_epoch;
-  cfg.optim.total_steps = per_epoch * cfg.epochs;
-  cfg.optim.warmup_steps = (int64_t)(cfg.warmup_epochs * (float)per_epoch);
   if (dlc_optim_create(ctx, &cfg.optim, dlc_net_param_count(net) > 0 ? dlc_net_params(net)->numel : 0, &opt) != DLC_OK) {
     fail(ctx, "optimizer");
     goto out;
   }
-  if (op.resume) {
-    if (dlc_checkpoint_load(net, opt, op.resume, &resume) != DLC_OK) { fail(ctx, "resume"); goto out; }
-    if (resume.batches_per_epoch && resume.batches_per_epoch != per_epoch) {
-      fprintf(stderr, "dlcuda: %s was made with %lld batches per epoch, this run has %lld: resume with the same "
-              "model, data, --batch and --steps\n", op.resume, (long long)resume.batches_per_epoch, (long long)per_epoch);
-      goto out;
-    }
-    if (!op.quiet)
-      printf("resuming %s: epoch %lld, batch %lld of %lld, step %lld\n", op.resume, (long long)resume.epoch + 1,
-             (long long)resume.batch, (long long)per_epoch, (long long)resume.step);
-  }
+  if (op.resume && !op.quiet)
+    printf("resuming %s: epoch %lld, batch %lld of %lld, step %lld\n", op.resume, (long long)resume.epoch + 1,
+           (long long)resume.batch, (long long)dlc_loader_batches(train_l), (long long)resume.step);
   if (op.stop_after && !op.checkpoint)
     fprintf(stderr, "dlcuda: --stop-after without --checkpoint: the run cannot be resumed\n");
-  if (op.log) {
-    /* A resumed run appends to its log; a new one empties it (only now: it is locked). */
-    log = fopen(op.log, "a");
-    struct stat lst;
-    if (!log || (!op.resume && ftruncate(fileno(log), 0) != 0) || fstat(fileno(log), &lst) != 0) {
-      fprintf(stderr, "dlcuda: --log %s: %s\n", op.log, strerror(errno));
-      goto out;
-    }
-    if (!is_jsonl(op.log) && lst.st_size == 0 &&
-        !log_line(log, op.log, regression ? "epoch,train_loss,train_mae,test_loss,test_mae,seconds,images_per_second,lr\n"
-                                          : "epoch,train_loss,train_accuracy,test_loss,test_accuracy,test_balanced_accuracy,"
-                                            "test_macro_f1,seconds,images_per_second,lr\n"))
-      goto out;
+  if (op.log && dlc_train_log_open(ctx, op.log, op.resume != NULL, regression, &log) != DLC_OK) {
+    fail(ctx, "--log");
+    goto out;
   }
-  progress pr = {isatty(2) && !op.quiet, 0, cfg.epochs, 0};
-  int64_t every = op.checkpoint ? op.checkpoint_every : 0;
-  for (int64_t e = resume.epoch; e < cfg.epochs; e++) {
-    dlc_epoch_stats tr, te;
-    memset(&tr, 0, sizeof tr);
-    memset(&te, 0, sizeof te);
-    pr.epoch = (int)e + 1;
-    float lr = dlc_optim_lr(opt);
-    int64_t b = e == resume.epoch ? resume.batch : 0, first = b;
-    double loss = 0, correct = 0;
-    int stopping = 0;
-    /* In pieces between checkpoints: the same training as one piece, bit for bit. */
-    while (b < per_epoch && !stopping) {
-      int64_t n = per_epoch - b;
-      if (every > 0 && (b / every + 1) * every - b < n) n = (b / every + 1) * every - b;
-      if (op.stop_after > 0 && op.stop_after - trained < n) n = op.stop_after - trained;
-      dlc_epoch_stats st;
-      if (dlc_train_batches(net, opt, train_l, e, b, n, show_progress, &pr, &st) != DLC_OK) {
-        if (pr.tty) fprintf(stderr, "\n");
-        fail(ctx, "training");
-        goto out;
-      }
-      loss += st.loss * (double)st.samples;
-      correct += (regression ? st.mae : st.accuracy) * (double)st.samples;
-      tr.samples += st.samples;
-      tr.seconds += st.seconds;
-      b += n;
-      trained += n;
-      stopping = op.stop_after > 0 && trained >= op.stop_after && b < per_epoch;
-      if (b < per_epoch && op.checkpoint && (stopping || (every > 0 && b % every == 0)) &&
-          !save_checkpoint(ctx, net, opt, op.checkpoint, e, b, per_epoch)) {
-        rescue = 1;
-        goto out;
-      }
-    }
-    if (pr.tty) fprintf(stderr, "\r%100s\r", "");
-    if (stopping) {
-      printf("stopped after %lld batches, at batch %lld of %lld in epoch %lld%s%s\n", (long long)trained,
-             (long long)b, (long long)per_epoch, (long long)e + 1, op.checkpoint ? "; resume with --resume " : "",
-             op.checkpoint ? op.checkpoint : "");
-      break;
-    }
-    tr.loss = tr.samples ? loss / (double)tr.samples : 0;
-    double tr_metric = tr.samples ? correct / (double)tr.samples : 0;
-    tr.accuracy = regression ? 0 : tr_metric;
-    tr.mae = regression ? tr_metric : 0;
-    tr.samples_per_second = tr.seconds > 0 ? (double)tr.samples / tr.seconds : 0;
-    if (test_l && (C > 0 ? dlc_evaluate_confusion(net, test_l, &te, ce.cm, C) : dlc_evaluate(net, test_l, &te)) != DLC_OK) {
-      fail(ctx, "evaluation");
-      goto out;
-    }
-    if (test_l && C > 0) dlc_class_metrics(ce.cm, C, ce.recall, NULL, NULL, &ce.sum);
-    int have_classes = test_l && C > 0 && ce.sum.classes_present > 0; /* rows with labels were counted */
-    /* Classification reports accuracy; regression ([mse]) the mean absolute error. */
-    double te_metric = regression ? te.mae : te.accuracy;
-    const char *mname = regression ? "mae" : "acc";
-    if (!op.quiet) {
-      printf("epoch %3lld/%d  train loss %.4f %s %.4f%s", (long long)e + 1, cfg.epochs, tr.loss, mname, tr_metric,
-             first ? " (resumed mid-epoch)" : "");
-      if (test_l) printf(" | test loss %.4f %s %.4f", te.loss, mname, te_metric);
-      if (have_classes) printf(" bal %.4f F1 %.4f", ce.sum.balanced_accuracy, ce.sum.macro_f1);
-      printf(" | %.1f s, %.0f img/s, lr %.4g\n", tr.seconds, tr.samples_per_second, lr);
-      if (have_classes && C <= 32) print_recall(&ce, "           test ");
-      fflush(stdout);
-    }
-    if (log) {
-      int ok;
-      if (is_jsonl(op.log)) {
-        /* Classification adds the test set's balanced accuracy, macro F1 and recall per class. */
-        char extra[8192] = "";
-        if (C > 0) {
-          int at = snprintf(extra, sizeof extra, ",\"test_balanced_accuracy\":%.6f,\"test_macro_f1\":%.6f,\"test_recall\":[",
-                            ce.sum.balanced_accuracy, ce.sum.macro_f1);
-          for (int64_t c = 0; c < C && at < (int)sizeof extra - 16; c++)
-            at += snprintf(extra + at, sizeof extra - (size_t)at, c ? ",%.6f" : "%.6f", ce.recall[c]);
-          snprintf(extra + at, sizeof extra - (size_t)at, "]");
-        }
-        ok = log_line(log, op.log,
-                "{\"epoch\":%lld,\"train_loss\":%.6f,\"train_%s\":%.6f,\"test_loss\":%.6f,"
-                "\"test_%s\":%.6f%s,\"seconds\":%.3f,\"images_per_second\":%.1f,\"lr\":%.6g}\n",
-                (long long)e + 1, tr.loss, regression ? "mae" : "accuracy", tr_metric, te.loss,
-                regression ? "mae" : "accuracy", te_metric, extra, tr.seconds, tr.samples_per_second, lr);
-      } else if (regression)
-        ok = log_line(log, op.log, "%lld,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g\n", (long long)e + 1, tr.loss, tr_metric,
-                      te.loss, te_metric, tr.seconds, tr.samples_per_second, lr);
-      else
-        ok = log_line(log, op.log, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g\n", (long long)e + 1, tr.loss,
-                      tr_metric, te.loss, te_metric, ce.sum.balanced_accuracy, ce.sum.macro_f1, tr.seconds,
-                      tr.samples_per_second, lr);
-      if (!ok) {
-        rescue = 1;
-        goto out;
-      }
-    }
-    if (op.checkpoint && !save_checkpoint(ctx, net, opt, op.checkpoint, e + 1, 0, per_epoch)) {
-      rescue = 1;
-      goto out;
-    }
-    if (op.stop_after > 0 && trained >= op.stop_after && e + 1 < cfg.epochs) {
-      printf("stopped after %lld batches, at the end of epoch %lld%s%s\n", (long long)trained, (long long)e + 1,
+  progress pr = {isatty(2) && !op.quiet, cfg.epochs};
+  epoch_out eo = {&op, NULL, log, 0};
+  dlc_fit_options fo = dlc_fit_options_default();
+  fo.epochs = cfg.epochs;
+  fo.warmup_epochs = cfg.warmup_epochs;
+  fo.checkpoint = op.checkpoint;
+  fo.checkpoint_every = op.checkpoint_every;
+  fo.resume = op.resume;
+  fo.stop_after = op.stop_after;
+  fo.on_progress = show_progress;
+  fo.on_epoch = print_epoch;
+  eo.progress = &pr;
+  fo.user = &eo;
+  dlc_fit_result fr;
+  dlc_status fs = dlc_fit(net, opt, train_l, test_l, &fo, &fr);
+  trained = fr.batches;
+  if (pr.tty) fprintf(stderr, "\r%100s\r", "");
+  if (fs != DLC_OK) {
+    /* A failed output (log, checkpoint) after training began: the weights go elsewhere. */
+    rescue = fr.output_failed;
+    fail(ctx, eo.log_failed ? "--log" : fr.output_failed ? "--checkpoint" : "training");
+    goto out;
+  }
+  if (fr.stopped) {
+    if (fr.batch > 0)
+      printf("stopped after %lld batches, at batch %lld of %lld in epoch %lld%s%s\n", (long long)fr.batches,
+             (long long)fr.batch, (long long)fr.batches_per_epoch, (long long)fr.epoch + 1,
              op.checkpoint ? "; resume with --resume " : "", op.checkpoint ? op.checkpoint : "");
-      break;
-    }
+    else
+      printf("stopped after %lld batches, at the end of epoch %lld%s%s\n", (long long)fr.batches, (long long)fr.epoch,
+             op.checkpoint ? "; resume with --resume " : "", op.checkpoint ? op.checkpoint : "");
   }
   if (op.save) {
     if (dlc_net_save_weights(net, op.save) != DLC_OK) {
@@ -623,13 +518,8 @@ static int cmd_train(const options *in) {
   }
   rc = 0;
 out:
-  if (log && fclose(log) != 0 && rc == 0) {
-    fprintf(stderr, "dlcuda: --log %s: closing failed: %s\n", op.log, strerror(errno));
-    rc = 1;
-  }
+  if (dlc_train_log_close(log) != DLC_OK && rc == 0) rc = fail(ctx, "--log");
   if (rescue && trained > 0) rescue_weights(ctx, net);
-  free(ce.cm);
-  free(ce.recall);
   for (int i = 0; i < 3; i++) dlc_file_lock_release(locks[i]);
   dlc_loader_destroy(train_l);
   dlc_loader_destroy(test_l);

@@ -27,6 +27,18 @@ dlc_optim_options dlc_optim_options_default(void) {
   return o;
 }
 
+dlc_status dlc_optim_set_schedule_steps(dlc_optim *opt, int64_t steps_per_epoch, int64_t total_steps,
+                                        int64_t warmup_steps) {
+  if (!opt) return DLC_ERR_INVALID_ARG;
+  if (steps_per_epoch < 0 || total_steps < 0 || warmup_steps < 0)
+    return DLC_FAIL(opt->ctx, DLC_ERR_INVALID_ARG, "optimizer schedule: negative length (%lld, %lld, %lld steps)",
+                    (long long)steps_per_epoch, (long long)total_steps, (long long)warmup_steps);
+  opt->o.steps_per_epoch = steps_per_epoch;
+  opt->o.total_steps = total_steps;
+  opt->o.warmup_steps = warmup_steps;
+  return DLC_OK;
+}
+
 float dlc_optim_lr(const dlc_optim *opt) {
   if (!opt) return 0.f;
   const dlc_optim_options *o = &opt->o;
