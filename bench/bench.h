@@ -48,4 +48,11 @@ int bench_validate(bench *b, const char *what, const float *ref, const float *go
 void bench_report(bench *b, const char *op, const char *shape, double ms, double bytes,
                   double flops, const char *peer, double peer_ms);
 
+/* Returns a failed status from the enclosing function (which returns dlc_status). */
+#define BENCH_TRY(expr)             \
+  do {                              \
+    dlc_status bench_s_ = (expr);   \
+    if (bench_s_ != DLC_OK) return bench_s_; \
+  } while (0)
+
 #endif

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "bench.h"
-#include "ops/ops.h"
+#include "dlcuda_ops.h"
 
 #ifdef DLC_HAVE_CUDNN
 #include <cudnn.h>

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "bench.h"
-#include "ops/ops.h"
+#include "dlcuda_ops.h"
 
 #ifdef DLC_HAVE_CUDNN
 #include <cudnn.h>
@@ -104,8 +104,10 @@ static void bench_conv_cfg(bench *b, const conv_cfg *cf) {
     b->failures++;
     return;
   }
+  dlc_conv2d_info hi;
+  dlc_conv2d_get_info(hs, &hi);
   int64_t xs[4] = {n, cf->c, cf->h, cf->w}, ws4[4] = {cf->o, cf->c / cf->g, cf->k, cf->k};
-  int64_t ys[4] = {n, cf->o, hs->out_h, hs->out_w};
+  int64_t ys[4] = {n, cf->o, hi.out_h, hi.out_w};
   dlc_tensor x, w, y, dy, dx, dw, hx, hw, hy, hdy, hdx, hdw;
   if (!alloc2(b, &x, &hx, 4, xs) || !alloc2(b, &w, &hw, 4, ws4) || !alloc2(b, &y, &hy, 4, ys) ||
       !alloc2(b, &dy, &hdy, 4, ys) || !alloc2(b, &dx, &hdx, 4, xs) || !alloc2(b, &dw, &hdw, 4, ws4)) {
@@ -138,7 +140,7 @@ static void bench_conv_cfg(bench *b, const conv_cfg *cf) {
   char shape[96];
   snprintf(shape, sizeof shape, "[%lld,%lld,%lld,%lld]->%lld", (long long)n, (long long)cf->c,
            (long long)cf->h, (long long)cf->w, (long long)cf->o);
-  double flops = 2.0 * (double)n * (double)cf->o * (double)(hs->out_h * hs->out_w) *
+  double flops = 2.0 * (double)n * (double)cf->o * (double)(hi.out_h * hi.out_w) *
                  (double)(cf->c / cf->g) * (double)(cf->k * cf->k);
   /* Minimal traffic of each direction: its two inputs and its output. */
   double bytes[3] = {(double)(x.nbytes + w.nbytes + y.nbytes), (double)(dy.nbytes + w.nbytes + 2 * dx.nbytes),
@@ -161,18 +163,21 @@ static void bench_conv_cfg(bench *b, const conv_cfg *cf) {
       memset(&ws, 0, sizeof ws);
       if (wn) dlc_tensor_alloc(b->ctx, &ws, DLC_F32, 1, &wn, dlc_ctx_device(b->ctx));
       conv_job j = {b, s, 0, &x, &w, &y, &dy, &dx, &dw, wn ? &ws : NULL};
+      dlc_conv2d_info si;
+      dlc_conv2d_get_info(s, &si);
       char tag[160];
       snprintf(tag, sizeof tag, "%s %s%s", cf->name, path ? "cudnn" : "im2col", tf32 ? " tf32" : "");
       if (path)
         printf("# %s: cuDNN for fwd/bwd-data/bwd-weights: %d/%d/%d (else im2col), workspace %zu bytes\n",
-               tag, s->use_cudnn[0], s->use_cudnn[1], s->use_cudnn[2], dlc_conv2d_workspace_bytes(s));
+               tag, si.use_cudnn[0], si.use_cudnn[1], si.use_cudnn[2], si.workspace_bytes);
       validate_conv(b, &j, tag, ref, got, tf32);
       for (int d = 0; d < DLC_CONV_DIRS; d++) {
         j.dir = d;
         ms[path][d] = bench_time_ms(b, run_conv, &j);
       }
       if (path) {
-        const int64_t *fb = s->cudnn_fallbacks;
+        dlc_conv2d_get_info(s, &si); /* the fallbacks counted while timing */
+        const int64_t *fb = si.cudnn_fallbacks;
         printf("# %s: cuDNN calls that fell back to im2col (workspace): %lld/%lld/%lld\n", tag,
                (long long)fb[0], (long long)fb[1], (long long)fb[2]);
         if (fb[0] + fb[1] + fb[2] > 0) {

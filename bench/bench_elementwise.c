@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "bench.h"
-#include "ops/ops.h"
+#include "dlcuda_ops.h"
 
 #ifdef DLC_HAVE_CUDA
 #include <cublas_v2.h>

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "bench.h"
-#include "ops/ops.h"
+#include "dlcuda_ops.h"
 
 #ifdef DLC_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -50,22 +50,22 @@ static dlc_status alloc_case(bench *b, dlc_ctx *ctx, rnn_case *c) {
   int64_t np = dlc_rnn_param_numel(c->s), seq[3] = {c->T, c->N, c->F}, out[3] = {c->T, c->N, c->H},
           st[3] = {1, c->N, c->H};
   size_t wb = 0, rb = 0;
-  DLC_TRY(dlc_rnn_workspace_bytes(ctx, c->s, c->T, c->N, 1, &wb));
-  DLC_TRY(dlc_rnn_reserve_bytes(ctx, c->s, c->T, c->N, &rb));
+  BENCH_TRY(dlc_rnn_workspace_bytes(ctx, c->s, c->T, c->N, 1, &wb));
+  BENCH_TRY(dlc_rnn_reserve_bytes(ctx, c->s, c->T, c->N, &rb));
   int64_t wn = (int64_t)(wb / 4), rn = (int64_t)(rb / 4);
   (void)b;
-  DLC_TRY(dlc_tensor_alloc(ctx, &c->params, DLC_F32, 1, &np, d));
-  DLC_TRY(dlc_tensor_alloc(ctx, &c->grads, DLC_F32, 1, &np, d));
-  DLC_TRY(dlc_tensor_alloc(ctx, &c->x, DLC_F32, 3, seq, d));
-  DLC_TRY(dlc_tensor_alloc(ctx, &c->dx, DLC_F32, 3, seq, d));
-  DLC_TRY(dlc_tensor_alloc(ctx, &c->y, DLC_F32, 3, out, d));
-  DLC_TRY(dlc_tensor_alloc(ctx, &c->dy, DLC_F32, 3, out, d));
+  BENCH_TRY(dlc_tensor_alloc(ctx, &c->params, DLC_F32, 1, &np, d));
+  BENCH_TRY(dlc_tensor_alloc(ctx, &c->grads, DLC_F32, 1, &np, d));
+  BENCH_TRY(dlc_tensor_alloc(ctx, &c->x, DLC_F32, 3, seq, d));
+  BENCH_TRY(dlc_tensor_alloc(ctx, &c->dx, DLC_F32, 3, seq, d));
+  BENCH_TRY(dlc_tensor_alloc(ctx, &c->y, DLC_F32, 3, out, d));
+  BENCH_TRY(dlc_tensor_alloc(ctx, &c->dy, DLC_F32, 3, out, d));
   dlc_tensor *states[8] = {&c->h0, &c->hT, &c->dhT, &c->dh0, &c->c0, &c->cT, &c->dcT, &c->dc0};
-  for (int k = 0; k < (lstm ? 8 : 4); k++) DLC_TRY(dlc_tensor_alloc(ctx, states[k], DLC_F32, 3, st, d));
-  DLC_TRY(dlc_tensor_alloc(ctx, &c->ws, DLC_F32, 1, &wn, d));
-  DLC_TRY(dlc_tensor_alloc(ctx, &c->res, DLC_F32, 1, &rn, d));
-  DLC_TRY(dlc_rnn_param_views(ctx, c->s, c->params.data, d, c->pv));
-  DLC_TRY(dlc_rnn_param_views(ctx, c->s, c->grads.data, d, c->gv));
+  for (int k = 0; k < (lstm ? 8 : 4); k++) BENCH_TRY(dlc_tensor_alloc(ctx, states[k], DLC_F32, 3, st, d));
+  BENCH_TRY(dlc_tensor_alloc(ctx, &c->ws, DLC_F32, 1, &wn, d));
+  BENCH_TRY(dlc_tensor_alloc(ctx, &c->res, DLC_F32, 1, &rn, d));
+  BENCH_TRY(dlc_rnn_param_views(ctx, c->s, c->params.data, d, c->pv));
+  BENCH_TRY(dlc_rnn_param_views(ctx, c->s, c->grads.data, d, c->gv));
   return DLC_OK;
 }
 
@@ -76,7 +76,7 @@ static void free_case(dlc_ctx *ctx, rnn_case *c) {
 #define OPT(t) ((t).data ? &(t) : NULL)
 
 static dlc_status run_ours_on(dlc_ctx *ctx, rnn_case *c) {
-  DLC_TRY(dlc_op_rnn_fwd(ctx, c->s, c->pv, &c->x, &c->h0, OPT(c->c0), &c->y, &c->hT, OPT(c->cT),
+  BENCH_TRY(dlc_op_rnn_fwd(ctx, c->s, c->pv, &c->x, &c->h0, OPT(c->c0), &c->y, &c->hT, OPT(c->cT),
                          &c->ws, &c->res, 1));
   if (!c->backward) return DLC_OK;
   return dlc_op_rnn_bwd(ctx, c->s, c->pv, &c->x, &c->h0, OPT(c->c0), &c->dy, &c->dhT, OPT(c->dcT),

@@ -1,5 +1,6 @@
-/* 2-D convolution, NCHW input and OIHW weights as in PyTorch's nn.Conv2d, forward and
- * backward, by im2col + GEMM or through cuDNN.
+/* 2-D convolution inside the library (the public part: dlcuda_ops.h), NCHW input and
+ * OIHW weights as in PyTorch's nn.Conv2d, forward and backward, by im2col + GEMM or
+ * through cuDNN.
  *
  * A layer builds a dlc_conv2d_state once (shapes, parameters, the batch chunking under the
  * context's workspace limit, and on a GPU the cuDNN descriptors and algorithms), allocates
@@ -22,29 +23,12 @@
 
 #include "../../kernels/im2col.h"
 #include "core/internal.h"
-
-typedef struct dlc_conv2d_params {
-  int64_t in_channels, out_channels;
-  int64_t kernel_h, kernel_w;
-  int64_t stride_h, stride_w;     /* >= 1 */
-  int64_t pad_h, pad_w;           /* >= 0, zeros on both sides */
-  int64_t dilation_h, dilation_w; /* >= 1 */
-  int64_t groups;                 /* divides both channel counts; = in_channels: depthwise */
-  dlc_conv_algo algo;
-  /* cuDNN: also consider its algorithms that are not deterministic (atomics); off by
-   * default, since the im2col path and the reductions here are deterministic. */
-  int cudnn_nondeterministic;
-} dlc_conv2d_params;
-
-/* Stride 1, no padding, dilation 1, one group, AUTO. */
-dlc_conv2d_params dlc_conv2d_params_make(int64_t in_channels, int64_t out_channels,
-                                         int64_t kernel_h, int64_t kernel_w);
-
-enum { DLC_CONV_FWD = 0, DLC_CONV_BWD_DATA = 1, DLC_CONV_BWD_WEIGHTS = 2, DLC_CONV_DIRS = 3 };
+#include "dlcuda_ops.h"
 
 struct dlc_conv_cudnn; /* conv_cudnn.c: descriptors and chosen algorithms */
 
-typedef struct dlc_conv2d_state {
+/* The state behind dlc_conv2d_state (dlcuda_ops.h: opaque to programs). */
+struct dlc_conv2d_state {
   dlc_conv2d_params p;
   int64_t batch, height, width; /* input [batch, C, H, W]; calls may pass fewer images */
   int64_t out_h, out_w;
@@ -59,37 +43,12 @@ typedef struct dlc_conv2d_state {
   float ms_im2col[DLC_CONV_DIRS], ms_cudnn[DLC_CONV_DIRS]; /* AUTO's timings, else 0 */
   size_t workspace_bytes;
   struct dlc_conv_cudnn *cudnn; /* NULL unless a direction may use cuDNN */
-} dlc_conv2d_state;
+};
 
 /* Output size of one spatial dimension, with a clear DLC_ERR_SHAPE when the kernel does
  * not fit the padded input or a value is out of range. `what` names it ("height"). */
 dlc_status dlc_conv_out_size(dlc_ctx *ctx, const char *what, int64_t in, int64_t kernel,
                              int64_t stride, int64_t pad, int64_t dilation, int64_t *out);
-
-/* Validates p against an input [batch, C, height, width] and builds the state for the
- * context's device. On a GPU with cuDNN and algo CUDNN or AUTO this searches cuDNN's
- * algorithms (and for AUTO times both paths) on scratch buffers, synchronising: do it
- * when the network is built. The cuDNN math is exact fp32 (CUDNN_FMA_MATH) unless the
- * context allows TF32 at this point. On failure *out is NULL. */
-dlc_status dlc_conv2d_create(dlc_ctx *ctx, const dlc_conv2d_params *p, int64_t batch,
-                             int64_t height, int64_t width, dlc_conv2d_state **out);
-void dlc_conv2d_destroy(dlc_ctx *ctx, dlc_conv2d_state *s);
-/* Scratch that forward and backward need, at most the context's workspace limit (0 is
- * possible: then the workspace tensor may be NULL). */
-size_t dlc_conv2d_workspace_bytes(const dlc_conv2d_state *s);
-
-/* y [n, O, OH, OW] = conv(x [n, C, H, W], w [O, C/G, KH, KW]) + b [O]; n <= batch; b may
- * be NULL. ws: any tensor on the operands' device of at least workspace_bytes. */
-dlc_status dlc_conv2d_forward(dlc_ctx *ctx, dlc_conv2d_state *s, const dlc_tensor *x,
-                              const dlc_tensor *w, const dlc_tensor *b, dlc_tensor *y,
-                              dlc_tensor *ws);
-/* dx += dL/dx from dy. */
-dlc_status dlc_conv2d_backward_data(dlc_ctx *ctx, dlc_conv2d_state *s, const dlc_tensor *dy,
-                                    const dlc_tensor *w, dlc_tensor *dx, dlc_tensor *ws);
-/* dw += dL/dw, and db += sum of dy over images and pixels when db is not NULL. */
-dlc_status dlc_conv2d_backward_weights(dlc_ctx *ctx, dlc_conv2d_state *s, const dlc_tensor *x,
-                                       const dlc_tensor *dy, dlc_tensor *dw, dlc_tensor *db,
-                                       dlc_tensor *ws);
 
 /* ---- inside the library: planning, the im2col path on raw pointers, building blocks */
 

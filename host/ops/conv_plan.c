@@ -237,3 +237,19 @@ void dlc_conv2d_destroy(dlc_ctx *ctx, dlc_conv2d_state *s) {
 }
 
 size_t dlc_conv2d_workspace_bytes(const dlc_conv2d_state *s) { return s ? s->workspace_bytes : 0; }
+
+dlc_status dlc_conv2d_get_info(const dlc_conv2d_state *s, dlc_conv2d_info *out) {
+  if (!s || !out) return DLC_ERR_INVALID_ARG;
+  memset(out, 0, sizeof *out);
+  out->out_h = s->out_h;
+  out->out_w = s->out_w;
+  out->workspace_bytes = s->workspace_bytes;
+  for (int d = 0; d < DLC_CONV_DIRS; d++) {
+    out->chunk[d] = s->chunk[d];
+    out->use_cudnn[d] = s->use_cudnn[d];
+    out->cudnn_fallbacks[d] = s->cudnn_fallbacks[d];
+    out->ms_im2col[d] = s->ms_im2col[d];
+    out->ms_cudnn[d] = s->ms_cudnn[d];
+  }
+  return DLC_OK;
+}

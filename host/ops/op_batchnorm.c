@@ -40,6 +40,8 @@ static dlc_status check_scratch(dlc_ctx *ctx, const dlc_tensor *scratch, const d
   return DLC_OK;
 }
 
+int64_t dlc_op_batchnorm_scratch_floats(int64_t C) { return C > 0 ? dlc_bn_scratch_floats(C) : 0; }
+
 dlc_status dlc_op_batchnorm_fwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_tensor *gamma,
                                 const dlc_tensor *beta, dlc_tensor *run_mean, dlc_tensor *run_var,
                                 float momentum, float eps, int train, dlc_tensor *save_mean,

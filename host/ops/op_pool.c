@@ -82,11 +82,16 @@ dlc_status dlc_pool2d_init(dlc_ctx *ctx, dlc_pool2d_state *s, const dlc_pool2d_p
   s->width = width;
   s->out_h = oh;
   s->out_w = ow;
-  dlc_pool_geom g = {(int)height, (int)width, (int)oh, (int)ow, (int)p->kernel_h,
+  return DLC_OK;
+}
+
+/* The kernels' geometry of a state dlc_pool2d_init filled (its sizes fit in int there). */
+static dlc_pool_geom geom_of(const dlc_pool2d_state *s) {
+  const dlc_pool2d_params *p = &s->p;
+  dlc_pool_geom g = {(int)s->height, (int)s->width, (int)s->out_h, (int)s->out_w, (int)p->kernel_h,
                      (int)p->kernel_w, (int)p->stride_h, (int)p->stride_w, (int)p->pad_h,
                      (int)p->pad_w, p->count_include_pad != 0};
-  s->geom = g;
-  return DLC_OK;
+  return g;
 }
 
 static dlc_status check_nchw(dlc_ctx *ctx, const dlc_tensor *t, const char *what, dlc_dtype dt,
@@ -158,7 +163,7 @@ dlc_status dlc_pool2d_forward(dlc_ctx *ctx, const dlc_pool2d_state *s, const dlc
     const float *xp = (const float *)x->data + p0 * in_plane;
     float *yp = (float *)y->data + p0 * out_plane;
     int32_t *ap = max ? (int32_t *)argmax->data + p0 * out_plane : NULL;
-    dlc_pool_geom g = s->geom;
+    dlc_pool_geom g = geom_of(s);
     if (on_cuda) {
       DLC_TRY(max ? DLC_LAUNCH(ctx, "maxpool_fwd", dlc_launch_maxpool_fwd(g, xp, yp, ap, cnt, ctx->stream))
                   : DLC_LAUNCH(ctx, "avgpool_fwd", dlc_launch_avgpool_fwd(g, xp, yp, cnt, ctx->stream)));
@@ -207,7 +212,7 @@ dlc_status dlc_pool2d_backward(dlc_ctx *ctx, const dlc_pool2d_state *s, const dl
     const float *dyp = (const float *)dy->data + p0 * out_plane;
     const int32_t *ap = mode == DLC_POOL_MAX ? (const int32_t *)argmax->data + p0 * out_plane : NULL;
     float *dxp = (float *)dx->data + p0 * in_plane;
-    dlc_pool_geom g = s->geom;
+    dlc_pool_geom g = geom_of(s);
     int hw = (int)in_plane;
     if (on_cuda) {
       DLC_TRY(DLC_LAUNCH(ctx, bwd_kernel[mode],
