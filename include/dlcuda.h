@@ -440,12 +440,24 @@ DLC_API dlc_status dlc_net_tensor(dlc_net *net, int k, char *name, size_t len, d
 
 /* ---------------------------------------------------------------- optimizers */
 
-typedef enum dlc_optimizer_kind { DLC_OPT_SGD = 0, DLC_OPT_ADAM = 1, DLC_OPT_ADAMW = 2 } dlc_optimizer_kind;
+typedef enum dlc_optimizer_kind { DLC_OPT_SGD = 0, DLC_OPT_ADAM = 1, DLC_OPT_ADAMW = 2, DLC_OPT_COUNT } dlc_optimizer_kind;
 typedef enum dlc_lr_schedule {
   DLC_LR_CONSTANT = 0,
   DLC_LR_STEP,   /* lr * gamma^(epoch / step_epochs) */
-  DLC_LR_COSINE  /* from lr down to min_lr over total_steps (after warm-up) */
+  DLC_LR_COSINE, /* from lr down to min_lr over total_steps (after warm-up) */
+  DLC_LR_SCHEDULE_COUNT
 } dlc_lr_schedule;
+
+/* Names, one table per kind, spelled as model files and the command spell them:
+ * optimizers "sgd", "adam", "adamw"; schedules "constant", "step", "cosine"; activations
+ * "none", "tanh", "sigmoid", "relu", "leaky_relu". _name gives NULL for a value out of
+ * range; _from_name gives DLC_ERR_INVALID_ARG for an unknown name (*out unchanged). */
+DLC_API const char *dlc_optimizer_name(dlc_optimizer_kind k);
+DLC_API dlc_status dlc_optimizer_from_name(const char *name, dlc_optimizer_kind *out);
+DLC_API const char *dlc_lr_schedule_name(dlc_lr_schedule s);
+DLC_API dlc_status dlc_lr_schedule_from_name(const char *name, dlc_lr_schedule *out);
+DLC_API const char *dlc_act_name(dlc_act a);
+DLC_API dlc_status dlc_act_from_name(const char *name, dlc_act *out);
 
 /* PyTorch's update rules (torch.optim.SGD, Adam, AdamW) and clip_grad_norm_. */
 typedef struct dlc_optim_options {

@@ -102,6 +102,33 @@ int main(void) {
   T_CHECK(strcmp(dlc_status_string((dlc_status)1234), "unknown status") == 0, "unknown status");
   T_CHECK(strcmp(dlc_ctx_error(NULL), "no context") == 0, "error of a NULL context");
 
+  /* The name tables: every value has a name that maps back to it; unknown names and values
+   * out of range are refused. */
+  for (int k = 0; k < DLC_OPT_COUNT; k++) {
+    dlc_optimizer_kind v = DLC_OPT_COUNT;
+    const char *n = dlc_optimizer_name((dlc_optimizer_kind)k);
+    T_CHECK(n && dlc_optimizer_from_name(n, &v) == DLC_OK && (int)v == k, "optimizer %d: name %s", k, n ? n : "NULL");
+  }
+  for (int k = 0; k < DLC_LR_SCHEDULE_COUNT; k++) {
+    dlc_lr_schedule v = DLC_LR_SCHEDULE_COUNT;
+    const char *n = dlc_lr_schedule_name((dlc_lr_schedule)k);
+    T_CHECK(n && dlc_lr_schedule_from_name(n, &v) == DLC_OK && (int)v == k, "schedule %d: name %s", k, n ? n : "NULL");
+  }
+  for (int k = 0; k < DLC_ACT_COUNT; k++) {
+    dlc_act v = DLC_ACT_COUNT;
+    const char *n = dlc_act_name((dlc_act)k);
+    T_CHECK(n && dlc_act_from_name(n, &v) == DLC_OK && (int)v == k, "activation %d: name %s", k, n ? n : "NULL");
+  }
+  T_CHECK(!strcmp(dlc_optimizer_name(DLC_OPT_ADAMW), "adamw") && !strcmp(dlc_lr_schedule_name(DLC_LR_COSINE), "cosine") &&
+              !strcmp(dlc_act_name(DLC_ACT_LEAKY_RELU), "leaky_relu"),
+          "names as model files spell them");
+  dlc_optimizer_kind ok = DLC_OPT_ADAM;
+  T_CHECK(dlc_optimizer_from_name("Adam", &ok) == DLC_ERR_INVALID_ARG && ok == DLC_OPT_ADAM, "a name is exact");
+  T_CHECK(dlc_optimizer_from_name(NULL, &ok) == DLC_ERR_INVALID_ARG && dlc_optimizer_from_name("sgd", NULL) == DLC_ERR_INVALID_ARG,
+          "NULL name or out");
+  T_CHECK(!dlc_optimizer_name(DLC_OPT_COUNT) && !dlc_lr_schedule_name((dlc_lr_schedule)-1) && !dlc_act_name(DLC_ACT_COUNT),
+          "no name out of range");
+
   dlc_ctx_destroy(ctx);
   return t_finish("test_errors");
 }

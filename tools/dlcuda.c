@@ -383,10 +383,12 @@ static int cmd_train(const options *in) {
   if (op.contrast >= 0) cfg.loader.contrast = op.contrast;
   if (op.lr > 0) cfg.optim.lr = op.lr;
   if (op.optimizer) {
-    if (!strcmp(op.optimizer, "sgd")) cfg.optim.kind = DLC_OPT_SGD;
-    else if (!strcmp(op.optimizer, "adam")) cfg.optim.kind = DLC_OPT_ADAM;
-    else if (!strcmp(op.optimizer, "adamw")) cfg.optim.kind = DLC_OPT_ADAMW;
-    else { fprintf(stderr, "dlcuda: --optimizer %s: use sgd, adam or adamw\n", op.optimizer); goto out; }
+    if (dlc_optimizer_from_name(op.optimizer, &cfg.optim.kind) != DLC_OK) {
+      fprintf(stderr, "dlcuda: --optimizer %s: use", op.optimizer);
+      for (int k = 0; k < DLC_OPT_COUNT; k++) fprintf(stderr, "%s %s", k ? "," : "", dlc_optimizer_name((dlc_optimizer_kind)k));
+      fprintf(stderr, "\n");
+      goto out;
+    }
   }
   const char *data = op.data ? op.data : cfg.data;
   const dlc_data_spec *spec = &cfg.data_spec;

@@ -10,8 +10,6 @@
 #define CKPT_FORMAT "dlcuda-checkpoint"
 #define CKPT_VERSION "1"
 
-static const char *const kind_names[] = {"sgd", "adam", "adamw"};
-
 /* The names of the optimizer's state tensors (SGD: momentum; Adam: moments), as PyTorch's
  * optimizer state calls them. */
 static void state_names(dlc_optimizer_kind kind, const char **n1, const char **n2) {
@@ -52,7 +50,7 @@ dlc_status dlc_checkpoint_save(dlc_net *net, dlc_optim *opt, const dlc_checkpoin
   snprintf(v[5], sizeof v[5], "%llu", (unsigned long long)dlc_ctx_rng_offset(ctx));
   const char *meta[] = {"format", CKPT_FORMAT, "version", CKPT_VERSION, "epoch", v[0], "batch", v[1],
                         "batches_per_epoch", v[2], "step", v[3], "seed", v[4], "rng_offset", v[5],
-                        "optimizer", opt ? kind_names[dlc_optim_kind(opt)] : "none"};
+                        "optimizer", opt ? dlc_optimizer_name(dlc_optim_kind(opt)) : "none"};
   dlc_status s = dlc_safetensors_save_ex(ctx, path, list, n, meta, (int)(sizeof meta / sizeof meta[0] / 2), 1);
   free(list);
   free(names);
@@ -119,7 +117,7 @@ dlc_status dlc_checkpoint_read_info(dlc_ctx *ctx, const char *path, dlc_checkpoi
 /* Checks the optimizer's state tensors against the file; copies them when copy is 1. */
 static dlc_status optim_state(dlc_ctx *ctx, dlc_optim *opt, dlc_safetensors *st, const char *path, int copy) {
   const char *kind = dlc_safetensors_metadata(st, "optimizer");
-  const char *want = kind_names[dlc_optim_kind(opt)];
+  const char *want = dlc_optimizer_name(dlc_optim_kind(opt));
   if (!kind || strcmp(kind, want) != 0)
     return DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: the checkpoint's optimizer is \"%.20s\" but this one is %s", path,
                     kind ? kind : "(none)", want);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/names.h"
 #include "io/file_io.h"
 #include "nn/net_internal.h"
 
@@ -305,10 +306,8 @@ static dlc_status parse_net(sec_ctx *sc, int64_t in_shape[DLC_MAX_DIMS], int *in
   DLC_TRY(get_int(sc, "epochs", &v, 10, 1, 100000));
   t->epochs = (int)v;
   dlc_optim_options *o = &t->optim;
-  static const char *const opts[] = {"sgd", "adam", "adamw", NULL};
-  static const char *const scheds[] = {"constant", "step", "cosine", NULL};
   int k;
-  DLC_TRY(get_choice(sc, "optimizer", opts, &k, 0));
+  DLC_TRY(get_choice(sc, "optimizer", dlc_optimizer_names, &k, 0));
   o->kind = (dlc_optimizer_kind)k;
   DLC_TRY(get_float(sc, "lr", &o->lr, 0.01f, 0.f, 1e3f));
   DLC_TRY(get_float(sc, "momentum", &o->momentum, 0.f, 0.f, 1.f));
@@ -319,7 +318,7 @@ static dlc_status parse_net(sec_ctx *sc, int64_t in_shape[DLC_MAX_DIMS], int *in
   DLC_TRY(get_float(sc, "beta2", &o->beta2, 0.999f, 0.f, 0.999999f));
   DLC_TRY(get_float(sc, "eps", &o->eps, 1e-8f, 1e-12f, 1.f));
   DLC_TRY(get_float(sc, "clip_norm", &o->clip_norm, 0.f, 0.f, 1e6f));
-  DLC_TRY(get_choice(sc, "schedule", scheds, &k, 0));
+  DLC_TRY(get_choice(sc, "schedule", dlc_lr_schedule_names, &k, 0));
   o->schedule = (dlc_lr_schedule)k;
   DLC_TRY(get_float(sc, "min_lr", &o->min_lr, 0.f, 0.f, 1e3f));
   DLC_TRY(get_int(sc, "step_epochs", &v, 10, 1, 100000));
@@ -514,18 +513,12 @@ static dlc_status sec_gru(sec_ctx *sc, dlc_net *net) { return sec_recurrent(sc, 
 
 typedef dlc_status (*sec_builder)(sec_ctx *sc, dlc_net *net);
 
-static dlc_status sec_relu(sec_ctx *sc, dlc_net *net) { return sec_act(sc, net, DLC_ACT_RELU); }
-static dlc_status sec_tanh(sec_ctx *sc, dlc_net *net) { return sec_act(sc, net, DLC_ACT_TANH); }
-static dlc_status sec_sigmoid(sec_ctx *sc, dlc_net *net) { return sec_act(sc, net, DLC_ACT_SIGMOID); }
-static dlc_status sec_leaky(sec_ctx *sc, dlc_net *net) { return sec_act(sc, net, DLC_ACT_LEAKY_RELU); }
-
 static const struct {
   const char *name;
   sec_builder build;
   int is_loss;
-} sections[] = {
-    {"dense", sec_dense, 0},       {"relu", sec_relu, 0},         {"tanh", sec_tanh, 0},
-    {"sigmoid", sec_sigmoid, 0},   {"leaky_relu", sec_leaky, 0},  {"dropout", sec_dropout, 0},
+} sections[] = { /* and an activation section for each activation's name but "none" (names.c) */
+    {"dense", sec_dense, 0},       {"dropout", sec_dropout, 0},
     {"flatten", sec_flatten, 0},   {"batchnorm", sec_batchnorm, 0}, {"residual", sec_residual, 0},
     {"conv2d", sec_conv2d, 0},     {"maxpool", sec_maxpool, 0},   {"avgpool", sec_avgpool, 0},
     {"globalavgpool", sec_globalavgpool, 0},
@@ -567,11 +560,17 @@ static dlc_status build_from(dlc_ctx *ctx, cfg *c, int64_t batch, dlc_net **out,
     int found = -1;
     for (size_t k = 0; k < sizeof sections / sizeof sections[0]; k++)
       if (strcmp(c->sec[i].name, sections[k].name) == 0) found = (int)k;
-    if (found < 0) {
+    dlc_act act = DLC_ACT_NONE;
+    int is_act = found < 0 && dlc_act_from_name(c->sec[i].name, &act) == DLC_OK && act != DLC_ACT_NONE;
+    if (found < 0 && !is_act) {
       char known[512] = "";
       for (size_t k = 0; k < sizeof sections / sizeof sections[0]; k++) {
         strncat(known, k ? ", " : "", sizeof known - strlen(known) - 1);
         strncat(known, sections[k].name, sizeof known - strlen(known) - 1);
+      }
+      for (int a = DLC_ACT_NONE + 1; a < DLC_ACT_COUNT; a++) {
+        strncat(known, ", ", sizeof known - strlen(known) - 1);
+        strncat(known, dlc_act_name((dlc_act)a), sizeof known - strlen(known) - 1);
       }
       s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s:%d: unknown section [%s] (known: net, %s)", c->path, c->sec[i].line,
                    c->sec[i].name, known);
@@ -582,8 +581,9 @@ static dlc_status build_from(dlc_ctx *ctx, cfg *c, int64_t batch, dlc_net **out,
                    c->sec[i].line, c->sec[i].name);
       break;
     }
-    s = in_section(&sc, sections[found].build(&sc, net));
+    s = in_section(&sc, is_act ? sec_act(&sc, net, act) : sections[found].build(&sc, net));
     if (s == DLC_OK) s = unused_keys(&sc);
+    if (is_act) continue;
     have_loss |= sections[found].is_loss;
     if (!strcmp(sections[found].name, "mse")) t->data_spec.regression = 1;
   }
