@@ -336,6 +336,17 @@ DLC_API dlc_status dlc_loader_start(dlc_loader *l, int64_t epoch, int64_t start)
  * *n = 0 at the end of the epoch. */
 DLC_API dlc_status dlc_loader_next(dlc_loader *l, dlc_tensor *x, dlc_tensor *labels, int64_t *n);
 DLC_API int64_t dlc_loader_batches(const dlc_loader *l);
+/* The same normalisation without shuffling, class-balanced sampling or augmentation:
+ * the loader options of an evaluation. */
+DLC_API dlc_loader_options dlc_loader_options_eval(const dlc_loader_options *o);
+/* Inputs for a model from a file: .npy (float32 taken as it is, or uint8 pixels) or IDX
+ * (uint8 pixels, e.g. t10k-images-idx3-ubyte.gz), as a new float32 CPU tensor
+ * [N, sample_shape...]. Pixels are normalised exactly as the loader normalises training
+ * images under o (p / 255, then (v - mean[c]) / std[c] when o->normalize). A file holding
+ * one sample without the batch dimension gives N = 1; values that do not split into whole
+ * samples are an error naming the file and the sample size. */
+DLC_API dlc_status dlc_input_load(dlc_ctx *ctx, const char *path, const dlc_loader_options *o, int ndim,
+                                  const int64_t *sample_shape, dlc_tensor *out);
 DLC_API void dlc_loader_destroy(dlc_loader *l);
 
 /* ---------------------------------------------------------------- networks */
@@ -416,6 +427,9 @@ DLC_API dlc_status dlc_infer_create(dlc_net *net, int64_t max_batch, dlc_infer *
 DLC_API dlc_status dlc_infer_run(dlc_infer *s, const float *x, int64_t n, float *y);
 DLC_API int64_t dlc_infer_output_values(const dlc_infer *s);
 DLC_API void dlc_infer_destroy(dlc_infer *s);
+/* Any number of samples (x: n * input values, y: n * output values, host memory) in
+ * evaluation mode, in batches of the network's size: what predicting a file takes. */
+DLC_API dlc_status dlc_net_predict(dlc_net *net, const float *x, int64_t n, float *y);
 /* The loss of the last forward against target (labels or values); *loss becomes a view of
  * a one-element tensor on the network's device. The input and target must stay valid until
  * backward. */
@@ -714,6 +728,9 @@ DLC_API dlc_status dlc_safetensors_save(dlc_ctx *ctx, const char *path, const dl
  * checkpoint's optimizer.* tensors are skipped). Metadata: format = pt. */
 DLC_API dlc_status dlc_net_save_weights(dlc_net *net, const char *path);
 DLC_API dlc_status dlc_net_load_weights(dlc_net *net, const char *path);
+/* The parameters' gradients (after a backward) under the parameters' names, as
+ * {name: p.grad for name, p in model.named_parameters()} would be saved. */
+DLC_API dlc_status dlc_net_save_grads(dlc_net *net, const char *path);
 
 /* Checkpoints: a safetensors file with the network's tensors, the optimizer's state
  * (optimizer.momentum_buffer or optimizer.exp_avg / optimizer.exp_avg_sq over the parameter

@@ -458,12 +458,7 @@ static int cmd_train(const options *in) {
   if (op.steps > 0 && op.steps <= (train_ds.count - 1) / cfg.batch) train_ds.count = op.steps * cfg.batch;
   cfg.loader.seed = dlc_ctx_seed(ctx);
   if (dlc_loader_create(ctx, &train_ds, &cfg.loader, &train_l) != DLC_OK) { fail(ctx, "loader"); goto out; }
-  dlc_loader_options tl = cfg.loader;
-  tl.shuffle = 0;
-  tl.balanced = 0; /* the test set as it is */
-  tl.flip = 0; /* the test set unaugmented */
-  tl.crop_pad = 0;
-  tl.rotate = tl.erase = tl.brightness = tl.contrast = 0;
+  dlc_loader_options tl = dlc_loader_options_eval(&cfg.loader); /* the test set as it is */
   if (have_test && dlc_loader_create(ctx, &test_ds, &tl, &test_l) != DLC_OK) { fail(ctx, "loader"); goto out; }
   if (dlc_optim_create(ctx, &cfg.optim, dlc_net_param_count(net) > 0 ? dlc_net_params(net)->numel : 0, &opt) != DLC_OK) {
     fail(ctx, "optimizer");
@@ -570,10 +565,8 @@ static int cmd_eval(const options *op) {
   const char *split = ends_with(data, ".csv") ? "whole" : "test";
   if (dlc_dataset_open_spec(ctx, data, 0, &cfg.data_spec, &ds) != DLC_OK) { fail(ctx, "test data"); goto out; }
   if (dlc_net_check_dataset(net, &ds) != DLC_OK) { fail(ctx, "data set and model do not fit"); goto out; }
-  dlc_loader_options lo = cfg.loader;
+  dlc_loader_options lo = dlc_loader_options_eval(&cfg.loader);
   lo.batch = cfg.batch;
-  lo.shuffle = lo.flip = lo.crop_pad = lo.balanced = 0;
-  lo.rotate = lo.erase = lo.brightness = lo.contrast = 0;
   dlc_epoch_stats st;
   if (dlc_loader_create(ctx, &ds, &lo, &l) != DLC_OK) { fail(ctx, "loader"); goto out; }
   int64_t C = cfg.data_spec.regression ? 0 : model_classes(net);
@@ -610,72 +603,6 @@ out:
   return rc;
 }
 
-/* Reads a .npy or IDX input as float32 [N, sample...] on the CPU: float32 as it is, uint8
- * pixels scaled as the loader does ((p / 255 - mean[c]) / std[c], or p / 255). */
-static int read_input(dlc_ctx *ctx, const char *path, const dlc_train_config *cfg, int in_ndim,
-                      const int64_t *in_shape, dlc_tensor *x) {
-  dlc_tensor raw;
-  int idx = !ends_with(path, ".npy");
-  if ((idx ? dlc_idx_load(ctx, path, &raw) : dlc_npy_load(ctx, path, &raw)) != DLC_OK) return fail(ctx, "input"), 0;
-  int64_t sample = 1;
-  for (int i = 0; i < in_ndim; i++) sample *= in_shape[i];
-  int64_t n = raw.numel / sample;
-  if (raw.dtype != DLC_F32 && raw.dtype != DLC_U8) {
-    fprintf(stderr, "dlcuda: %s: %s input; use float32 values or uint8 pixels\n", path, dlc_dtype_name(raw.dtype));
-    dlc_tensor_free(ctx, &raw);
-    return 0;
-  }
-  /* [N, sample...] with the sample's element count, or one sample without the batch. */
-  int64_t first = raw.ndim > 0 ? raw.shape[0] : 1;
-  if (raw.numel % sample != 0 || (n != first && n != 1)) {
-    fprintf(stderr, "dlcuda: %s: %lld values do not split into samples of %lld (the model's input)\n", path,
-            (long long)raw.numel, (long long)sample);
-    dlc_tensor_free(ctx, &raw);
-    return 0;
-  }
-  int64_t shape[DLC_MAX_DIMS] = {n};
-  memcpy(shape + 1, in_shape, sizeof(int64_t) * (size_t)in_ndim);
-  dlc_device cpu = {DLC_DEVICE_CPU, 0};
-  if (dlc_tensor_alloc(ctx, x, DLC_F32, in_ndim + 1, shape, cpu) != DLC_OK) {
-    dlc_tensor_free(ctx, &raw);
-    return fail(ctx, "input"), 0;
-  }
-  float *dst = x->data;
-  if (raw.dtype == DLC_F32) {
-    memcpy(dst, raw.data, raw.nbytes);
-  } else {
-    const uint8_t *p = raw.data;
-    int64_t channels = in_ndim == 3 ? in_shape[0] : 1, plane = sample / channels;
-    const dlc_loader_options *l = &cfg->loader;
-    for (int64_t i = 0; i < raw.numel; i++) {
-      int64_t c = (i % sample) / plane;
-      float m = l->normalize ? l->mean[c < 3 ? c : 0] : 0.f, inv = 1.f / (l->normalize ? l->std[c < 3 ? c : 0] : 1.f);
-      dst[i] = (p[i] / 255.f - m) * inv;
-    }
-  }
-  dlc_tensor_free(ctx, &raw);
-  return 1;
-}
-
-/* Copies a CPU tensor's rows [from, from + n) to a tensor on the device (or views them). */
-static dlc_status rows_to_device(dlc_ctx *ctx, const dlc_tensor *x, int64_t from, int64_t n, dlc_tensor *dev,
-                                 dlc_tensor *view) {
-  int64_t per = x->numel / x->shape[0];
-  int64_t shape[DLC_MAX_DIMS];
-  memcpy(shape, x->shape, sizeof shape);
-  shape[0] = n;
-  dlc_device cpu = {DLC_DEVICE_CPU, 0};
-  dlc_tensor part;
-  dlc_status s = dlc_tensor_borrow(ctx, &part, (float *)x->data + from * per, DLC_F32, x->ndim, shape, cpu);
-  if (s != DLC_OK) return s;
-  if (dlc_ctx_device(ctx).kind == DLC_DEVICE_CPU) {
-    *view = part;
-    return DLC_OK;
-  }
-  if ((s = dlc_tensor_borrow(ctx, view, dev->data, DLC_F32, x->ndim, shape, dev->device)) != DLC_OK) return s;
-  return dlc_tensor_copy(ctx, view, &part);
-}
-
 static int cmd_predict(const options *op) {
   if (op->npos != 2) {
     fprintf(stderr, "dlcuda: predict MODEL.cfg --weights W.safetensors INPUT\n");
@@ -685,9 +612,8 @@ static int cmd_predict(const options *op) {
   if (!ctx) return 1;
   int rc = 1;
   dlc_net *net = NULL;
-  dlc_tensor x, dev;
+  dlc_tensor x;
   memset(&x, 0, sizeof x);
-  memset(&dev, 0, sizeof dev);
   float *probs = NULL;
   dlc_train_config cfg;
   if (!open_model(ctx, op, op->batch, 1, &net, &cfg)) goto out;
@@ -707,68 +633,54 @@ static int cmd_predict(const options *op) {
     fprintf(stderr, "dlcuda: the model's output is not one row of class scores per input\n");
     goto out;
   }
-  if (!read_input(ctx, op->pos[1], &cfg, in_ndim, in_shape, &x)) goto out;
-  int64_t n = x.shape[0], batch = cfg.batch;
-  if (dlc_ctx_device(ctx).kind != DLC_DEVICE_CPU) {
-    int64_t shape[DLC_MAX_DIMS];
-    memcpy(shape, x.shape, sizeof shape);
-    shape[0] = batch;
-    if (dlc_tensor_alloc(ctx, &dev, DLC_F32, x.ndim, shape, dlc_ctx_device(ctx)) != DLC_OK) { fail(ctx, "input"); goto out; }
-  }
+  if (dlc_input_load(ctx, op->pos[1], &cfg.loader, in_ndim, in_shape, &x) != DLC_OK) { fail(ctx, "input"); goto out; }
+  int64_t n = x.shape[0];
   int top = op->top > 0 ? (op->top < classes ? op->top : (int)classes) : 0;
-  probs = malloc(sizeof(float) * (size_t)(batch * classes));
+  probs = malloc(sizeof(float) * (size_t)(n * classes));
   if (!probs) { fprintf(stderr, "dlcuda: out of memory\n"); goto out; }
+  if (dlc_net_predict(net, x.data, n, probs) != DLC_OK) { fail(ctx, "forward"); goto out; }
   int64_t bad = 0, first_bad = -1;
   if (regression) printf("# input, then the model's %lld output values\n", (long long)classes);
   else if (top) printf("# input: the %d most likely classes as class:probability\n", top);
   else printf("# input, predicted class, probabilities of classes 0 to %lld\n", (long long)classes - 1);
-  for (int64_t at = 0; at < n; at += batch) {
-    int64_t m = n - at < batch ? n - at : batch;
-    dlc_tensor in, y;
-    if (rows_to_device(ctx, &x, at, m, &dev, &in) != DLC_OK || dlc_net_forward(net, &in, 0, &y) != DLC_OK ||
-        dlc_tensor_download(ctx, &y, probs, y.nbytes) != DLC_OK) {
-      fail(ctx, "forward");
-      goto out;
+  for (int64_t r = 0; r < n; r++) {
+    float *z = probs + r * classes;
+    int finite = 1;
+    for (int64_t c = 0; c < classes; c++) finite &= isfinite(z[c]) != 0;
+    if (!finite) { /* NaN or infinite scores rank nothing: say so for this input */
+      printf("%lld error: %s not finite\n", (long long)r, regression ? "outputs" : "scores");
+      if (bad++ == 0) first_bad = r;
+      continue;
     }
-    for (int64_t r = 0; r < m; r++) {
-      float *z = probs + r * classes;
-      int finite = 1;
-      for (int64_t c = 0; c < classes; c++) finite &= isfinite(z[c]) != 0;
-      if (!finite) { /* NaN or infinite scores rank nothing: say so for this input */
-        printf("%lld error: %s not finite\n", (long long)(at + r), regression ? "outputs" : "scores");
-        if (bad++ == 0) first_bad = at + r;
-        continue;
-      }
-      if (regression) {
-        printf("%lld", (long long)(at + r));
-        for (int64_t c = 0; c < classes; c++) printf(" %.9g", z[c]);
-        printf("\n");
-        continue;
-      }
-      /* Softmax in double, the row maximum subtracted. */
-      double mx = z[0], sum = 0;
-      for (int64_t c = 1; c < classes; c++) mx = z[c] > mx ? z[c] : mx;
-      for (int64_t c = 0; c < classes; c++) sum += exp(z[c] - mx);
-      int64_t best = 0;
-      for (int64_t c = 0; c < classes; c++) {
-        z[c] = (float)(exp(z[c] - mx) / sum);
-        if (z[c] > z[best]) best = c;
-      }
-      printf("%lld", (long long)(at + r));
-      if (!top) {
-        printf(" %lld", (long long)best);
-        for (int64_t c = 0; c < classes; c++) printf(" %.6g", z[c]);
-      }
-      for (int k = 0; k < top; k++) {
-        int64_t b = -1;
-        for (int64_t c = 0; c < classes; c++)
-          if (z[c] >= 0 && (b < 0 || z[c] > z[b])) b = c;
-        if (b < 0) break;
-        printf(" %lld:%.6g", (long long)b, z[b]);
-        z[b] = -1; /* taken */
-      }
+    if (regression) {
+      printf("%lld", (long long)r);
+      for (int64_t c = 0; c < classes; c++) printf(" %.9g", z[c]);
       printf("\n");
+      continue;
     }
+    /* Softmax in double, the row maximum subtracted. */
+    double mx = z[0], sum = 0;
+    for (int64_t c = 1; c < classes; c++) mx = z[c] > mx ? z[c] : mx;
+    for (int64_t c = 0; c < classes; c++) sum += exp(z[c] - mx);
+    int64_t best = 0;
+    for (int64_t c = 0; c < classes; c++) {
+      z[c] = (float)(exp(z[c] - mx) / sum);
+      if (z[c] > z[best]) best = c;
+    }
+    printf("%lld", (long long)r);
+    if (!top) {
+      printf(" %lld", (long long)best);
+      for (int64_t c = 0; c < classes; c++) printf(" %.6g", z[c]);
+    }
+    for (int k = 0; k < top; k++) {
+      int64_t b = -1;
+      for (int64_t c = 0; c < classes; c++)
+        if (z[c] >= 0 && (b < 0 || z[c] > z[b])) b = c;
+      if (b < 0) break;
+      printf(" %lld:%.6g", (long long)b, z[b]);
+      z[b] = -1; /* taken */
+    }
+    printf("\n");
   }
   if (bad) {
     fprintf(stderr,
@@ -781,7 +693,6 @@ static int cmd_predict(const options *op) {
 out:
   free(probs);
   dlc_tensor_free(ctx, &x);
-  dlc_tensor_free(ctx, &dev);
   dlc_net_destroy(net);
   dlc_ctx_destroy(ctx);
   return rc;
@@ -821,8 +732,6 @@ static int cmd_forward(const options *op) {
   memset(&x, 0, sizeof x);
   memset(&dy_host, 0, sizeof dy_host);
   memset(&dy, 0, sizeof dy);
-  dlc_named_tensor *grads = NULL;
-  char *names = NULL;
   dlc_train_config cfg;
   if (dlc_npy_load(ctx, op->input, &raw) != DLC_OK) { fail(ctx, "input"); goto out; }
   if (raw.dtype != DLC_F32 || raw.ndim < 1) {
@@ -869,33 +778,13 @@ static int cmd_forward(const options *op) {
       if (dlc_net_input_grad(net, 1, &dx) != DLC_OK) { fail(ctx, "input gradient"); goto out; }
       if (!save_npy(ctx, op->input_grad, &dx, in_ndim + 1, shape)) goto out;
     }
-    if (op->param_grads) {
-      int n = dlc_net_tensor_count(net), m = 0;
-      grads = calloc((size_t)n + 1, sizeof *grads);
-      names = calloc((size_t)n + 1, 64);
-      dlc_tensor *g = calloc((size_t)n + 1, sizeof *g);
-      if (!grads || !names || !g) {
-        free(g);
-        fprintf(stderr, "dlcuda: out of memory\n");
-        goto out;
-      }
-      for (int k = 0; k < n; k++) {
-        int buffer;
-        if (dlc_net_tensor(net, k, names + 64 * m, 64, NULL, &g[m], &buffer) != DLC_OK) break;
-        if (buffer) continue;
-        grads[m].name = names + 64 * m;
-        grads[m].tensor = &g[m];
-        m++;
-      }
-      dlc_status s = dlc_safetensors_save(ctx, op->param_grads, grads, m, NULL, 0);
-      free(g);
-      if (s != DLC_OK) { fail(ctx, "writing the parameter gradients"); goto out; }
+    if (op->param_grads && dlc_net_save_grads(net, op->param_grads) != DLC_OK) {
+      fail(ctx, "writing the parameter gradients");
+      goto out;
     }
   }
   rc = 0;
 out:
-  free(grads);
-  free(names);
   dlc_tensor_free(ctx, &raw);
   dlc_tensor_free(ctx, &x);
   dlc_tensor_free(ctx, &dy_host);

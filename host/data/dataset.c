@@ -432,8 +432,7 @@ static int exists(const char *p) {
 
 dlc_status dlc_dataset_open(dlc_ctx *ctx, const char *path, int train, dlc_dataset *out) {
   if (!train) {
-    size_t len = strlen(path ? path : "");
-    if (len > 4 && strcmp(path + len - 4, ".csv") == 0)
+    if (path && dlc_path_ends_with(path, ".csv"))
       return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "%s: a CSV file has no separate test split", path);
   }
   return dlc_dataset_open_spec(ctx, path, train, NULL, out);
@@ -452,8 +451,7 @@ dlc_status dlc_dataset_open_spec(dlc_ctx *ctx, const char *path, int train, cons
   int last = -1;
   const int *cols = spec->num_columns > 0 ? spec->columns : &last;
   int ncols = spec->num_columns > 0 ? spec->num_columns : 1;
-  size_t len = strlen(path);
-  if (len > 4 && strcmp(path + len - 4, ".csv") == 0)
+  if (dlc_path_ends_with(path, ".csv"))
     return load_csv(ctx, path, cols, ncols, spec->regression, sample_values, out);
   if (spec->regression)
     return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG,

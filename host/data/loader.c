@@ -47,6 +47,13 @@ dlc_loader_options dlc_loader_options_default(void) {
 
 int64_t dlc_loader_batches(const dlc_loader *l) { return l ? l->nbatches : 0; }
 
+dlc_loader_options dlc_loader_options_eval(const dlc_loader_options *o) {
+  dlc_loader_options e = o ? *o : dlc_loader_options_default();
+  e.shuffle = e.balanced = e.flip = e.crop_pad = 0;
+  e.rotate = e.erase = e.brightness = e.contrast = 0;
+  return e;
+}
+
 static uint64_t stream_key(const dlc_loader *l, uint64_t salt) {
   return l->o.seed ^ (salt * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)l->epoch << 40);
 }

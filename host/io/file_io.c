@@ -74,6 +74,11 @@ void dlc_folder_of(const char *path, char *buf, size_t len) {
   else *slash = '\0';
 }
 
+int dlc_path_ends_with(const char *path, const char *suffix) {
+  size_t n = strlen(path), m = strlen(suffix);
+  return n >= m && strcmp(path + n - m, suffix) == 0;
+}
+
 dlc_status dlc_check_output_path(dlc_ctx *ctx, const char *path) {
   if (!ctx) return DLC_ERR_INVALID_ARG;
   DLC_CHECK_NULL(ctx, path);

@@ -18,5 +18,7 @@ dlc_status dlc_fopen_input(dlc_ctx *ctx, const char *path, const char *what, con
 dlc_status dlc_gzopen_input(dlc_ctx *ctx, const char *path, const char *what, gzFile *out);
 /* The folder that holds path ("." for a bare name, "/" for a file at the root), into buf. */
 void dlc_folder_of(const char *path, char *buf, size_t len);
+/* 1 when path ends with suffix (".csv", ".jsonl"). */
+int dlc_path_ends_with(const char *path, const char *suffix);
 
 #endif

@@ -74,3 +74,21 @@ void dlc_infer_destroy(dlc_infer *s) {
   dlc_tensor_free(s->net->ctx, &s->x_dev);
   free(s);
 }
+
+dlc_status dlc_net_predict(dlc_net *net, const float *x, int64_t n, float *y) {
+  if (!net) return DLC_ERR_INVALID_ARG;
+  dlc_ctx *ctx = net->ctx;
+  DLC_CHECK_NULL(ctx, x);
+  DLC_CHECK_NULL(ctx, y);
+  if (n < 0) return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "predict: %lld samples", (long long)n);
+  if (n == 0) return DLC_OK;
+  dlc_infer *s;
+  DLC_TRY(dlc_infer_create(net, net->max_batch, &s));
+  dlc_status st = DLC_OK;
+  for (int64_t at = 0; at < n && st == DLC_OK; at += s->max_batch) {
+    int64_t m = n - at < s->max_batch ? n - at : s->max_batch;
+    st = dlc_infer_run(s, x + at * s->in_values, m, y + at * s->out_values);
+  }
+  dlc_infer_destroy(s);
+  return st;
+}

@@ -114,6 +114,27 @@ dlc_status dlc_net_save_weights(dlc_net *net, const char *path) {
   return s;
 }
 
+dlc_status dlc_net_save_grads(dlc_net *net, const char *path) {
+  DLC_TRY(check_built(net));
+  DLC_CHECK_NULL(net->ctx, path);
+  dlc_named_tensor *list;
+  char *names;
+  int n;
+  DLC_TRY(dlc_net_named_tensors(net, 0, &list, &names, &n));
+  /* The parameters' gradients under the parameters' names; buffers have none. */
+  int m = 0, k = 0;
+  for (int i = 0; i < net->nlayers; i++)
+    for (int j = 0; j < net->layers[i].nparam; j++, k++)
+      if (!net->layers[i].param[j].is_buffer) {
+        list[m].name = list[k].name;
+        list[m++].tensor = &net->layers[i].param[j].grad;
+      }
+  dlc_status s = dlc_safetensors_save(net->ctx, path, list, m, NULL, 0);
+  free(list);
+  free(names);
+  return s;
+}
+
 dlc_status dlc_net_load_weights(dlc_net *net, const char *path) {
   DLC_TRY(check_built(net));
   DLC_CHECK_NULL(net->ctx, path);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "io/file_io.h"
 
 struct dlc_train_log {
   dlc_ctx *ctx;
@@ -16,11 +17,6 @@ struct dlc_train_log {
   int jsonl, regression;
   char path[];
 };
-
-static int ends_with(const char *s, const char *suffix) {
-  size_t n = strlen(s), m = strlen(suffix);
-  return n >= m && strcmp(s + n - m, suffix) == 0;
-}
 
 static dlc_status put(dlc_train_log *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static dlc_status put(dlc_train_log *log, const char *fmt, ...) {
@@ -44,7 +40,7 @@ dlc_status dlc_train_log_open(dlc_ctx *ctx, const char *path, int append, int re
   if (!log) return DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "log %s: out of memory", path);
   memcpy(log->path, path, len + 1);
   log->ctx = ctx;
-  log->jsonl = ends_with(path, ".jsonl");
+  log->jsonl = dlc_path_ends_with(path, ".jsonl");
   log->regression = regression;
   /* Opened for appending and emptied only now (a caller locks it first: dlc_file_lock_acquire). */
   log->f = fopen(path, "a");
