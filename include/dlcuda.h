@@ -372,6 +372,7 @@ DLC_API dlc_status dlc_net_add_dropout(dlc_net *net, const char *name, float p);
 DLC_API dlc_status dlc_net_add_flatten(dlc_net *net, const char *name);
 /* nn.BatchNorm1d on [N, F] or nn.BatchNorm2d on [N, C, H, W]. */
 DLC_API dlc_status dlc_net_add_batchnorm(dlc_net *net, const char *name, float eps, float momentum);
+DLC_API dlc_status dlc_net_add_layernorm(dlc_net *net, const char *name, int dims, float eps, int affine); /* nn.LayerNorm over the last dims (0: all) */
 /* nn.Conv2d on [C, H, W] samples: kernel, stride, padding, dilation as {h, w} (stride,
  * pad and dilation may be NULL: 1, 0, 1); algo: im2col, cuDNN, or AUTO (timed at build). */
 DLC_API dlc_status dlc_net_add_conv2d(dlc_net *net, const char *name, int64_t filters,

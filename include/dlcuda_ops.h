@@ -110,6 +110,23 @@ DLC_API dlc_status dlc_op_batchnorm_bwd_mode(dlc_ctx *ctx, const dlc_tensor *x, 
                                              const dlc_tensor *dy, dlc_tensor *dx, dlc_tensor *dgamma,
                                              dlc_tensor *dbeta, dlc_tensor *scratch, int batch_stats);
 
+/* ---------------------------------------------------------------- layer normalisation */
+
+/* nn.LayerNorm / F.layer_norm over rows of the last D values of x (R = numel / D rows),
+ * eps added to the biased variance; weight and bias [D] may be NULL (1 and 0). save_mean
+ * and save_rstd [R] receive each row's mean and 1/std for backward. y may be x. */
+DLC_API dlc_status dlc_op_layernorm_fwd(dlc_ctx *ctx, const dlc_tensor *x, int64_t D, const dlc_tensor *weight,
+                                        const dlc_tensor *bias, float eps, dlc_tensor *y, dlc_tensor *save_mean,
+                                        dlc_tensor *save_rstd);
+/* dx += (NULL: not wanted), dweight += and dbias += (NULL: skipped) from dy, after a forward
+ * that saved the statistics. scratch: on a CUDA device, dlc_op_layernorm_scratch_floats(D)
+ * floats there when dweight or dbias is given; unused on the CPU (may be NULL). */
+DLC_API dlc_status dlc_op_layernorm_bwd(dlc_ctx *ctx, const dlc_tensor *x, int64_t D, const dlc_tensor *weight,
+                                        const dlc_tensor *save_mean, const dlc_tensor *save_rstd,
+                                        const dlc_tensor *dy, dlc_tensor *dx, dlc_tensor *dweight,
+                                        dlc_tensor *dbias, dlc_tensor *scratch);
+DLC_API int64_t dlc_op_layernorm_scratch_floats(int64_t D);
+
 /* ---------------------------------------------------------------- softmax and losses */
 
 /* Over the last dimension (rows = numel / last). y = softmax(x), or log_softmax(x) when

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/names.h"
+#include "nn/model_cfg.h"
 #include "io/file_io.h"
 #include "nn/net_internal.h"
 
@@ -287,6 +288,14 @@ static const char *get_str(sec_ctx *sc, const char *key) {
 }
 
 /* Wraps a builder's failure with the section's place in the file. */
+const char *dlc_cfg_str(dlc_cfg_section *sc, const char *key) { return get_str(sc, key); }
+dlc_status dlc_cfg_int(dlc_cfg_section *sc, const char *key, int64_t *v, int64_t def, int64_t lo, int64_t hi) {
+  return get_int(sc, key, v, def, lo, hi);
+}
+dlc_status dlc_cfg_float(dlc_cfg_section *sc, const char *key, float *v, float def, float lo, float hi) {
+  return get_float(sc, key, v, def, lo, hi);
+}
+
 static dlc_status in_section(sec_ctx *sc, dlc_status s) {
   if (s == DLC_OK) return s;
   const char *e = dlc_ctx_error(sc->ctx);
@@ -524,6 +533,9 @@ static const struct {
     {"globalavgpool", sec_globalavgpool, 0},
     {"rnn", sec_rnn, 0},           {"lstm", sec_lstm, 0},         {"gru", sec_gru, 0},
     {"softmax_xent", sec_xent, 1}, {"mse", sec_mse, 1},
+#define DLC_LAYER_SECTION(kind) {#kind, dlc_cfg_section_##kind, 0},
+#include "nn/layer_sections.def"
+#undef DLC_LAYER_SECTION
 };
 
 static dlc_status unused_keys(sec_ctx *sc) {
