@@ -10,7 +10,14 @@ static dlc_status commit(dlc_net *net) {
   return DLC_OK;
 }
 
-/* ---- dense: nn.Linear on the last dimension; weight [units, in], bias [units] */
+/* ---- dense: nn.Linear on the last dimension; weight [units, in], bias [units]; its
+ * activation (l->act) is the one the network fuses into it */
+
+typedef struct dense_layer {
+  int bias;
+} dense_layer;
+
+static int dense_bias(const dlc_layer *l) { return ((const dense_layer *)l->state)->bias; }
 
 static dlc_status dense_init(dlc_net *net, dlc_layer *l) {
   /* PyTorch: kaiming_uniform(a=sqrt(5)) gives U(-1/sqrt(in), 1/sqrt(in)), and so does the bias. */
@@ -22,7 +29,7 @@ static dlc_status dense_init(dlc_net *net, dlc_layer *l) {
 static dlc_status dense_forward(dlc_net *net, dlc_layer *l, int64_t n, int train) {
   (void)train;
   dlc_tensor x = dlc_batch_view(dlc_layer_input(net, l, 0), n), y = dlc_batch_view(&l->out, n);
-  return dlc_op_dense_fwd(net->ctx, &x, &l->param[0].value, l->bias ? &l->param[1].value : NULL, l->act,
+  return dlc_op_dense_fwd(net->ctx, &x, &l->param[0].value, dense_bias(l) ? &l->param[1].value : NULL, l->act,
                           l->slope, &y);
 }
 
@@ -33,7 +40,7 @@ static dlc_status dense_backward(dlc_net *net, dlc_layer *l, int64_t n) {
   if (dxp) dx = dlc_batch_view(dxp, n);
   /* dz = dy * act'(y) overwrites dy: nothing else reads this layer's output gradient. */
   return dlc_op_dense_bwd(net->ctx, &x, &l->param[0].value, &y, &dy, l->act, l->slope, &dy,
-                          dxp ? &dx : NULL, &l->param[0].grad, l->bias ? &l->param[1].grad : NULL);
+                          dxp ? &dx : NULL, &l->param[0].grad, dense_bias(l) ? &l->param[1].grad : NULL);
 }
 
 const dlc_layer_vt dlc_vt_dense = {"dense", dense_init, NULL, dense_forward, dense_backward, NULL};
@@ -51,11 +58,12 @@ dlc_status dlc_net_add_dense(dlc_net *net, const char *name, int64_t units, int 
   l->shape[nd - 1] = units;
   l->numel = 1;
   for (int i = 0; i < nd; i++) l->numel *= l->shape[i];
-  l->units = units;
-  l->bias = bias != 0;
+  dense_layer *s = dlc_layer_state(net, l, sizeof *s);
+  if (!s) return DLC_ERR_OUT_OF_MEMORY;
+  s->bias = bias != 0;
   l->flops = 2 * in * l->numel;
   dlc_layer_param(l, "weight", 2, w, 0);
-  if (l->bias) dlc_layer_param(l, "bias", 1, &units, 0);
+  if (s->bias) dlc_layer_param(l, "bias", 1, &units, 0);
   return commit(net);
 }
 
@@ -98,9 +106,15 @@ dlc_status dlc_net_add_activation(dlc_net *net, const char *name, dlc_act act, f
 
 /* ---- dropout */
 
+typedef struct dropout_layer {
+  float p;
+  uint64_t offset; /* the generator position of the last training forward's mask */
+} dropout_layer;
+
 static dlc_status dropout_forward(dlc_net *net, dlc_layer *l, int64_t n, int train) {
+  dropout_layer *s = l->state;
   dlc_tensor x = dlc_batch_view(dlc_layer_input(net, l, 0), n), y = dlc_batch_view(&l->out, n);
-  return dlc_op_dropout_fwd(net->ctx, l->p, train, &x, &y, &l->drop_offset);
+  return dlc_op_dropout_fwd(net->ctx, s->p, train, &x, &y, &s->offset);
 }
 
 static dlc_status dropout_backward(dlc_net *net, dlc_layer *l, int64_t n) {
@@ -108,7 +122,8 @@ static dlc_status dropout_backward(dlc_net *net, dlc_layer *l, int64_t n) {
   if (!dxp) return DLC_OK;
   dlc_tensor dy = dlc_batch_view(&l->dout, n), dx = dlc_batch_view(dxp, n);
   if (!net->train) return dlc_op_axpy(net->ctx, 1.f, &dy, &dx); /* evaluation: the identity */
-  return dlc_op_dropout_bwd(net->ctx, l->p, l->drop_offset, &dy, &dx);
+  const dropout_layer *s = l->state;
+  return dlc_op_dropout_bwd(net->ctx, s->p, s->offset, &dy, &dx);
 }
 
 const dlc_layer_vt dlc_vt_dropout = {"dropout", NULL, NULL, dropout_forward, dropout_backward, NULL};
@@ -120,7 +135,9 @@ dlc_status dlc_net_add_dropout(dlc_net *net, const char *name, float p) {
   dlc_layer *l;
   DLC_TRY(dlc_net_append(net, &dlc_vt_dropout, name, &l));
   same_shape(net, l);
-  l->p = p;
+  dropout_layer *s = dlc_layer_state(net, l, sizeof *s);
+  if (!s) return DLC_ERR_OUT_OF_MEMORY;
+  s->p = p;
   return commit(net);
 }
 

@@ -8,7 +8,6 @@
  *   dims = 1        ; trailing dimensions normalised (default: the whole sample)
  *   eps = 1e-5
  *   affine = 1      ; 0: no weight and bias (elementwise_affine=False) */
-#include <stdlib.h>
 #include <string.h>
 
 #include "nn/model_cfg.h"
@@ -68,12 +67,9 @@ static dlc_status ln_backward(dlc_net *net, dlc_layer *l, int64_t n) {
 
 static void ln_destroy(dlc_net *net, dlc_layer *l) {
   ln_layer *s = l->state;
-  if (!s) return;
   dlc_tensor_free(net->ctx, &s->mean);
   dlc_tensor_free(net->ctx, &s->rstd);
   dlc_tensor_free(net->ctx, &s->scratch);
-  free(s);
-  l->state = NULL;
 }
 
 static const dlc_layer_vt vt_layernorm = {"layernorm", ln_init, ln_setup, ln_forward, ln_backward, ln_destroy};
@@ -91,8 +87,8 @@ dlc_status dlc_net_add_layernorm(dlc_net *net, const char *name, int dims, float
   if (dims < 0 || dims > l->ndim)
     return DLC_FAIL(net->ctx, DLC_ERR_SHAPE, "layernorm %s: dims = %d, but the input [%d dimensions per sample] has "
                                              "1 to %d to normalise", l->name, dims, l->ndim, l->ndim);
-  ln_layer *s = calloc(1, sizeof *s);
-  if (!s) return DLC_FAIL(net->ctx, DLC_ERR_OUT_OF_MEMORY, "layernorm %s", l->name);
+  ln_layer *s = dlc_layer_state(net, l, sizeof *s);
+  if (!s) return DLC_ERR_OUT_OF_MEMORY;
   l->numel = 1;
   for (int i = 0; i < l->ndim; i++) l->numel *= l->shape[i];
   s->D = 1;
@@ -100,7 +96,6 @@ dlc_status dlc_net_add_layernorm(dlc_net *net, const char *name, int dims, float
   s->rows = l->numel / s->D;
   s->eps = eps;
   s->affine = affine;
-  l->state = s;
   l->flops = 8 * l->numel;
   if (affine) {
     dlc_layer_param(l, "weight", dims, l->shape + l->ndim - dims, 0);

@@ -6,6 +6,12 @@
 #include "../../kernels/batchnorm.h"
 #include "nn/net_internal.h"
 
+typedef struct bn_layer {
+  float eps, momentum;
+  dlc_tensor save_mean, save_invstd; /* [C] the last training forward's batch statistics */
+  dlc_tensor scratch;
+} bn_layer;
+
 /* The op takes [N, C] or [N, C, H, W]: a 3-d [N, C, L] input is viewed as [N, C, L, 1]. */
 static dlc_tensor as_bn_shape(const dlc_tensor *t) {
   dlc_tensor v = *t;
@@ -20,27 +26,29 @@ static dlc_status bn_init(dlc_net *net, dlc_layer *l) {
   dlc_ctx *ctx = net->ctx;
   DLC_TRY(dlc_op_fill(ctx, &l->param[0].value, 1.f)); /* weight */
   DLC_TRY(dlc_op_fill(ctx, &l->param[1].value, 0.f)); /* bias */
-  l->batches_tracked = 0;
+  l->counter = 0;
   DLC_TRY(dlc_op_fill(ctx, &l->param[2].value, 0.f)); /* running_mean */
   return dlc_op_fill(ctx, &l->param[3].value, 1.f);   /* running_var */
 }
 
 static dlc_status bn_setup(dlc_net *net, dlc_layer *l) {
   dlc_ctx *ctx = net->ctx;
+  bn_layer *s = l->state;
   int64_t C = l->shape[0], floats = ctx->device.kind == DLC_DEVICE_CUDA ? dlc_bn_scratch_floats(C) : 2 * C;
-  DLC_TRY(dlc_tensor_alloc(ctx, &l->save_mean, DLC_F32, 1, &C, ctx->device));
-  DLC_TRY(dlc_tensor_alloc(ctx, &l->save_invstd, DLC_F32, 1, &C, ctx->device));
-  return dlc_tensor_alloc(ctx, &l->scratch, DLC_F32, 1, &floats, ctx->device);
+  DLC_TRY(dlc_tensor_alloc(ctx, &s->save_mean, DLC_F32, 1, &C, ctx->device));
+  DLC_TRY(dlc_tensor_alloc(ctx, &s->save_invstd, DLC_F32, 1, &C, ctx->device));
+  return dlc_tensor_alloc(ctx, &s->scratch, DLC_F32, 1, &floats, ctx->device);
 }
 
 static dlc_status bn_forward(dlc_net *net, dlc_layer *l, int64_t n, int train) {
   dlc_tensor x = dlc_batch_view(dlc_layer_input(net, l, 0), n), y = dlc_batch_view(&l->out, n);
   x = as_bn_shape(&x);
   y = as_bn_shape(&y);
-  if (train) l->batches_tracked++;
+  bn_layer *s = l->state;
+  if (train) l->counter++;
   return dlc_op_batchnorm_fwd(net->ctx, &x, &l->param[0].value, &l->param[1].value, &l->param[2].value,
-                              &l->param[3].value, l->momentum, l->eps, train, &l->save_mean,
-                              &l->save_invstd, &y, &l->scratch);
+                              &l->param[3].value, s->momentum, s->eps, train, &s->save_mean,
+                              &s->save_invstd, &y, &s->scratch);
 }
 
 static dlc_status bn_backward(dlc_net *net, dlc_layer *l, int64_t n) {
@@ -52,11 +60,19 @@ static dlc_status bn_backward(dlc_net *net, dlc_layer *l, int64_t n) {
     dx = dlc_batch_view(dxp, n);
     dx = as_bn_shape(&dx);
   }
-  return dlc_op_batchnorm_bwd_mode(net->ctx, &x, &l->param[0].value, &l->save_mean, &l->save_invstd, &dy,
-                                   dxp ? &dx : NULL, &l->param[0].grad, &l->param[1].grad, &l->scratch, net->train);
+  bn_layer *s = l->state;
+  return dlc_op_batchnorm_bwd_mode(net->ctx, &x, &l->param[0].value, &s->save_mean, &s->save_invstd, &dy,
+                                   dxp ? &dx : NULL, &l->param[0].grad, &l->param[1].grad, &s->scratch, net->train);
 }
 
-const dlc_layer_vt dlc_vt_batchnorm = {"batchnorm", bn_init, bn_setup, bn_forward, bn_backward, NULL};
+static void bn_destroy(dlc_net *net, dlc_layer *l) {
+  bn_layer *s = l->state;
+  dlc_tensor_free(net->ctx, &s->save_mean);
+  dlc_tensor_free(net->ctx, &s->save_invstd);
+  dlc_tensor_free(net->ctx, &s->scratch);
+}
+
+const dlc_layer_vt dlc_vt_batchnorm = {"batchnorm", bn_init, bn_setup, bn_forward, bn_backward, bn_destroy};
 
 dlc_status dlc_net_add_batchnorm(dlc_net *net, const char *name, float eps, float momentum) {
   if (!net) return DLC_ERR_INVALID_ARG;
@@ -70,8 +86,10 @@ dlc_status dlc_net_add_batchnorm(dlc_net *net, const char *name, float eps, floa
   l->numel = 1;
   for (int i = 0; i < l->ndim; i++) l->numel *= l->shape[i];
   int64_t C = l->shape[0];
-  l->eps = eps;
-  l->momentum = momentum;
+  bn_layer *s = dlc_layer_state(net, l, sizeof *s);
+  if (!s) return DLC_ERR_OUT_OF_MEMORY;
+  s->eps = eps;
+  s->momentum = momentum;
   l->flops = 4 * l->numel;
   dlc_layer_param(l, "weight", 1, &C, 0);
   dlc_layer_param(l, "bias", 1, &C, 0);

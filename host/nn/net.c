@@ -67,9 +67,9 @@ void dlc_net_destroy(dlc_net *net) {
   for (int i = 0; i < net->nlayers; i++) {
     dlc_layer *l = &net->layers[i];
     if (l->vt->destroy) l->vt->destroy(net, l);
-    dlc_tensor *own[] = {&l->save_mean, &l->save_invstd, &l->scratch, &l->dz, &l->ws};
-    for (int k = 0; k < 5; k++) dlc_tensor_free(ctx, own[k]);
+    free(l->state);
   }
+  if (net->nlayers < net->cap) free(net->layers[net->nlayers].state); /* a failed add's */
   dlc_tensor *bufs[] = {&net->params, &net->grads, &net->buffers, &net->acts, &net->dacts, &net->din,
                         &net->class_weight, &net->loss_value, &net->logp, &net->row_w};
   for (int k = 0; k < 10; k++) dlc_tensor_free(ctx, bufs[k]);
@@ -94,10 +94,12 @@ dlc_status dlc_net_append(dlc_net *net, const dlc_layer_vt *vt, const char *name
     int cap = net->cap ? net->cap * 2 : 16;
     dlc_layer *nl = realloc(net->layers, sizeof *nl * (size_t)cap);
     if (!nl) return DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "layers");
+    memset(nl + net->cap, 0, sizeof *nl * (size_t)(cap - net->cap));
     net->layers = nl;
     net->cap = cap;
   }
   dlc_layer *l = &net->layers[net->nlayers];
+  free(l->state); /* the settings of an add that failed after allocating them */
   memset(l, 0, sizeof *l);
   l->vt = vt;
   l->in = net->nlayers - 1;
@@ -122,6 +124,12 @@ void dlc_layer_param(dlc_layer *l, const char *name, int ndim, const int64_t *sh
     p->numel *= shape[i];
   }
   p->is_buffer = is_buffer;
+}
+
+void *dlc_layer_state(dlc_net *net, dlc_layer *l, size_t size) {
+  l->state = calloc(1, size);
+  if (!l->state) DLC_FAIL(net->ctx, DLC_ERR_OUT_OF_MEMORY, "layer %s: %zu bytes of settings", l->name, size);
+  return l->state;
 }
 
 void dlc_layer_counter(dlc_layer *l, const char *name) {
@@ -246,7 +254,7 @@ dlc_status dlc_net_build(dlc_net *net) {
       dlc_param *p = &l->param[k];
       if (p->is_counter) {
         dlc_device host = {DLC_DEVICE_CPU, 0};
-        DLC_TRY(dlc_tensor_borrow(ctx, &p->value, &l->batches_tracked, DLC_I64, 0, NULL, host));
+        DLC_TRY(dlc_tensor_borrow(ctx, &p->value, &l->counter, DLC_I64, 0, NULL, host));
         continue;
       }
       float *base = p->is_buffer ? net->buffers.data : net->params.data;

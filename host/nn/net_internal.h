@@ -45,20 +45,16 @@ struct dlc_layer {
   int alias_input;   /* out/dout are the input's (flatten, an absorbed activation) */
   int nparam;
   dlc_param param[DLC_MAX_PARAMS];
-  /* Kind-specific settings and state. */
-  dlc_act act;       /* activation layer, or the activation fused into a dense layer */
+  /* The activation of an activation layer, or the one fused into a dense layer (the
+   * network's fusion pass moves it): the only kind-specific settings kept here. */
+  dlc_act act;
   float slope;
   int absorbed;      /* an activation computed by the dense layer before it */
-  int64_t units;     /* dense */
-  int bias;
-  float p;           /* dropout */
-  uint64_t drop_offset;
-  float eps, momentum; /* batchnorm */
-  int64_t batches_tracked; /* batchnorm: training forwards so far (PyTorch's num_batches_tracked) */
-  dlc_tensor save_mean, save_invstd, scratch, dz;
-  void *state;       /* conv/pool/rnn op state */
-  dlc_tensor ws;     /* workspace */
-  int ints[16];      /* conv/pool/rnn geometry as given in the model */
+  int64_t counter;   /* the value of a dlc_layer_counter buffer (num_batches_tracked) */
+  /* Everything else a kind keeps (its settings, op state, workspaces) is its own struct,
+   * defined in its layer file: dlc_layer_state allocates it, the kind's destroy releases
+   * what it holds, and the network frees it. */
+  void *state;
 };
 
 struct dlc_net {
@@ -98,8 +94,11 @@ int dlc_producer_shape(const dlc_net *net, int producer, int64_t shape[DLC_MAX_D
 dlc_status dlc_net_append(dlc_net *net, const dlc_layer_vt *vt, const char *name, dlc_layer **out);
 /* Declares parameter k of layer l. */
 void dlc_layer_param(dlc_layer *l, const char *name, int ndim, const int64_t *shape, int is_buffer);
-/* Declares an int64 scalar buffer of layer l held in l->batches_tracked. */
+/* Declares an int64 scalar buffer of layer l held in l->counter. */
 void dlc_layer_counter(dlc_layer *l, const char *name);
+/* Allocates layer l's zeroed settings struct of `size` bytes into l->state (once its
+ * arguments are checked: the network frees it with the layer); NULL when out of memory. */
+void *dlc_layer_state(dlc_net *net, dlc_layer *l, size_t size);
 /* Fills a parameter with U(-bound, bound) from the context's generator. */
 dlc_status dlc_param_uniform(dlc_net *net, dlc_param *p, float bound);
 
