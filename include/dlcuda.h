@@ -124,10 +124,11 @@ DLC_API dlc_memory_stats dlc_ctx_memory_stats(const dlc_ctx *ctx);
 /* Returns cached, unused device blocks to the driver. */
 DLC_API dlc_status dlc_ctx_release_cached(dlc_ctx *ctx);
 
-/* Number of CUDA devices usable by this build and process (0 when none or built without
- * CUDA); when 0 and why is not NULL, a one-line reason is written there ("no CUDA device",
- * "CUDA driver 12.2 is older than the runtime 13.0 ...", "built without CUDA"). */
-DLC_API int dlc_cuda_device_count(char *why, size_t len);
+/* *count = the number of CUDA devices usable by this build and process (0 when none or
+ * built without CUDA: not an error); when 0 and why is not NULL, a one-line reason is
+ * written there ("no CUDA device", "CUDA driver 12.2 is older than the runtime 13.0 ...",
+ * "built without CUDA"). DLC_ERR_INVALID_ARG only for a NULL count. */
+DLC_API dlc_status dlc_cuda_device_count(int *count, char *why, size_t len);
 /* Build facts: "cuda=ON cudnn=ON blas=openblas ..." (static string). */
 DLC_API const char *dlc_build_info(void);
 /* The CUDA driver, runtime, cuBLAS and cuDNN versions loaded in this process, each next to
@@ -530,21 +531,21 @@ typedef void (*dlc_progress_fn)(void *user, int64_t batch, int64_t nbatches,
 /* One epoch over the loader (started at `start_batch` of epoch `epoch`): forward, loss,
  * backward, optimizer step per batch. A NaN or infinite loss stops it with an error that
  * names the epoch and batch. cb may be NULL. */
-DLC_API dlc_status dlc_train_epoch(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch,
+DLC_API dlc_status dlc_net_train_epoch(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch,
                                    int64_t start_batch, dlc_progress_fn cb, void *user,
                                    dlc_epoch_stats *stats);
-/* As dlc_train_epoch, but stops after max_batches batches (<= 0: at the end of the epoch);
+/* As dlc_net_train_epoch, but stops after max_batches batches (<= 0: at the end of the epoch);
  * the loop continues with start_batch + the batches done. Training in pieces gives the
  * same parameters, bit for bit, as one call. */
-DLC_API dlc_status dlc_train_batches(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch,
+DLC_API dlc_status dlc_net_train_batches(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch,
                                      int64_t start_batch, int64_t max_batches, dlc_progress_fn cb,
                                      void *user, dlc_epoch_stats *stats);
 /* Loss and accuracy over a whole loader in evaluation mode. */
-DLC_API dlc_status dlc_evaluate(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats);
+DLC_API dlc_status dlc_net_evaluate(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats);
 /* The same, also counting confusion[label * classes + predicted] (classes x classes, the
  * model's classes; rows of an ignored label are not counted, nor a batch whose labels are
  * not one per row of scores), accumulated on the device. */
-DLC_API dlc_status dlc_evaluate_confusion(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats,
+DLC_API dlc_status dlc_net_evaluate_confusion(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats,
                                           int64_t *confusion, int64_t classes);
 /* Per-class recall, precision and F1 from a confusion matrix (any of the arrays may be
  * NULL; a class with no samples, or never predicted, gets 0 where its ratio is 0/0), and
@@ -627,7 +628,7 @@ DLC_API dlc_status dlc_train_log_open(dlc_ctx *ctx, const char *path, int append
                                       dlc_train_log **out);
 DLC_API dlc_status dlc_train_log_epoch(dlc_train_log *log, const dlc_fit_epoch *epoch);
 /* Closes (a NULL log is nothing to do); the status of the close. */
-DLC_API dlc_status dlc_train_log_close(dlc_train_log *log);
+DLC_API dlc_status dlc_train_log_destroy(dlc_train_log *log);
 
 /* ---------------------------------------------------------------- model files */
 
@@ -667,7 +668,7 @@ DLC_API dlc_status dlc_check_output_path(dlc_ctx *ctx, const char *path);
  * its locks. Used by `dlcuda train` for its checkpoint, log and saved weights. */
 typedef struct dlc_file_lock dlc_file_lock;
 DLC_API dlc_status dlc_file_lock_acquire(dlc_ctx *ctx, const char *path, dlc_file_lock **out);
-DLC_API void dlc_file_lock_release(dlc_file_lock *lock);
+DLC_API void dlc_file_lock_destroy(dlc_file_lock *lock);
 
 /* Reads a .npy file (format 1.0-3.0, little-endian, C order) into a new CPU tensor:
  * float32, int32, uint8, or int64 converted to int32 (out-of-range values are an error).
@@ -685,7 +686,7 @@ DLC_API dlc_status dlc_npy_save(dlc_ctx *ctx, const char *path, const dlc_tensor
  * and names the offending tensor; tensors are read on demand. */
 typedef struct dlc_safetensors dlc_safetensors;
 typedef struct dlc_safetensors_tensor_info {
-  const char *name;        /* valid until dlc_safetensors_close */
+  const char *name;        /* valid until dlc_safetensors_destroy */
   const char *dtype_name;  /* the file's: "F32", "I64", "F64", ... */
   dlc_dtype dtype;         /* DLC_DTYPE_COUNT when libdlcuda has no such dtype */
   int ndim;                /* 0 for a scalar */
@@ -697,7 +698,7 @@ typedef struct dlc_safetensors_tensor_info {
 DLC_API dlc_status dlc_safetensors_open(dlc_ctx *ctx, const char *path, dlc_safetensors **out);
 /* The same from bytes in memory, which must outlive the returned handle. */
 DLC_API dlc_status dlc_safetensors_parse(dlc_ctx *ctx, const void *bytes, size_t len, dlc_safetensors **out);
-DLC_API void dlc_safetensors_close(dlc_safetensors *st);
+DLC_API void dlc_safetensors_destroy(dlc_safetensors *st);
 DLC_API int dlc_safetensors_count(const dlc_safetensors *st);
 /* The index of the tensor called name, or -1. */
 DLC_API int dlc_safetensors_find(const dlc_safetensors *st, const char *name);

@@ -94,7 +94,7 @@ static int64_t train(run *r, int64_t epoch, int64_t batch, int64_t until, double
     for (int64_t b = e == epoch ? batch : 0; b < r->nb; b++) {
       if (step == until) return step;
       dlc_epoch_stats st;
-      T_OK(r->ctx, dlc_train_batches(r->net, r->opt, r->loader, e, b, 1, NULL, NULL, &st));
+      T_OK(r->ctx, dlc_net_train_batches(r->net, r->opt, r->loader, e, b, 1, NULL, NULL, &st));
       loss[step++] = st.loss;
     }
   return step;
@@ -155,11 +155,11 @@ static void resume_case(int adam) {
   start(&r, 77, adam, NULL);
   for (int e = 0; e < EPOCHS; e++) {
     dlc_epoch_stats st;
-    T_OK(r.ctx, dlc_train_epoch(r.net, r.opt, r.loader, e, 0, NULL, NULL, &st));
+    T_OK(r.ctx, dlc_net_train_epoch(r.net, r.opt, r.loader, e, 0, NULL, NULL, &st));
   }
   const char *w = tmp("epochs.safetensors");
   T_OK(r.ctx, dlc_net_save_weights(r.net, w));
-  T_CHECK(t_same_file(ref_w, w), "%s: dlc_train_epoch and dlc_train_batches train the same", kind);
+  T_CHECK(t_same_file(ref_w, w), "%s: dlc_net_train_epoch and dlc_net_train_batches train the same", kind);
   stop(&r);
 }
 
@@ -194,7 +194,7 @@ static void rewrite(dlc_ctx *ctx, const char *src, const char *dst, const char *
   free(t);
   free(list);
   free(meta);
-  dlc_safetensors_close(st);
+  dlc_safetensors_destroy(st);
 }
 
 static void refusals(void) {
@@ -310,7 +310,7 @@ static void concurrent_writers(void) {
         }
     }
     dlc_tensor_free(ctx, &x);
-    dlc_safetensors_close(st);
+    dlc_safetensors_destroy(st);
   }
   T_CHECK(reads > 0 && torn == 0, "two writers on one file: %d of %d reads saw a torn or mixed file", torn, reads);
   T_CHECK(t_temp_files(path) == 0, "no temporary files remain after two writers");
@@ -321,7 +321,7 @@ static void concurrent_writers(void) {
   T_OK(ctx, dlc_safetensors_open(ctx, path, &st));
   if (st) {
     T_OK(ctx, dlc_safetensors_verify(st, NULL));
-    dlc_safetensors_close(st);
+    dlc_safetensors_destroy(st);
   }
   FILE *f = fopen(path, "r+b");
   if (f) {
@@ -334,7 +334,7 @@ static void concurrent_writers(void) {
   T_OK(ctx, dlc_safetensors_open(ctx, path, &st));
   if (st) {
     T_FAILS(ctx, DLC_ERR_FORMAT, "does not match the header's checksum", dlc_safetensors_verify(st, NULL));
-    dlc_safetensors_close(st);
+    dlc_safetensors_destroy(st);
   }
   dlc_ctx_destroy(ctx);
 }
@@ -365,7 +365,7 @@ static void output_lock(void) {
   int st;
   waitpid(kid, &st, 0);
   T_OK(ctx, dlc_file_lock_acquire(ctx, path, &l));
-  dlc_file_lock_release(l);
+  dlc_file_lock_destroy(l);
   char lockfile[600];
   snprintf(lockfile, sizeof lockfile, "%s.lock", path);
   T_CHECK(access(lockfile, F_OK) != 0, "a released lock leaves no lock file");

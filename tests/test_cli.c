@@ -133,7 +133,7 @@ static void train_resume(dlc_ctx *ctx) {
   int64_t oshape[DLC_MAX_DIMS], cm[64 * 64];
   int64_t C = oshape[dlc_net_output_shape(net, oshape) - 1];
   T_CHECK(C <= 64, "%lld classes", (long long)C);
-  T_OK(ctx, dlc_evaluate_confusion(net, l, &st, cm, C));
+  T_OK(ctx, dlc_net_evaluate_confusion(net, l, &st, cm, C));
   dlc_class_summary cs;
   dlc_class_metrics(cm, C, NULL, NULL, NULL, &cs);
   char want[192];

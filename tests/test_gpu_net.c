@@ -131,8 +131,8 @@ static void train_both(dlc_ctx *g, dlc_ctx *c, const char *what, dlc_net *ng, dl
   T_OK(g, dlc_optim_create(g, &oo, dlc_net_params(ng)->numel, &og));
   T_OK(c, dlc_optim_create(c, &oo, dlc_net_params(nc)->numel, &oc));
   dlc_epoch_stats sg, sc;
-  T_OK(g, dlc_train_epoch(ng, og, lg, 0, 0, NULL, NULL, &sg));
-  T_OK(c, dlc_train_epoch(nc, oc, lc, 0, 0, NULL, NULL, &sc));
+  T_OK(g, dlc_net_train_epoch(ng, og, lg, 0, 0, NULL, NULL, &sg));
+  T_OK(c, dlc_net_train_epoch(nc, oc, lc, 0, 0, NULL, NULL, &sc));
   printf("%s: epoch loss cuda %.6f cpu %.6f; accuracy %.4f / %.4f; mae %.6f / %.6f\n", what, sg.loss, sc.loss,
          sg.accuracy, sc.accuracy, sg.mae, sc.mae);
   T_CHECK(sg.loss - sc.loss < 1e-4 && sc.loss - sg.loss < 1e-4, "%s: epoch losses agree", what);
@@ -143,13 +143,13 @@ static void train_both(dlc_ctx *g, dlc_ctx *c, const char *what, dlc_net *ng, dl
   T_OK(g, dlc_tensor_download(g, dlc_net_params(ng), pg, sizeof(float) * (size_t)n));
   compare_params(nc, pg, what, cancelled, (int)(ds.count / lo.batch), oo.lr);
   dlc_epoch_stats eg, ec;
-  T_OK(g, dlc_evaluate(ng, lg, &eg));
-  T_OK(c, dlc_evaluate(nc, lc, &ec));
+  T_OK(g, dlc_net_evaluate(ng, lg, &eg));
+  T_OK(c, dlc_net_evaluate(nc, lc, &ec));
   T_CHECK(eg.loss - ec.loss < 1e-4 && ec.loss - eg.loss < 1e-4, "%s: evaluation agrees: %g %g", what, eg.loss, ec.loss);
   if (!targets) { /* the confusion matrix (integer atomics on the device): the same counts */
     int64_t cmg[49], cmc[49], diff = 0, total = 0;
-    T_OK(g, dlc_evaluate_confusion(ng, lg, &eg, cmg, 7));
-    T_OK(c, dlc_evaluate_confusion(nc, lc, &ec, cmc, 7));
+    T_OK(g, dlc_net_evaluate_confusion(ng, lg, &eg, cmg, 7));
+    T_OK(c, dlc_net_evaluate_confusion(nc, lc, &ec, cmc, 7));
     for (int i = 0; i < 49; i++) {
       diff += cmg[i] > cmc[i] ? cmg[i] - cmc[i] : cmc[i] - cmg[i];
       total += cmg[i];
@@ -161,8 +161,8 @@ static void train_both(dlc_ctx *g, dlc_ctx *c, const char *what, dlc_net *ng, dl
   /* Once warm, a training epoch and an evaluation perform no cudaMalloc: everything comes
    * from planned buffers and the caching allocator. */
   uint64_t mallocs = dlc_ctx_memory_stats(g).device_mallocs;
-  T_OK(g, dlc_train_epoch(ng, og, lg, 1, 0, NULL, NULL, &sg));
-  T_OK(g, dlc_evaluate(ng, lg, &eg));
+  T_OK(g, dlc_net_train_epoch(ng, og, lg, 1, 0, NULL, NULL, &sg));
+  T_OK(g, dlc_net_evaluate(ng, lg, &eg));
   uint64_t more = dlc_ctx_memory_stats(g).device_mallocs - mallocs;
   T_CHECK(more == 0, "%s: a warm epoch made %llu cudaMalloc calls", what, (unsigned long long)more);
   free(pg);

@@ -35,12 +35,12 @@ static double minority_recall(dlc_ctx *ctx, const dlc_dataset *tr, const dlc_dat
   dlc_optim *opt = NULL;
   T_OK(ctx, dlc_optim_create(ctx, &cfg.optim, dlc_net_params(net)->numel, &opt));
   dlc_epoch_stats st;
-  for (int e = 0; e < 3 && lt && opt; e++) T_OK(ctx, dlc_train_epoch(net, opt, lt, e, 0, NULL, NULL, &st));
+  for (int e = 0; e < 3 && lt && opt; e++) T_OK(ctx, dlc_net_train_epoch(net, opt, lt, e, 0, NULL, NULL, &st));
   int64_t cm[100];
   double recall[10] = {0};
   dlc_class_summary sum;
   memset(&sum, 0, sizeof sum);
-  if (le) T_OK(ctx, dlc_evaluate_confusion(net, le, &st, cm, 10));
+  if (le) T_OK(ctx, dlc_net_evaluate_confusion(net, le, &st, cm, 10));
   dlc_class_metrics(cm, 10, recall, NULL, NULL, &sum);
   const char *names[] = {"as it is", "balanced weights", "balanced sampler"};
   printf("%-17s test accuracy %.4f, balanced %.4f, macro F1 %.4f; recall of classes 0 and 6: %.3f %.3f\n", names[r],

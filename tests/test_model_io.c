@@ -96,7 +96,7 @@ static void gradients(dlc_ctx *ctx, dlc_net *net, const char *model, const dlc_t
     checked++;
   }
   T_CHECK(st && checked == dlc_safetensors_count(st), "every parameter gradient compared (%d)", checked);
-  dlc_safetensors_close(st);
+  dlc_safetensors_destroy(st);
   T_OK(ctx, dlc_net_input_grad(net, 0, NULL));
   if (train) { /* a recurrent layer refuses backward after an evaluation forward */
     T_OK(ctx, dlc_net_forward(net, x, 0, NULL));
@@ -165,8 +165,8 @@ static void against_pytorch(dlc_ctx *ctx, const char *model) {
     T_CHECK(same, "%s: PyTorch's tensors come back out of libdlcuda byte for byte", model);
     T_CHECK(strcmp(dlc_safetensors_metadata(ours, "format"), "pt") == 0, "metadata format = pt");
   }
-  dlc_safetensors_close(pt);
-  dlc_safetensors_close(ours);
+  dlc_safetensors_destroy(pt);
+  dlc_safetensors_destroy(ours);
   /* The file PyTorch was checked to load (gen_io.py --check): our writer still makes it. */
   snprintf(rel, sizeof rel, "io/%s_dlcuda.safetensors", model);
   if (getenv("DLC_WRITE_FIXTURES")) {
@@ -222,7 +222,7 @@ static void strict(dlc_ctx *ctx) {
   }
   int w = dlc_safetensors_find(st, "0.weight"), bias = dlc_safetensors_find(st, "0.bias"),
       nbt = dlc_safetensors_find(st, "1.num_batches_tracked"), last = dlc_safetensors_find(st, "11.bias");
-  dlc_safetensors_close(st);
+  dlc_safetensors_destroy(st);
   T_CHECK(n == 18 && w >= 0 && bias >= 0 && nbt >= 0 && last >= 0, "PyTorch's file: %d tensors", n);
   if (n != 18 || w < 0 || bias < 0 || nbt < 0 || last < 0) return;
   /* A fresh network, saved, to check that refused loads change nothing. */

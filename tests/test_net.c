@@ -185,7 +185,7 @@ static void train_losses(uint64_t seed, float *losses, int epochs, double *acc) 
   T_OK(ctx, dlc_optim_create(ctx, &oo, dlc_net_params(net)->numel, &opt));
   for (int e = 0; e < epochs; e++) {
     dlc_epoch_stats st;
-    T_OK(ctx, dlc_train_epoch(net, opt, l, e, 0, NULL, NULL, &st));
+    T_OK(ctx, dlc_net_train_epoch(net, opt, l, e, 0, NULL, NULL, &st));
     losses[e] = (float)st.loss;
     *acc = st.accuracy;
   }

@@ -126,7 +126,7 @@ static void round_trip(dlc_ctx *ctx) {
   T_FAILS(ctx, DLC_ERR_SHAPE, "is [2, 3] in the file but [3, 2] is wanted", dlc_safetensors_read(st, k, &wrong));
   dlc_tensor_free(ctx, &wrong);
   T_FAILS(ctx, DLC_ERR_INVALID_ARG, "tensor 99 of 7", dlc_safetensors_load(st, 99, &wrong));
-  dlc_safetensors_close(st);
+  dlc_safetensors_destroy(st);
 
   /* The writer refuses what it cannot write faithfully. */
   dlc_named_tensor dup[] = {{"x", &f32}, {"x", &i32}};
@@ -152,7 +152,7 @@ static void round_trip(dlc_ctx *ctx) {
   T_OK(ctx, dlc_safetensors_save(ctx, e, NULL, 0, NULL, 0));
   T_OK(ctx, dlc_safetensors_open(ctx, e, &st));
   T_CHECK(st && dlc_safetensors_count(st) == 0, "an empty file has no tensors");
-  dlc_safetensors_close(st);
+  dlc_safetensors_destroy(st);
 
   /* A full disk mid-write, or at the fsync: an error, the old file intact, no .tmp left. */
   for (int at = 0; at < 3; at++) {
@@ -190,7 +190,7 @@ static void malformed(dlc_ctx *ctx) {
   const char *T1 = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
   dlc_safetensors *st = NULL;
   T_OK(ctx, dlc_safetensors_open(ctx, write_st("ok.st", T1, 8), &st));
-  dlc_safetensors_close(st);
+  dlc_safetensors_destroy(st);
   /* Sizes and the header length. */
   refused(ctx, write_raw("short.st", "\x08\0\0\0", 4), DLC_ERR_FORMAT, "shorter than the 8-byte header length");
   refused(ctx, write_raw("hlen.st", "\xff\x00\x00\x00\x00\x00\x00\x00{}", 10), DLC_ERR_FORMAT,
@@ -279,7 +279,7 @@ static void malformed(dlc_ctx *ctx) {
     dlc_tensor t;
     T_FAILS(ctx, DLC_ERR_UNSUPPORTED, "tensor \"d\" is F64", dlc_safetensors_load(st, 0, &t));
     T_FAILS(ctx, DLC_ERR_SHAPE, "tensor \"z\" is empty", dlc_safetensors_load(st, 1, &t));
-    dlc_safetensors_close(st);
+    dlc_safetensors_destroy(st);
   }
   /* A file truncated after it was opened: a read error, not garbage. */
   const char *big = "{\"w\":{\"dtype\":\"F32\",\"shape\":[65536],\"data_offsets\":[0,262144]}}";
@@ -289,7 +289,7 @@ static void malformed(dlc_ctx *ctx) {
     T_CHECK(truncate(trunc, 8 + (off_t)strlen(big) + 4) == 0, "truncate");
     dlc_tensor t;
     T_FAILS(ctx, DLC_ERR_IO, "tensor \"w\": cannot read its 262144 bytes", dlc_safetensors_load(st, 0, &t));
-    dlc_safetensors_close(st);
+    dlc_safetensors_destroy(st);
   }
 }
 

@@ -7,7 +7,9 @@
 
 static void test_auto_device(void) {
   char why[256] = "";
-  int n = dlc_cuda_device_count(why, sizeof why);
+  int n = -1;
+  T_CHECK(dlc_cuda_device_count(&n, why, sizeof why) == DLC_OK && n >= 0, "device count %d", n);
+  T_CHECK(dlc_cuda_device_count(NULL, NULL, 0) == DLC_ERR_INVALID_ARG, "a NULL count");
   dlc_ctx *ctx = NULL;
   T_CHECK(dlc_ctx_create(&ctx, NULL) == DLC_OK, "AUTO never fails: %s", dlc_ctx_error(ctx));
   dlc_device d = dlc_ctx_device(ctx);

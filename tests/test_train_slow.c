@@ -42,8 +42,8 @@ int main(void) {
   T_OK(ctx, dlc_optim_create(ctx, &cfg.optim, dlc_net_params(net)->numel, &opt));
   first_reading f = {0, 0};
   dlc_epoch_stats st, ev;
-  T_OK(ctx, dlc_train_epoch(net, opt, lt, 0, 0, on_progress, &f, &st));
-  T_OK(ctx, dlc_evaluate(net, le, &ev));
+  T_OK(ctx, dlc_net_train_epoch(net, opt, lt, 0, 0, on_progress, &f, &st));
+  T_OK(ctx, dlc_net_evaluate(net, le, &ev));
   printf("first %d batches: loss %.4f; after 400 steps: train loss %.4f acc %.4f; test loss %.4f acc %.4f (%.0f img/s)\n",
          f.seen, f.loss, st.loss, st.accuracy, ev.loss, ev.accuracy, st.samples_per_second);
   T_CHECK(f.seen > 0 && st.loss < 0.75 * f.loss, "the loss falls: %g -> %g", f.loss, st.loss);

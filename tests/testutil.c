@@ -35,7 +35,8 @@ dlc_ctx *t_cpu_ctx(uint64_t seed) {
 
 dlc_ctx *t_gpu_ctx_or_skip(uint64_t seed) {
   char why[256];
-  if (dlc_cuda_device_count(why, sizeof why) == 0) {
+  int n = 0;
+  if (dlc_cuda_device_count(&n, why, sizeof why) != DLC_OK || n == 0) {
     printf("SKIP: %s\n", why);
     exit(T_SKIP);
   }
@@ -287,8 +288,8 @@ void t_compare_safetensors(dlc_ctx *ctx, const char *what, const char *got, cons
       dlc_tensor_free(ctx, &w);
     }
   }
-  dlc_safetensors_close(a);
-  dlc_safetensors_close(b);
+  dlc_safetensors_destroy(a);
+  dlc_safetensors_destroy(b);
 }
 
 int t_fixture(dlc_ctx *ctx, const char *rel, dlc_tensor *out) {

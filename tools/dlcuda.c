@@ -515,9 +515,9 @@ static int cmd_train(const options *in) {
   }
   rc = 0;
 out:
-  if (dlc_train_log_close(log) != DLC_OK && rc == 0) rc = fail(ctx, "--log");
+  if (dlc_train_log_destroy(log) != DLC_OK && rc == 0) rc = fail(ctx, "--log");
   if (rescue && trained > 0) rescue_weights(ctx, net);
-  for (int i = 0; i < 3; i++) dlc_file_lock_release(locks[i]);
+  for (int i = 0; i < 3; i++) dlc_file_lock_destroy(locks[i]);
   dlc_loader_destroy(train_l);
   dlc_loader_destroy(test_l);
   dlc_dataset_free(&train_ds);
@@ -575,7 +575,7 @@ static int cmd_eval(const options *op) {
     per = calloc((size_t)(2 * C), sizeof *per);
     if (!cm || !per) { fprintf(stderr, "dlcuda: out of memory\n"); goto out; }
   }
-  if ((C > 0 ? dlc_evaluate_confusion(net, l, &st, cm, C) : dlc_evaluate(net, l, &st)) != DLC_OK) {
+  if ((C > 0 ? dlc_net_evaluate_confusion(net, l, &st, cm, C) : dlc_net_evaluate(net, l, &st)) != DLC_OK) {
     fail(ctx, "evaluation");
     goto out;
   }
@@ -800,7 +800,8 @@ static int cmd_info(void) {
   dlc_runtime_versions(versions, sizeof versions);
   printf("%s\n", versions);
   char why[256];
-  int n = dlc_cuda_device_count(why, sizeof why);
+  int n = 0;
+  dlc_cuda_device_count(&n, why, sizeof why);
   if (n == 0) printf("CUDA devices: none (%s)\n", why);
   for (int i = 0; i < n; i++) {
     dlc_ctx_options o = dlc_ctx_options_default();

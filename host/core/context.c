@@ -48,7 +48,8 @@ dlc_status dlc_ctx_create(dlc_ctx **out, const dlc_ctx_options *opts) {
       return dlc_cuda_ctx_init(ctx, ctx->opts.device_index);
     case DLC_DEVICE_AUTO: {
       char why[256];
-      if (dlc_cuda_device_count(why, sizeof why) == 0) {
+      int n = 0;
+      if (dlc_cuda_device_count(&n, why, sizeof why) == DLC_OK && n == 0) {
         snprintf(ctx->notice, sizeof ctx->notice, "running on the CPU: %s", why);
         return DLC_OK;
       }

@@ -26,10 +26,12 @@
  * Hopper; it lets GEMMs run without cuBLAS allocating on its own. */
 #define DLC_CUBLAS_WORKSPACE ((size_t)32 << 20)
 
-int dlc_cuda_device_count(char *why, size_t len) {
+dlc_status dlc_cuda_device_count(int *count, char *why, size_t len) {
+  if (!count) return DLC_ERR_INVALID_ARG;
   int n = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
-  if (e == cudaSuccess && n > 0) return n;
+  *count = e == cudaSuccess && n > 0 ? n : 0;
+  if (*count > 0) return DLC_OK;
   if (why && len) {
     int drv = 0, rt = 0;
     cudaDriverGetVersion(&drv);
@@ -47,7 +49,7 @@ int dlc_cuda_device_count(char *why, size_t len) {
       snprintf(why, len, "CUDA unavailable: %s", cudaGetErrorString(e));
   }
   (void)cudaGetLastError(); /* clear the sticky-free error so later calls start clean */
-  return 0;
+  return DLC_OK;
 }
 
 void dlc_runtime_versions(char *buf, size_t len) {
@@ -83,7 +85,8 @@ static const char *cublas_msg(cublasStatus_t s) {
 
 dlc_status dlc_cuda_ctx_init(dlc_ctx *ctx, int index) {
   char why[256];
-  int n = dlc_cuda_device_count(why, sizeof why);
+  int n = 0;
+  dlc_cuda_device_count(&n, why, sizeof why);
   if (n == 0) return DLC_FAIL(ctx, DLC_ERR_DEVICE, "cuda:%d requested: %s", index, why);
   if (index < 0 || index >= n)
     return DLC_FAIL(ctx, DLC_ERR_DEVICE, "cuda:%d requested but %d CUDA device%s found", index, n,
@@ -318,13 +321,16 @@ void dlc_runtime_versions(char *buf, size_t len) {
   if (buf && len) snprintf(buf, len, "CUDA: not built");
 }
 
-int dlc_cuda_device_count(char *why, size_t len) {
+dlc_status dlc_cuda_device_count(int *count, char *why, size_t len) {
+  if (!count) return DLC_ERR_INVALID_ARG;
+  *count = 0;
   if (why && len) snprintf(why, len, "libdlcuda was built without CUDA (DLC_CUDA=OFF or no toolkit found)");
-  return 0;
+  return DLC_OK;
 }
 dlc_status dlc_cuda_ctx_init(dlc_ctx *ctx, int index) {
   char why[128];
-  dlc_cuda_device_count(why, sizeof why);
+  int n;
+  dlc_cuda_device_count(&n, why, sizeof why);
   return DLC_FAIL(ctx, DLC_ERR_DEVICE, "cuda:%d requested: %s", index, why);
 }
 void dlc_cuda_ctx_destroy(dlc_ctx *ctx) { (void)ctx; }

@@ -171,7 +171,7 @@ dlc_status dlc_file_lock_acquire(dlc_ctx *ctx, const char *path, dlc_file_lock *
   return DLC_FAIL(ctx, DLC_ERR_IO, "cannot lock %s: its lock file keeps changing", path);
 }
 
-void dlc_file_lock_release(dlc_file_lock *l) {
+void dlc_file_lock_destroy(dlc_file_lock *l) {
   if (!l) return;
   unlink(l->path); /* while still locked: a waiting process then finds a stale file and retries */
   close(l->fd);

@@ -81,7 +81,7 @@ static const char *printable(const char *s, char *buf, size_t len) {
   return buf;
 }
 
-void dlc_safetensors_close(dlc_safetensors *st) {
+void dlc_safetensors_destroy(dlc_safetensors *st) {
   if (!st) return;
   if (st->fp) fclose(st->fp);
   dlc_json_free(&st->doc);
@@ -302,7 +302,7 @@ dlc_status dlc_safetensors_parse(dlc_ctx *ctx, const void *bytes, size_t len, dl
   dlc_status s = split(st, bytes, len, &hlen);
   if (s == DLC_OK) s = parse_header(st, (const char *)st->mem + 8, (size_t)hlen);
   if (s != DLC_OK) {
-    dlc_safetensors_close(st);
+    dlc_safetensors_destroy(st);
     return s;
   }
   *out = st;
@@ -334,7 +334,7 @@ dlc_status dlc_safetensors_open(dlc_ctx *ctx, const char *path, dlc_safetensors 
   if (s == DLC_OK) s = parse_header(st, header, (size_t)hlen);
   free(header); /* the document keeps its own decoded strings */
   if (s != DLC_OK) {
-    dlc_safetensors_close(st);
+    dlc_safetensors_destroy(st);
     return s;
   }
   *out = st;

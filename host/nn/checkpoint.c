@@ -110,7 +110,7 @@ dlc_status dlc_checkpoint_read_info(dlc_ctx *ctx, const char *path, dlc_checkpoi
   dlc_safetensors *st = NULL;
   DLC_TRY(dlc_safetensors_open(ctx, path, &st));
   dlc_status s = read_info(ctx, st, path, info);
-  dlc_safetensors_close(st);
+  dlc_safetensors_destroy(st);
   return s;
 }
 
@@ -186,6 +186,6 @@ dlc_status dlc_checkpoint_load(dlc_net *net, dlc_optim *opt, const char *path, d
     dlc_ctx_set_rng_offset(ctx, got.rng_offset);
     if (info) *info = got;
   }
-  dlc_safetensors_close(st);
+  dlc_safetensors_destroy(st);
   return s;
 }

@@ -145,6 +145,6 @@ dlc_status dlc_net_load_weights(dlc_net *net, const char *path) {
   dlc_status s = dlc_safetensors_verify(st, NULL); /* a checkpoint's checksum */
   if (s == DLC_OK) s = dlc_net_read_tensors(net, st, path, checkpoint ? "optimizer." : NULL, 0);
   if (s == DLC_OK) s = dlc_net_read_tensors(net, st, path, checkpoint ? "optimizer." : NULL, 1);
-  dlc_safetensors_close(st);
+  dlc_safetensors_destroy(st);
   return s;
 }

@@ -1,7 +1,7 @@
 /* The resumable training run: epochs, the schedule's lengths and warm-up, evaluation after
  * each epoch (with the test set's confusion matrix for classifiers), checkpoints at epoch
  * ends and every N batches, exact resume from a checkpoint, stop-after, and the NaN stop
- * (dlc_train_batches reports the first bad batch). The loop trains in pieces between
+ * (dlc_net_train_batches reports the first bad batch). The loop trains in pieces between
  * checkpoints: the same parameters, bit for bit, as one piece. */
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,7 @@ static dlc_status save_checkpoint(dlc_net *net, dlc_optim *opt, const char *path
   return dlc_checkpoint_save(net, opt, &info, path);
 }
 
-/* dlc_train_batches' progress callback, with the epoch added. */
+/* dlc_net_train_batches' progress callback, with the epoch added. */
 typedef struct progress_of {
   const dlc_fit_options *o;
   int64_t epoch;
@@ -44,7 +44,7 @@ static dlc_status train_epoch(dlc_net *net, dlc_optim *opt, dlc_loader *train, c
     if (o->stop_after > 0 && o->stop_after - r->batches < n) n = o->stop_after - r->batches;
     dlc_epoch_stats st;
     progress_of po = {o, e};
-    DLC_TRY(dlc_train_batches(net, opt, train, e, *b, n, o->on_progress ? forward_progress : NULL, &po, &st));
+    DLC_TRY(dlc_net_train_batches(net, opt, train, e, *b, n, o->on_progress ? forward_progress : NULL, &po, &st));
     loss += st.loss * (double)st.samples;
     metric += (regression ? st.mae : st.accuracy) * (double)st.samples;
     tr->samples += st.samples;
@@ -112,11 +112,11 @@ static dlc_status fit(dlc_net *net, dlc_optim *opt, dlc_loader *train, dlc_loade
     ep->have_classes = 0;
     if (test) {
       if (ep->classes > 0) {
-        DLC_TRY(dlc_evaluate_confusion(net, test, &ep->test, ep->confusion, ep->classes));
+        DLC_TRY(dlc_net_evaluate_confusion(net, test, &ep->test, ep->confusion, ep->classes));
         dlc_class_metrics(ep->confusion, ep->classes, ep->recall, ep->precision, ep->f1, &ep->summary);
         ep->have_classes = ep->summary.classes_present > 0; /* rows with labels were counted */
       } else {
-        DLC_TRY(dlc_evaluate(net, test, &ep->test));
+        DLC_TRY(dlc_net_evaluate(net, test, &ep->test));
       }
     }
     ep->have_test = test != NULL;

@@ -91,7 +91,7 @@ dlc_status dlc_train_log_epoch(dlc_train_log *log, const dlc_fit_epoch *e) {
              e->train.samples_per_second, e->lr);
 }
 
-dlc_status dlc_train_log_close(dlc_train_log *log) {
+dlc_status dlc_train_log_destroy(dlc_train_log *log) {
   if (!log) return DLC_OK;
   dlc_status s = DLC_OK;
   errno = 0;

@@ -46,6 +46,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (dlc_safetensors_metadata_at(st, i, &key, &value) != DLC_OK) abort();
     if (strlen(key) > size || strlen(value) > size) abort();
   }
-  dlc_safetensors_close(st);
+  dlc_safetensors_destroy(st);
   return 0;
 }
