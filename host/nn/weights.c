@@ -100,40 +100,34 @@ static dlc_status check_built(dlc_net *net) {
   return DLC_OK;
 }
 
-dlc_status dlc_net_save_weights(dlc_net *net, const char *path) {
+/* Saves the network's tensors under their names: the weights and buffers, or (grads) the
+ * parameters' gradients, which buffers do not have. */
+static dlc_status save_named(dlc_net *net, const char *path, int grads) {
   DLC_TRY(check_built(net));
   DLC_CHECK_NULL(net->ctx, path);
   dlc_named_tensor *list;
   char *names;
   int n;
   DLC_TRY(dlc_net_named_tensors(net, 0, &list, &names, &n));
+  if (grads) {
+    int m = 0, k = 0;
+    for (int i = 0; i < net->nlayers; i++)
+      for (int j = 0; j < net->layers[i].nparam; j++, k++)
+        if (!net->layers[i].param[j].is_buffer) {
+          list[m].name = list[k].name;
+          list[m++].tensor = &net->layers[i].param[j].grad;
+        }
+    n = m;
+  }
   static const char *const meta[] = {"format", "pt"};
-  dlc_status s = dlc_safetensors_save(net->ctx, path, list, n, meta, 1);
+  dlc_status s = dlc_safetensors_save(net->ctx, path, list, n, grads ? NULL : meta, grads ? 0 : 1);
   free(list);
   free(names);
   return s;
 }
 
-dlc_status dlc_net_save_grads(dlc_net *net, const char *path) {
-  DLC_TRY(check_built(net));
-  DLC_CHECK_NULL(net->ctx, path);
-  dlc_named_tensor *list;
-  char *names;
-  int n;
-  DLC_TRY(dlc_net_named_tensors(net, 0, &list, &names, &n));
-  /* The parameters' gradients under the parameters' names; buffers have none. */
-  int m = 0, k = 0;
-  for (int i = 0; i < net->nlayers; i++)
-    for (int j = 0; j < net->layers[i].nparam; j++, k++)
-      if (!net->layers[i].param[j].is_buffer) {
-        list[m].name = list[k].name;
-        list[m++].tensor = &net->layers[i].param[j].grad;
-      }
-  dlc_status s = dlc_safetensors_save(net->ctx, path, list, m, NULL, 0);
-  free(list);
-  free(names);
-  return s;
-}
+dlc_status dlc_net_save_weights(dlc_net *net, const char *path) { return save_named(net, path, 0); }
+dlc_status dlc_net_save_grads(dlc_net *net, const char *path) { return save_named(net, path, 1); }
 
 dlc_status dlc_net_load_weights(dlc_net *net, const char *path) {
   DLC_TRY(check_built(net));
