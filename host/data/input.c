@@ -5,7 +5,9 @@
 #include "data/augment.h"
 #include "io/file_io.h"
 
-static dlc_status convert(dlc_ctx *ctx, const char *path, const dlc_tensor *raw, const dlc_loader_options *o, int ndim,
+/* Float32 values move from raw into out (raw is left empty); pixels are normalised into a
+ * new tensor. */
+static dlc_status convert(dlc_ctx *ctx, const char *path, dlc_tensor *raw, const dlc_loader_options *o, int ndim,
                           const int64_t *sample_shape, dlc_tensor *out) {
   int64_t sample = 1;
   for (int i = 0; i < ndim; i++) {
@@ -24,12 +26,14 @@ static dlc_status convert(dlc_ctx *ctx, const char *path, const dlc_tensor *raw,
                     (long long)raw->numel, (long long)sample);
   int64_t shape[DLC_MAX_DIMS] = {n};
   memcpy(shape + 1, sample_shape, sizeof(int64_t) * (size_t)ndim);
-  dlc_device cpu = {DLC_DEVICE_CPU, 0};
-  DLC_TRY(dlc_tensor_alloc(ctx, out, DLC_F32, ndim + 1, shape, cpu));
-  if (raw->dtype == DLC_F32) {
-    memcpy(out->data, raw->data, raw->nbytes);
+  if (raw->dtype == DLC_F32) { /* as it is: the file's tensor itself, reshaped */
+    DLC_TRY(dlc_tensor_reshape(ctx, raw, ndim + 1, shape));
+    *out = *raw;
+    memset(raw, 0, sizeof *raw);
     return DLC_OK;
   }
+  dlc_device cpu = {DLC_DEVICE_CPU, 0};
+  DLC_TRY(dlc_tensor_alloc(ctx, out, DLC_F32, ndim + 1, shape, cpu));
   /* Channels first for an image [C, H, W]; any other shape is one channel. */
   int64_t channels = ndim == 3 ? sample_shape[0] : 1, plane = sample / channels;
   if (channels > INT32_MAX || plane > INT32_MAX) {
