@@ -532,21 +532,21 @@ typedef void (*dlc_progress_fn)(void *user, int64_t batch, int64_t nbatches,
  * backward, optimizer step per batch. A NaN or infinite loss stops it with an error that
  * names the epoch and batch. cb may be NULL. */
 DLC_API dlc_status dlc_net_train_epoch(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch,
-                                   int64_t start_batch, dlc_progress_fn cb, void *user,
-                                   dlc_epoch_stats *stats);
+                                       int64_t start_batch, dlc_progress_fn cb, void *user,
+                                       dlc_epoch_stats *stats);
 /* As dlc_net_train_epoch, but stops after max_batches batches (<= 0: at the end of the epoch);
  * the loop continues with start_batch + the batches done. Training in pieces gives the
  * same parameters, bit for bit, as one call. */
 DLC_API dlc_status dlc_net_train_batches(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch,
-                                     int64_t start_batch, int64_t max_batches, dlc_progress_fn cb,
-                                     void *user, dlc_epoch_stats *stats);
+                                         int64_t start_batch, int64_t max_batches, dlc_progress_fn cb,
+                                         void *user, dlc_epoch_stats *stats);
 /* Loss and accuracy over a whole loader in evaluation mode. */
 DLC_API dlc_status dlc_net_evaluate(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats);
 /* The same, also counting confusion[label * classes + predicted] (classes x classes, the
  * model's classes; rows of an ignored label are not counted, nor a batch whose labels are
  * not one per row of scores), accumulated on the device. */
 DLC_API dlc_status dlc_net_evaluate_confusion(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats,
-                                          int64_t *confusion, int64_t classes);
+                                              int64_t *confusion, int64_t classes);
 /* Per-class recall, precision and F1 from a confusion matrix (any of the arrays may be
  * NULL; a class with no samples, or never predicted, gets 0 where its ratio is 0/0), and
  * their macro averages over the classes that have samples: balanced accuracy is the mean

@@ -230,7 +230,6 @@ static int ends_with(const char *s, const char *suffix) {
   return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-
 /* An output of the run: writable (checked now, not after the last epoch) and this run's
  * alone (an advisory lock another run would be refused). */
 static int claim_output(dlc_ctx *ctx, const char *opt, const char *path, dlc_file_lock **lock) {
@@ -296,14 +295,13 @@ static void print_recall(const double *recall, int64_t C, const char *indent) {
   printf("\n");
 }
 
-
 static dlc_status print_epoch(void *user, const dlc_fit_epoch *e) {
   epoch_out *eo = user;
   const int reg = e->regression;
   /* Classification reports accuracy; regression ([mse]) the mean absolute error. */
   const char *mname = reg ? "mae" : "acc";
   if (!eo->op->quiet) {
-    if (isatty(2)) fprintf(stderr, "\r%100s\r", "");
+    if (eo->progress->tty) fprintf(stderr, "\r%100s\r", ""); /* the progress bar's line */
     printf("epoch %3lld/%d  train loss %.4f %s %.4f%s", (long long)e->epoch + 1, e->epochs, e->train.loss, mname,
            reg ? e->train.mae : e->train.accuracy, e->resumed_mid_epoch ? " (resumed mid-epoch)" : "");
     if (e->have_test) printf(" | test loss %.4f %s %.4f", e->test.loss, mname, reg ? e->test.mae : e->test.accuracy);
@@ -474,7 +472,7 @@ static int cmd_train(const options *in) {
     goto out;
   }
   progress pr = {isatty(2) && !op.quiet, cfg.epochs};
-  epoch_out eo = {&op, NULL, log, 0};
+  epoch_out eo = {&op, &pr, log, 0};
   dlc_fit_options fo = dlc_fit_options_default();
   fo.epochs = cfg.epochs;
   fo.warmup_epochs = cfg.warmup_epochs;
@@ -484,7 +482,6 @@ static int cmd_train(const options *in) {
   fo.stop_after = op.stop_after;
   fo.on_progress = show_progress;
   fo.on_epoch = print_epoch;
-  eo.progress = &pr;
   fo.user = &eo;
   dlc_fit_result fr;
   dlc_status fs = dlc_fit(net, opt, train_l, test_l, &fo, &fr);

@@ -287,7 +287,7 @@ static const char *get_str(sec_ctx *sc, const char *key) {
   return k ? k->value : NULL;
 }
 
-/* Wraps a builder's failure with the section's place in the file. */
+/* The key readers for the layer files' section builders (nn/model_cfg.h). */
 const char *dlc_cfg_str(dlc_cfg_section *sc, const char *key) { return get_str(sc, key); }
 dlc_status dlc_cfg_int(dlc_cfg_section *sc, const char *key, int64_t *v, int64_t def, int64_t lo, int64_t hi) {
   return get_int(sc, key, v, def, lo, hi);
@@ -296,6 +296,7 @@ dlc_status dlc_cfg_float(dlc_cfg_section *sc, const char *key, float *v, float d
   return get_float(sc, key, v, def, lo, hi);
 }
 
+/* Wraps a builder's failure with the section's place in the file. */
 static dlc_status in_section(sec_ctx *sc, dlc_status s) {
   if (s == DLC_OK) return s;
   const char *e = dlc_ctx_error(sc->ctx);

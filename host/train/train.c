@@ -188,13 +188,13 @@ static dlc_status loop(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t
 }
 
 dlc_status dlc_net_train_epoch(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch,
-                           int64_t start_batch, dlc_progress_fn cb, void *user, dlc_epoch_stats *stats) {
+                               int64_t start_batch, dlc_progress_fn cb, void *user, dlc_epoch_stats *stats) {
   if (!net || !loader || !stats) return DLC_ERR_INVALID_ARG;
   return loop(net, opt, loader, epoch, start_batch, 0, 1, cb, user, stats, NULL, 0);
 }
 
 dlc_status dlc_net_train_batches(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t epoch, int64_t start_batch,
-                             int64_t max_batches, dlc_progress_fn cb, void *user, dlc_epoch_stats *stats) {
+                                 int64_t max_batches, dlc_progress_fn cb, void *user, dlc_epoch_stats *stats) {
   if (!net || !loader || !stats) return DLC_ERR_INVALID_ARG;
   return loop(net, opt, loader, epoch, start_batch, max_batches, 1, cb, user, stats, NULL, 0);
 }
@@ -205,7 +205,7 @@ dlc_status dlc_net_evaluate(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *s
 }
 
 dlc_status dlc_net_evaluate_confusion(dlc_net *net, dlc_loader *loader, dlc_epoch_stats *stats, int64_t *confusion,
-                                  int64_t classes) {
+                                      int64_t classes) {
   if (!net || !loader || !stats) return DLC_ERR_INVALID_ARG;
   DLC_CHECK_NULL(net->ctx, confusion);
   if (classes < 1 || classes > 65536)
