@@ -59,10 +59,18 @@ for r in $(seq 1 "$rounds"); do
     theirs=$(sed -n 's/.*"images_per_second": \([0-9.]*\).*/\1/p' "$tmp/o")
     theirs_rss=$(tail -n 1 "$tmp/rss")
     [ -n "$ours" ] && [ -n "$theirs" ] || { echo "cpu_train_speed.sh: $m: no images/s in the output" >&2; exit 1; }
-    line=$(printf '{"bench":"cpu_train_speed","model":"%s","round":%s,"threads":%s,"steps":%s,"dlcuda_images_per_second":%s,"pytorch_images_per_second":%s,"ratio":%s,"dlcuda_peak_rss_mib":%s,"pytorch_peak_rss_mib":%s,"dlcuda_kernels":"%s","pytorch_kernels":"%s","cpu":"%s","date":"%s","commit":"%s"}' \
-      "$m" "$r" "$threads" "$steps" "$ours" "$theirs" "$(awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "%.3f", a / b }')" \
-      "$(awk -v k="$ours_rss" 'BEGIN { printf "%.1f", k / 1024 }')" "$(awk -v k="$theirs_rss" 'BEGIN { printf "%.1f", k / 1024 }')" \
-      "$ours_kernels" "$theirs_kernels" "$cpu" "$(date -u +%F)" "$commit")
+    line=$(python3 - "$m" "$r" "$threads" "$steps" "$ours" "$theirs" "$ours_rss" "$theirs_rss" "$ours_kernels" \
+      "$theirs_kernels" "$cpu" "$(date -u +%F)" "$commit" <<'EOF'
+import json, sys
+m, r, threads, steps, ours, theirs, ours_rss, theirs_rss, ok, tk, cpu, date, commit = sys.argv[1:]
+ours, theirs = float(ours), float(theirs)
+print(json.dumps({"bench": "cpu_train_speed", "model": m, "round": int(r), "threads": int(threads),
+                  "steps": int(steps), "dlcuda_images_per_second": ours, "pytorch_images_per_second": theirs,
+                  "ratio": round(ours / theirs, 3), "dlcuda_peak_rss_mib": round(int(ours_rss) / 1024, 1),
+                  "pytorch_peak_rss_mib": round(int(theirs_rss) / 1024, 1), "dlcuda_kernels": ok,
+                  "pytorch_kernels": tk, "cpu": cpu, "date": date, "commit": commit}))
+EOF
+)
     echo "$line" >>"$tmp/lines"
     echo "$line" >>"$out"
     printf 'round %s %-12s libdlcuda %8.0f img/s  PyTorch %8.0f img/s\n' "$r" "$m" "$ours" "$theirs" >&2
