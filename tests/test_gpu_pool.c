@@ -27,6 +27,10 @@ static const pool_case cases[] = {
     {DLC_POOL_AVG, 33, 7, 31, 29, 3, 3, 2, 2, 1, 1, 1, 0},
     {DLC_POOL_AVG, 4, 16, 32, 32, 2, 2, 2, 2, 0, 0, 0, 1},
     {DLC_POOL_AVG, 3, 5, 17, 13, 5, 4, 3, 2, 2, 2, 1, 0},
+    /* Windows that tile the input (the CPU's row loops), with rows and columns left over. */
+    {DLC_POOL_MAX, 3, 4, 15, 13, 2, 2, 2, 2, 0, 0, 0, 1},
+    {DLC_POOL_AVG, 3, 4, 15, 13, 3, 3, 3, 3, 0, 0, 0, 1},
+    {DLC_POOL_AVG, 2, 3, 9, 10, 2, 3, 2, 3, 0, 0, 0, 0},
     {DLC_POOL_GLOBAL_AVG, 32, 512, 7, 7, 0, 0, 0, 0, 0, 0, 0, 1},
     {DLC_POOL_GLOBAL_AVG, 3, 5, 71, 67, 0, 0, 0, 0, 0, 0, 0, 1},
     {DLC_POOL_GLOBAL_AVG, 2, 3, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1},

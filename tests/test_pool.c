@@ -126,8 +126,12 @@ static void test_gradcheck(dlc_ctx *ctx) {
       {"avg k3 s2 p1 ceil nocip", DLC_POOL_AVG, 2, 2, 9, 8, 3, 3, 2, 2, 1, 1, 1, 0},
       {"avg k2x3 s1 p1", DLC_POOL_AVG, 1, 3, 5, 7, 2, 3, 1, 1, 1, 1, 0, 0},
       {"global", DLC_POOL_GLOBAL_AVG, 2, 3, 5, 4, 0, 0, 0, 0, 0, 0, 0, 1},
+      /* Windows that tile the input (the CPU's row loops), rows and columns left over. */
+      {"max k2 s2 tiling 7x9", DLC_POOL_MAX, 1, 2, 7, 9, 2, 2, 2, 2, 0, 0, 0, 1},
+      {"avg k3 s3 tiling 7x8", DLC_POOL_AVG, 2, 2, 7, 8, 3, 3, 3, 3, 0, 0, 0, 1},
+      {"avg k2x3 s2x3 tiling nocip", DLC_POOL_AVG, 1, 2, 5, 7, 2, 3, 2, 3, 0, 0, 0, 0},
   };
-  for (int k = 0; k < 6; k++) {
+  for (int k = 0; k < (int)(sizeof gc / sizeof gc[0]); k++) {
     const pool_case *q = &gc[k];
     grad_case c;
     memset(&c, 0, sizeof c);

@@ -99,10 +99,20 @@ dlc_status dlc_op_gemm_strided_batched(dlc_ctx *ctx, dlc_device dev, int ta, int
                     Ab, (int)lda, Bb, tb ? 1 : (int)ldb, beta, Cb, (int)ldc);
       continue;
     }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)M, (int)N, (int)K, alpha, Ab, (int)lda, Bb, (int)ldb, beta, Cb, (int)ldc);
+    dlc_sgemm_cpu(ta, tb, M, N, K, alpha, Ab, lda, Bb, ldb, beta, Cb, ldc);
   }
   return DLC_OK;
+}
+
+int dlc_blas_per_thread(void) {
+  int model = openblas_get_parallel(); /* 0 sequential, 1 pthreads, 2 OpenMP */
+  return model == 0 || model == 2;
+}
+
+void dlc_sgemm_cpu(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
 dlc_status dlc_op_gemm(dlc_ctx *ctx, dlc_device dev, int ta, int tb, int64_t M, int64_t N,

@@ -16,6 +16,9 @@
  *   backward-weights col^T = im2col in [C*KH*KW][nb*P] layout and dy regrouped to
  *                   [O][nb*P], then dW_g += dy_g col_g^T: one GEMM per group, batched,
  *                   summing over the chunk inside the GEMM; db += sum of dy per channel.
+ * On the CPU the same products run image by image instead, each thread on its own images
+ * with a column slot of its own (one image's column matrix stays in cache) and
+ * single-threaded GEMMs; backward-weights sums per-thread partial dW in thread order.
  * A 1x1 convolution with stride 1 and no padding skips im2col: x is the column matrix.
  * Gradients accumulate (dx += ..., dw += ..., db += ...). */
 #ifndef DLC_CONV_H
@@ -62,6 +65,10 @@ dlc_conv_ws_layout dlc_conv_ws_layout_for(const dlc_conv2d_state *s, int dir, in
  * not even one does. Also keeps every per-chunk buffer under 2^31 elements. */
 int64_t dlc_conv_chunk_for(const dlc_conv2d_state *s, int dir, int64_t max_images, size_t bytes);
 
+/* Scratch for the CPU's per-image im2col path (op_conv.c): a slot per thread, as many
+ * threads of ctx as fit in `limit` (at least one). */
+size_t dlc_conv_cpu_workspace_bytes(dlc_ctx *ctx, const dlc_conv2d_state *s, size_t limit);
+
 /* The im2col path over n images of device dev, with `ws_bytes` of scratch at ws. */
 dlc_status dlc_conv_im2col_forward(dlc_ctx *ctx, const dlc_conv2d_state *s, dlc_device dev,
                                    int64_t n, const float *x, const float *w, float *y,
@@ -79,6 +86,16 @@ dlc_status dlc_conv_im2col_backward_weights(dlc_ctx *ctx, const dlc_conv2d_state
 dlc_status dlc_im2col_run(dlc_ctx *ctx, int on_cuda, int transposed, dlc_conv_geom g,
                           const float *x, float *col);
 dlc_status dlc_col2im_run(dlc_ctx *ctx, int on_cuda, dlc_conv_geom g, const float *col, float *dx);
+/* The CPU bodies on the calling thread: im2col's column rows [lo, hi) (rows of OW taps, in
+ * the layout of `transposed`) or one image's, and dx += col2im(col) for input planes (n, c) in [lo, hi),
+ * each column row added to the input row it was copied from. A dx element receives its
+ * taps in increasing (kh, kw), dlc_col2im_at's order, so onto dx = 0 the results agree. */
+void dlc_im2col_cpu_rows(int transposed, const dlc_conv_geom g, const float *x, float *col,
+                         int64_t lo, int64_t hi);
+/* The whole column matrix [C][KH][KW][OH][OW] of one image (g.N = 1). */
+void dlc_im2col_cpu_image(const dlc_conv_geom g, const float *x, float *col);
+void dlc_col2im_cpu_planes(const dlc_conv_geom g, const float *col, float *dx, int64_t lo,
+                           int64_t hi);
 dlc_status dlc_nchw_to_cnhw_run(dlc_ctx *ctx, int on_cuda, int N, int C, int P, const float *in,
                                 float *out);
 dlc_status dlc_tile_run(dlc_ctx *ctx, int on_cuda, const float *src, int len, int copies,

@@ -216,10 +216,13 @@ dlc_status dlc_conv2d_create(dlc_ctx *ctx, const dlc_conv2d_params *p, int64_t b
       }
   }
   /* A direction on cuDNN keeps room for one image of im2col: a call with a smaller batch
-   * whose cuDNN workspace would not fit falls back to it. */
+   * whose cuDNN workspace would not fit falls back to it. The CPU needs a slot per thread
+   * (op_conv.c), not the chunk's column matrix. */
+  size_t cpu_bytes = on_cuda ? 0 : dlc_conv_cpu_workspace_bytes(ctx, s, limit);
   for (int d = 0; d < DLC_CONV_DIRS; d++) {
     size_t need = s->use_cudnn[d] ? cudnn_bytes[d]
-                                  : (size_t)dlc_conv_ws_layout_for(s, d, s->chunk[d]).total * 4;
+                  : on_cuda       ? (size_t)dlc_conv_ws_layout_for(s, d, s->chunk[d]).total * 4
+                                  : cpu_bytes;
     size_t one = (size_t)dlc_conv_ws_layout_for(s, d, 1).total * 4;
     if (need < one) need = one;
     if (need > s->workspace_bytes) s->workspace_bytes = need;

@@ -1,5 +1,8 @@
 /* Convolution forward and backward: argument checks, then cuDNN or the im2col path (see
  * conv.h for the GEMM shapes), chunk by chunk of the batch. */
+#include <string.h>
+
+#include "core/core_ops.h"
 #include "ops/conv.h"
 #include "ops/conv_cudnn.h"
 #include "ops/ops.h"
@@ -37,6 +40,159 @@ static dlc_status weights_operand(dlc_ctx *ctx, const dlc_conv2d_state *s, int o
   return DLC_OK;
 }
 
+/* ---- the CPU path: whole images in parallel
+ *
+ * On the CPU the chunk-wide passes above stream nb*K*P floats of column matrix through
+ * memory between im2col and the GEMMs, and split GEMMs of a few hundred rows across
+ * threads. Instead each thread takes a contiguous share of the images and, image by image,
+ * builds the column matrix in its own slot of the workspace (which stays in its core's
+ * cache), multiplies it single-threaded, and for backward-data scatters it back. Every
+ * image is computed alone, so the results do not depend on the thread count; only
+ * backward-weights sums per-thread partial gradients, in thread order. This needs BLAS
+ * calls that stay on their thread (dlc_blas_per_thread); otherwise the chunk passes run. */
+
+/* Floats of per-thread scratch for direction dir: a column slot [G][K][P] (none for a 1x1
+ * convolution), and for backward-weights a partial dW [O][K] after it. */
+static int64_t cpu_slot_len(const dlc_conv2d_state *s, int dir) {
+  int64_t col = s->skip_im2col ? 0 : s->p.groups * s->group_k * s->out_h * s->out_w;
+  return col + (dir == DLC_CONV_BWD_WEIGHTS ? s->p.out_channels * s->group_k : 0);
+}
+
+/* Threads for n images of direction dir in ws_bytes of scratch: the context's, at most one
+ * per image and per slot that fits; 1 with BLAS calls that do not stay on their thread
+ * (that one thread's GEMMs then use the BLAS's own threads). */
+static int cpu_threads_for(dlc_ctx *ctx, const dlc_conv2d_state *s, int dir, int64_t n,
+                           size_t ws_bytes) {
+  int64_t nt = dlc_blas_per_thread() ? dlc_cpu_threads(ctx) : 1, len = cpu_slot_len(s, dir);
+  if (nt > n) nt = n;
+  if (len > 0 && nt > (int64_t)(ws_bytes / sizeof(float)) / len)
+    nt = (int64_t)(ws_bytes / sizeof(float)) / len;
+  return nt < 1 ? 1 : (int)nt;
+}
+
+size_t dlc_conv_cpu_workspace_bytes(dlc_ctx *ctx, const dlc_conv2d_state *s, size_t limit) {
+  int64_t len = cpu_slot_len(s, DLC_CONV_BWD_WEIGHTS); /* the largest direction's */
+  int64_t nt = dlc_blas_per_thread() ? dlc_cpu_threads(ctx) : 1;
+  if (nt > s->batch) nt = s->batch;
+  if (nt > 1 && nt > (int64_t)(limit / sizeof(float)) / len) nt = (int64_t)(limit / sizeof(float)) / len;
+  /* One thread needs no partial dW: just a column slot. */
+  return (size_t)(nt > 1 ? nt * len : cpu_slot_len(s, DLC_CONV_FWD)) * sizeof(float);
+}
+
+static int omp_thread(void) {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+static int omp_team(void) {
+#ifdef _OPENMP
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
+}
+
+/* Image x's column matrix [G][K][P] in col (x itself for a 1x1 convolution). */
+static const float *image_col(const dlc_conv2d_state *s, const float *x, float *col) {
+  if (s->skip_im2col) return x;
+  dlc_im2col_cpu_image(s->geom, x, col); /* geom.N is 1 */
+  return col;
+}
+
+static void forward_image(const dlc_conv2d_state *s, const float *x, const float *w, float *y,
+                          float *col) {
+  int64_t G = s->p.groups, K = s->group_k, Og = s->p.out_channels / G, P = s->out_h * s->out_w;
+  const float *B = image_col(s, x, col);
+  for (int64_t g = 0; g < G; g++) /* y_g [Og, P] = W_g [Og, K] col_g [K, P] */
+    dlc_sgemm_cpu(0, 0, Og, P, K, 1.f, w + g * Og * K, K, B + g * K * P, P, 0.f, y + g * Og * P, P);
+}
+
+static void backward_data_image(const dlc_conv2d_state *s, const float *dy, const float *w,
+                                float *dx, float *col) {
+  int64_t G = s->p.groups, K = s->group_k, Og = s->p.out_channels / G, P = s->out_h * s->out_w;
+  /* col_g [K, P] = W_g^T dy_g; a 1x1 convolution's col is dx itself. */
+  float *C = s->skip_im2col ? dx : col;
+  for (int64_t g = 0; g < G; g++)
+    dlc_sgemm_cpu(1, 0, K, P, Og, 1.f, w + g * Og * K, K, dy + g * Og * P, P,
+                  s->skip_im2col ? 1.f : 0.f, C + g * K * P, P);
+  if (!s->skip_im2col) dlc_col2im_cpu_planes(s->geom, col, dx, 0, s->geom.C); /* geom.N is 1 */
+}
+
+static void backward_weights_image(const dlc_conv2d_state *s, const float *x, const float *dy,
+                                   float *dw, float *col) {
+  int64_t G = s->p.groups, K = s->group_k, Og = s->p.out_channels / G, P = s->out_h * s->out_w;
+  const float *B = image_col(s, x, col);
+  for (int64_t g = 0; g < G; g++) /* dW_g [Og, K] += dy_g [Og, P] col_g^T */
+    dlc_sgemm_cpu(0, 1, Og, K, P, 1.f, dy + g * Og * P, P, B + g * K * P, P, 1.f, dw + g * Og * K, K);
+}
+
+/* Slot t of per-thread scratch, `len` floats each, from the start of ws. */
+static float *slot(float *ws, int t, int64_t len) { return len ? ws + t * len : NULL; }
+
+static dlc_status cpu_forward(const dlc_conv2d_state *s, int nt, int64_t n,
+                              const float *x, const float *w, float *y, float *ws) {
+  int64_t image_in = s->p.in_channels * s->height * s->width, image_out = s->p.out_channels * s->out_h * s->out_w;
+  int64_t col_len = cpu_slot_len(s, DLC_CONV_FWD);
+#pragma omp parallel num_threads(nt)
+  {
+    int64_t lo, hi;
+    dlc_omp_range(n, &lo, &hi);
+    float *col = slot(ws, omp_thread(), col_len);
+    for (int64_t i = lo; i < hi; i++) forward_image(s, x + i * image_in, w, y + i * image_out, col);
+  }
+  return DLC_OK;
+}
+
+static dlc_status cpu_backward_data(const dlc_conv2d_state *s, int nt, int64_t n,
+                                    const float *dy, const float *w, float *dx, float *ws) {
+  int64_t image_in = s->p.in_channels * s->height * s->width, image_out = s->p.out_channels * s->out_h * s->out_w;
+  int64_t col_len = cpu_slot_len(s, DLC_CONV_FWD);
+#pragma omp parallel num_threads(nt)
+  {
+    int64_t lo, hi;
+    dlc_omp_range(n, &lo, &hi);
+    float *col = slot(ws, omp_thread(), col_len);
+    for (int64_t i = lo; i < hi; i++) backward_data_image(s, dy + i * image_out, w, dx + i * image_in, col);
+  }
+  return DLC_OK;
+}
+
+/* Each thread sums its images' dW into a zeroed partial [O][K] after its column slot; then
+ * dw += the partials, added in thread order (deterministic for a given thread count). One
+ * thread adds straight into dw. */
+static dlc_status cpu_backward_weights(const dlc_conv2d_state *s, int nt,
+                                       int64_t n, const float *x, const float *dy, float *dw,
+                                       float *ws) {
+  int64_t image_in = s->p.in_channels * s->height * s->width, image_out = s->p.out_channels * s->out_h * s->out_w;
+  int64_t col_len = cpu_slot_len(s, DLC_CONV_FWD);
+  int64_t OK = s->p.out_channels * s->group_k, len = col_len + OK;
+  if (nt == 1) { /* straight into dw (the scratch may hold only the column slot) */
+    for (int64_t i = 0; i < n; i++) backward_weights_image(s, x + i * image_in, dy + i * image_out, dw, slot(ws, 0, col_len));
+    return DLC_OK;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    int t = omp_thread();
+    int64_t lo, hi;
+    dlc_omp_range(n, &lo, &hi);
+    float *col = col_len ? ws + t * len : NULL, *part = ws + t * len + col_len;
+    memset(part, 0, sizeof(float) * (size_t)OK);
+    for (int64_t i = lo; i < hi; i++) backward_weights_image(s, x + i * image_in, dy + i * image_out, part, col);
+#pragma omp barrier
+    int team = omp_team(); /* OpenMP may start fewer than nt */
+    dlc_omp_range(OK, &lo, &hi);
+    for (int64_t e = lo; e < hi; e++) {
+      float sum = 0.f;
+      for (int u = 0; u < team; u++) sum += ws[u * len + col_len + e];
+      dw[e] += sum;
+    }
+  }
+  return DLC_OK;
+}
+
 dlc_status dlc_conv_im2col_forward(dlc_ctx *ctx, const dlc_conv2d_state *s, dlc_device dev,
                                    int64_t n, const float *x, const float *w, float *y,
                                    float *ws, size_t ws_bytes) {
@@ -45,6 +201,8 @@ dlc_status dlc_conv_im2col_forward(dlc_ctx *ctx, const dlc_conv2d_state *s, dlc_
   int64_t P = s->out_h * s->out_w, image_in = s->p.in_channels * s->height * s->width;
   int64_t nb_max;
   DLC_TRY(chunk_or_fail(ctx, s, DLC_CONV_FWD, n, ws_bytes, &nb_max));
+  if (dev.kind == DLC_DEVICE_CPU)
+    return cpu_forward(s, cpu_threads_for(ctx, s, DLC_CONV_FWD, n, ws_bytes), n, x, w, y, ws);
   dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_FWD, nb_max);
   const float *A;
   int64_t stride_a;
@@ -72,6 +230,8 @@ dlc_status dlc_conv_im2col_backward_data(dlc_ctx *ctx, const dlc_conv2d_state *s
   int64_t P = s->out_h * s->out_w, image_in = s->p.in_channels * s->height * s->width;
   int64_t nb_max;
   DLC_TRY(chunk_or_fail(ctx, s, DLC_CONV_BWD_DATA, n, ws_bytes, &nb_max));
+  if (dev.kind == DLC_DEVICE_CPU)
+    return cpu_backward_data(s, cpu_threads_for(ctx, s, DLC_CONV_BWD_DATA, n, ws_bytes), n, dy, w, dx, ws);
   dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_BWD_DATA, nb_max);
   const float *A;
   int64_t stride_a;
@@ -105,6 +265,8 @@ dlc_status dlc_conv_im2col_backward_weights(dlc_ctx *ctx, const dlc_conv2d_state
   int64_t P = s->out_h * s->out_w, image_in = s->p.in_channels * s->height * s->width;
   int64_t nb_max;
   DLC_TRY(chunk_or_fail(ctx, s, DLC_CONV_BWD_WEIGHTS, n, ws_bytes, &nb_max));
+  if (dev.kind == DLC_DEVICE_CPU)
+    return cpu_backward_weights(s, cpu_threads_for(ctx, s, DLC_CONV_BWD_WEIGHTS, n, ws_bytes), n, x, dy, dw, ws);
   dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_BWD_WEIGHTS, nb_max);
   for (int64_t n0 = 0; n0 < n; n0 += nb_max) {
     int64_t nb = n - n0 < nb_max ? n - n0 : nb_max, NP = nb * P;

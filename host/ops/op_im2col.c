@@ -8,30 +8,99 @@
 
 #define DLC_PAR(n) if ((int64_t)(n) > DLC_OMP_MIN_WORK) num_threads(dlc_cpu_threads(ctx))
 
-/* One row of taps (nc, kh, kw, oh; ow = 0..OW-1), what dlc_im2col_tap gives one by one:
- * the zeros of the padding at both ends, and between them a copy (stride 1: contiguous)
- * of the input row, without a bounds check per element. */
-static void im2col_row(const dlc_conv_geom g, const float *x, int nc, int kh, int kw, int oh, float *out) {
-  int ih = oh * g.SH - g.PH + kh * g.DH, off = kw * g.DW - g.PW; /* iw = ow * SW + off */
-  if ((unsigned)ih >= (unsigned)g.H) {
+/* The columns of a tap row of kernel column kw that land inside the input, [lo, hi] (empty
+ * when hi < lo), at input column ow * SW + off; the others are padding. */
+static void tap_cols(const dlc_conv_geom g, int kw, int *off, int *lo, int *hi) {
+  *off = kw * g.DW - g.PW;
+  /* Valid ow: 0 <= ow * SW + off <= W - 1. */
+  *lo = *off >= 0 ? 0 : (-*off + g.SW - 1) / g.SW;
+  *hi = g.W - 1 - *off < 0 ? -1 : (g.W - 1 - *off) / g.SW; /* last valid, or -1 */
+  if (*hi > g.OW - 1) *hi = g.OW - 1;
+  if (*lo > g.OW) *lo = g.OW;
+  if (*hi < *lo - 1) *hi = *lo - 1;
+}
+
+/* The input row of tap row (kh, oh), or -1 when it lies in the padding. */
+static int tap_ih(const dlc_conv_geom g, int kh, int oh) {
+  int ih = oh * g.SH - g.PH + kh * g.DH;
+  return (unsigned)ih < (unsigned)g.H ? ih : -1;
+}
+
+/* One row of taps, what dlc_im2col_tap gives one by one: the zeros of the padding at both
+ * ends and between them the input row `in` (NULL: all padding), without a bounds check per
+ * element. */
+static void im2col_row(const dlc_conv_geom g, const float *in, int off, int lo, int hi, float *out) {
+  if (!in) {
     memset(out, 0, sizeof(float) * (size_t)g.OW);
     return;
   }
-  /* Valid ow: 0 <= ow * SW + off <= W - 1. */
-  int lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
-  int hi = g.W - 1 - off < 0 ? -1 : (g.W - 1 - off) / g.SW; /* last valid, or -1 */
-  if (hi > g.OW - 1) hi = g.OW - 1;
-  if (lo > g.OW) lo = g.OW;
-  if (hi < lo - 1) hi = lo - 1;
   for (int ow = 0; ow < lo; ow++) out[ow] = 0.f;
   if (hi >= lo) { /* the first valid tap, input column lo * SW + off >= 0 */
-    const float *first = x + ((int64_t)nc * g.H + ih) * g.W + (lo * g.SW + off);
+    const float *first = in + (lo * g.SW + off);
     if (g.SW == 1)
-      memcpy(out + lo, first, sizeof(float) * (size_t)(hi - lo + 1));
+      for (int ow = lo; ow <= hi; ow++) out[ow] = first[ow - lo];
     else
       for (int ow = lo; ow <= hi; ow++) out[ow] = first[(ow - lo) * g.SW];
   }
   for (int ow = hi + 1; ow < g.OW; ow++) out[ow] = 0.f;
+}
+
+static const float *input_row(const dlc_conv_geom g, const float *x, int nc, int ih) {
+  return ih < 0 ? NULL : x + ((int64_t)nc * g.H + ih) * g.W;
+}
+
+void dlc_im2col_cpu_rows(int transposed, const dlc_conv_geom g, const float *x, float *col,
+                         int64_t lo, int64_t hi) {
+  for (int r = (int)lo; r < (int)hi; r++) {
+    int oh = r % g.OH, t = r / g.OH, nc, kh, kw, off, a, b;
+    if (transposed) { /* [C][KH][KW][N][OH] rows */
+      int img = t % g.N;
+      t /= g.N;
+      kw = t % g.KW;
+      t /= g.KW;
+      kh = t % g.KH;
+      nc = img * g.C + t / g.KH;
+    } else {          /* [N][C][KH][KW][OH] rows */
+      kw = t % g.KW;
+      t /= g.KW;
+      kh = t % g.KH;
+      nc = t / g.KH;
+    }
+    tap_cols(g, kw, &off, &a, &b);
+    im2col_row(g, input_row(g, x, nc, tap_ih(g, kh, oh)), off, a, b, col + (int64_t)r * g.OW);
+  }
+}
+
+void dlc_im2col_cpu_image(const dlc_conv_geom g, const float *x, float *col) {
+  for (int c = 0; c < g.C; c++)
+    for (int kh = 0; kh < g.KH; kh++)
+      for (int kw = 0; kw < g.KW; kw++) {
+        int off, a, b;
+        tap_cols(g, kw, &off, &a, &b);
+        for (int oh = 0; oh < g.OH; oh++, col += g.OW)
+          im2col_row(g, input_row(g, x, c, tap_ih(g, kh, oh)), off, a, b, col);
+      }
+}
+
+void dlc_col2im_cpu_planes(const dlc_conv_geom g, const float *col, float *dx, int64_t lo,
+                           int64_t hi) {
+  int64_t P = (int64_t)g.OH * g.OW;
+  for (int64_t nc = lo; nc < hi; nc++)
+    for (int kh = 0; kh < g.KH; kh++)
+      for (int kw = 0; kw < g.KW; kw++) {
+        const float *c = col + ((nc * g.KH + kh) * g.KW + kw) * P;
+        int off, a, b;
+        tap_cols(g, kw, &off, &a, &b);
+        for (int oh = 0; oh < g.OH; oh++, c += g.OW) {
+          int ih = tap_ih(g, kh, oh);
+          if (ih < 0) continue;
+          float *d = dx + (nc * g.H + ih) * g.W + (a * g.SW + off);
+          if (g.SW == 1)
+            for (int ow = a; ow <= b; ow++) d[ow - a] += c[ow];
+          else
+            for (int ow = a; ow <= b; ow++) d[(ow - a) * g.SW] += c[ow];
+        }
+      }
 }
 
 dlc_status dlc_im2col_run(dlc_ctx *ctx, int on_cuda, int transposed, dlc_conv_geom g,
@@ -42,28 +111,11 @@ dlc_status dlc_im2col_run(dlc_ctx *ctx, int on_cuda, int transposed, dlc_conv_ge
   /* The CPU walks whole output rows (fixed n, c, kh, kw, oh; OW taps): the row's indices
    * are decomposed once, and each element is the shared tap body, without the divisions
    * that the per-element form (one GPU thread each) needs. */
-  int rows = n / g.OW;
 #pragma omp parallel DLC_PAR(n)
   {
     int64_t lo, hi;
-    dlc_omp_range(rows, &lo, &hi);
-    for (int r = (int)lo; r < (int)hi; r++) {
-      int oh = r % g.OH, t = r / g.OH, nc, kh, kw;
-      if (transposed) { /* [C][KH][KW][N][OH] rows */
-        int img = t % g.N;
-        t /= g.N;
-        kw = t % g.KW;
-        t /= g.KW;
-        kh = t % g.KH;
-        nc = img * g.C + t / g.KH;
-      } else {          /* [N][C][KH][KW][OH] rows */
-        kw = t % g.KW;
-        t /= g.KW;
-        kh = t % g.KH;
-        nc = t / g.KH;
-      }
-      im2col_row(g, x, nc, kh, kw, oh, col + (int64_t)r * g.OW);
-    }
+    dlc_omp_range(n / g.OW, &lo, &hi);
+    dlc_im2col_cpu_rows(transposed, g, x, col, lo, hi);
   }
   return DLC_OK;
 }
@@ -71,11 +123,13 @@ dlc_status dlc_im2col_run(dlc_ctx *ctx, int on_cuda, int transposed, dlc_conv_ge
 dlc_status dlc_col2im_run(dlc_ctx *ctx, int on_cuda, dlc_conv_geom g, const float *col, float *dx) {
   int n = g.N * g.C * g.H * g.W;
   if (on_cuda) return DLC_LAUNCH(ctx, "col2im", dlc_launch_col2im(g, col, dx, n, ctx->stream));
+  /* The CPU scatters whole column rows into the input planes, a plane per thread at a time
+   * (see dlc_col2im_cpu_planes): no two threads write one element. */
 #pragma omp parallel DLC_PAR((int64_t)n * g.KH * g.KW)
   {
     int64_t lo, hi;
-    dlc_omp_range(n, &lo, &hi);
-    for (int i = (int)lo; i < (int)hi; i++) dlc_col2im_at(i, g, col, dx);
+    dlc_omp_range((int64_t)g.N * g.C, &lo, &hi);
+    dlc_col2im_cpu_planes(g, col, dx, lo, hi);
   }
   return DLC_OK;
 }

@@ -142,6 +142,52 @@ static void maxpool2x2_row(const float *plane, int W, int oh, int OW, float *y, 
   }
 }
 
+/* Windows that tile the input: stride = kernel, no padding, every window inside the input
+ * (2x2 pools of stride 2, every shipped CNN's). Each input element then lies in at most
+ * one window, which rows and columns find without divisions. */
+static int tiles_input(const dlc_pool_geom g) {
+  return g.SH == g.KH && g.SW == g.KW && g.PH == 0 && g.PW == 0 && g.OH * g.KH <= g.H &&
+         g.OW * g.KW <= g.W;
+}
+
+/* One output row of a tiling average pool: dlc_avgpool_fwd_px's sum, in its order. */
+static void avgpool_tiled_row(const dlc_pool_geom g, const float *plane, int oh, float *y) {
+  const float *r0 = plane + oh * g.KH * g.W;
+  float div = (float)(g.KH * g.KW);
+  for (int ow = 0; ow < g.OW; ow++) {
+    float s = 0.0f;
+    for (int kh = 0; kh < g.KH; kh++)
+      for (int kw = 0; kw < g.KW; kw++) s += r0[kh * g.W + ow * g.KW + kw];
+    y[ow] = s / div;
+  }
+}
+
+/* Input row ih of a tiling pool's backward (dx row d): each element adds what its one
+ * window sends back, as dlc_maxpool_bwd_win and dlc_avgpool_bwd_win sum it. */
+static void pool_tiled_bwd_row(const dlc_pool_geom g, int max, int ih, const float *dy_plane,
+                               const int32_t *am_plane, float *d) {
+  int oh = ih / g.KH;
+  if (oh >= g.OH) return; /* below the last window */
+  const float *dyr = dy_plane + oh * g.OW;
+  float div = (float)(g.KH * g.KW);
+  if (max) {
+    const int32_t *amr = am_plane + oh * g.OW;
+    for (int ow = 0, iw = 0; ow < g.OW; ow++)
+      for (int kw = 0; kw < g.KW; kw++, iw++) {
+        float s = 0.0f;
+        s += amr[ow] == ih * g.W + iw ? dyr[ow] : 0.0f;
+        d[iw] += s;
+      }
+  } else {
+    for (int ow = 0, iw = 0; ow < g.OW; ow++)
+      for (int kw = 0; kw < g.KW; kw++, iw++) {
+        float s = 0.0f;
+        s += dyr[ow] / div;
+        d[iw] += s;
+      }
+  }
+}
+
 dlc_status dlc_pool2d_forward(dlc_ctx *ctx, const dlc_pool2d_state *s, const dlc_tensor *x,
                               dlc_tensor *y, dlc_tensor *argmax) {
   if (!ctx) return DLC_ERR_INVALID_ARG;
@@ -174,6 +220,7 @@ dlc_status dlc_pool2d_forward(dlc_ctx *ctx, const dlc_pool2d_state *s, const dlc
      * shipped CNN's) take a row loop with the four taps spelled out. */
     int two = max && g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0 &&
               2 * g.OH <= g.H && 2 * g.OW <= g.W;
+    int tiled = tiles_input(g);
 #pragma omp parallel DLC_PAR((int64_t)cnt * g.KH * g.KW)
     {
       int64_t lo, hi;
@@ -184,6 +231,8 @@ dlc_status dlc_pool2d_forward(dlc_ctx *ctx, const dlc_pool2d_state *s, const dlc
           maxpool2x2_row(xp + (int64_t)plane * g.H * g.W, g.W, oh, g.OW, yp + (int64_t)r * g.OW, ap + (int64_t)r * g.OW);
         else if (max)
           for (int ow = 0; ow < g.OW; ow++) dlc_maxpool_fwd_px(r * g.OW + ow, plane, oh, ow, g, xp, yp, ap);
+        else if (tiled)
+          avgpool_tiled_row(g, xp + (int64_t)plane * g.H * g.W, oh, yp + (int64_t)r * g.OW);
         else
           for (int ow = 0; ow < g.OW; ow++) dlc_avgpool_fwd_px(r * g.OW + ow, plane, oh, ow, g, xp, yp);
       }
@@ -228,6 +277,13 @@ dlc_status dlc_pool2d_backward(dlc_ctx *ctx, const dlc_pool2d_state *s, const dl
       if (mode == DLC_POOL_GLOBAL_AVG) {
         dlc_omp_range(cnt, &lo, &hi);
         for (int i = (int)lo; i < (int)hi; i++) dlc_global_avgpool_bwd_at(i, hw, dyp, dxp);
+      } else if (tiles_input(g)) {
+        dlc_omp_range(cnt / g.W, &lo, &hi);
+        for (int r = (int)lo; r < (int)hi; r++) {
+          int plane = r / g.H;
+          pool_tiled_bwd_row(g, mode == DLC_POOL_MAX, r % g.H, dyp + (int64_t)plane * out_plane,
+                             ap ? ap + (int64_t)plane * out_plane : NULL, dxp + (int64_t)r * g.W);
+        }
       } else {
         /* Input rows (plane, ih), as in forward; the window ranges of a row, and of each
          * column (the same in every row), are found once instead of per element. */
