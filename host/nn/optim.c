@@ -121,6 +121,18 @@ dlc_status dlc_optim_create(dlc_ctx *ctx, const dlc_optim_options *opts, int64_t
   return DLC_OK;
 }
 
+/* Parameters [lo, hi) on the CPU. Inlined into each case of dlc_optim_step with the
+ * case's switches as constants in *h (a local copy: stores to p cannot alias it). */
+static inline void optim_range(const dlc_optim_hparams *h, float *restrict p, const float *restrict g,
+                               float *restrict s1, float *restrict s2, float clip, int64_t lo, int64_t hi) {
+  for (int64_t i = lo; i < hi; i++) {
+    float a = s1 ? s1[i] : 0.f, b = s2 ? s2[i] : 0.f;
+    dlc_optim_update(h, &p[i], g[i] * clip, &a, &b);
+    if (s1) s1[i] = a;
+    if (s2) s2[i] = b;
+  }
+}
+
 dlc_status dlc_optim_step(dlc_optim *opt, dlc_tensor *params, const dlc_tensor *grads) {
   if (!opt) return DLC_ERR_INVALID_ARG;
   dlc_ctx *ctx = opt->ctx;
@@ -159,12 +171,36 @@ dlc_status dlc_optim_step(dlc_optim *opt, dlc_tensor *params, const dlc_tensor *
     DLC_TRY(DLC_LAUNCH(ctx, "optim", dlc_launch_optim(&h, p, g, s1, s2, n, norm, ctx->stream)));
   } else {
     float clip = norm ? dlc_optim_clip(&h, *norm) : 1.f;
-#pragma omp parallel for if (n > DLC_OMP_MIN_WORK) num_threads(dlc_cpu_threads(ctx))
-    for (int64_t i = 0; i < n; i++) {
-      float a = s1 ? s1[i] : 0.f, b = s2 ? s2[i] : 0.f;
-      dlc_optim_update(&h, &p[i], g[i] * clip, &a, &b);
-      if (s1) s1[i] = a;
-      if (s2) s2[i] = b;
+#pragma omp parallel if (n > DLC_OMP_MIN_WORK) num_threads(dlc_cpu_threads(ctx))
+    {
+      int64_t lo, hi;
+      dlc_omp_range(n, &lo, &hi);
+      /* The common cases with their switches as constants, so that each loop is the shared
+       * body without branches (vectorised); the rest (SGD's first step) the general loop. */
+      dlc_optim_hparams k = h;
+      if (h.kind == 0 && !s1) {
+        k.kind = 0;
+        k.momentum = 0.f;
+        optim_range(&k, p, g, NULL, NULL, clip, lo, hi);
+      } else if (h.kind == 0 && !h.first) {
+        k.kind = 0;
+        k.first = 0;
+        if (h.nesterov) {
+          k.nesterov = 1;
+          optim_range(&k, p, g, s1, NULL, clip, lo, hi);
+        } else {
+          k.nesterov = 0;
+          optim_range(&k, p, g, s1, NULL, clip, lo, hi);
+        }
+      } else if (h.kind == 1) {
+        k.kind = 1;
+        optim_range(&k, p, g, s1, s2, clip, lo, hi);
+      } else if (h.kind == 2) {
+        k.kind = 2;
+        optim_range(&k, p, g, s1, s2, clip, lo, hi);
+      } else {
+        optim_range(&k, p, g, s1, s2, clip, lo, hi);
+      }
     }
   }
   opt->step++;
