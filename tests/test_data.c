@@ -387,6 +387,30 @@ static void test_augment(dlc_ctx *ctx) {
     }
   T_CHECK(ok, "erasing sets its rectangle to 0 after normalising, and nothing else");
 
+  /* Shifts and mirrors, against the definition: output (y, x) shows input (y + oy, sx) of
+   * the zero-padded image, sx = x + ox, or W - 1 - x + ox mirrored; on a 5 x 7 image. */
+  uint8_t rect[35];
+  float shifted[35];
+  for (int i = 0; i < 35; i++) rect[i] = (uint8_t)(7 * i + 3);
+  a.erase = 0;
+  ok = 1;
+  for (int flip = 0; flip < 2; flip++)
+    for (int oy = -6; oy <= 6; oy++)
+      for (int ox = -8; ox <= 8; ox++) {
+        a.flip = flip;
+        a.ox = ox;
+        a.oy = oy;
+        dlc_aug_image(rect, 1, 5, 7, &a, &o, shifted);
+        for (int y = 0; y < 5; y++)
+          for (int x = 0; x < 7; x++) {
+            int sy = y + oy, sx = (flip ? 6 - x : x) + ox;
+            float v = sy >= 0 && sy < 5 && sx >= 0 && sx < 7 ? rect[sy * 7 + sx] / 255.f : 0.f;
+            ok &= shifted[y * 7 + x] == (v - 0.5f) / 0.25f;
+          }
+      }
+  T_CHECK(ok, "shifts by -8..8 columns and -6..6 rows, mirrored or not, on a 5 x 7 image");
+  a.flip = a.ox = a.oy = 0;
+
   /* The draws: within their ranges, and spread over them. */
   dlc_loader_options d = dlc_loader_options_default();
   d.rotate = 10;

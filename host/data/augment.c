@@ -53,7 +53,45 @@ static float px(const uint8_t *p, int H, int W, int sy, int sx) {
   return sy >= 0 && sy < H && sx >= 0 && sx < W ? p[sy * W + sx] / 255.f : 0.f;
 }
 
+/* The common case, no rotation and no jitter: plane rows shifted by (ox, oy) and mirrored,
+ * with the general loop's arithmetic per pixel, but the valid columns of a row found once
+ * instead of tested per pixel. */
+static void shift_plane(const uint8_t *plane, int H, int W, const dlc_aug *a, float m, float inv,
+                        float *dst) {
+  float zero = (0.f - m) * inv;
+  /* Valid x: 0 <= sx < W, sx = x + ox (or W - 1 - x + ox mirrored). */
+  int lo = a->flip ? a->ox : -a->ox, hi = a->flip ? W + a->ox : W - a->ox;
+  if (lo < 0) lo = 0;
+  if (hi > W) hi = W;
+  if (hi < lo) hi = lo;
+  for (int y = 0; y < H; y++, dst += W) {
+    int sy = y + a->oy;
+    if (sy < 0 || sy >= H) {
+      for (int x = 0; x < W; x++) dst[x] = zero;
+      continue;
+    }
+    const uint8_t *row = plane + (int64_t)sy * W;
+    for (int x = 0; x < lo; x++) dst[x] = zero;
+    if (a->flip)
+      for (int x = lo; x < hi; x++) dst[x] = (row[W - 1 - x + a->ox] / 255.f - m) * inv;
+    else
+      for (int x = lo; x < hi; x++) dst[x] = (row[x + a->ox] / 255.f - m) * inv;
+    for (int x = hi; x < W; x++) dst[x] = zero;
+  }
+}
+
 void dlc_aug_image(const uint8_t *src, int C, int H, int W, const dlc_aug *a, const dlc_loader_options *o, float *dst) {
+  if (a->angle == 0 && a->brightness == 1.f && a->contrast == 1.f) {
+    for (int c = 0; c < C; c++) {
+      float m = o->normalize ? o->mean[c < 3 ? c : 0] : 0.f;
+      float inv = 1.f / (o->normalize ? o->std[c < 3 ? c : 0] : 1.f);
+      float *d = dst + (int64_t)c * H * W;
+      shift_plane(src + (int64_t)c * H * W, H, W, a, m, inv, d);
+      for (int y = a->ey; a->erase && y < a->ey + a->eh; y++)
+        for (int x = a->ex; x < a->ex + a->ew; x++) d[(int64_t)y * W + x] = 0.f;
+    }
+    return;
+  }
   double cs = cos(a->angle), sn = sin(a->angle), cx = (W - 1) / 2.0, cy = (H - 1) / 2.0;
   int jitter = a->brightness != 1.f || a->contrast != 1.f;
   float mean = 0.f;
