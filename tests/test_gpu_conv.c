@@ -22,6 +22,8 @@ static void test_blocks(dlc_ctx *g, dlc_ctx *c) {
       {1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1},   {3, 5, 17, 13, 3, 3, 1, 1, 1, 1, 1, 1},
       {2, 3, 11, 29, 3, 2, 2, 1, 1, 0, 2, 3}, {4, 2, 6, 7, 7, 7, 1, 1, 3, 3, 1, 1},
       {2, 7, 33, 31, 5, 5, 3, 2, 2, 2, 1, 1}, {1, 16, 64, 64, 3, 3, 2, 2, 1, 1, 1, 1},
+      /* rows wider than the CPU col2im's 256-column segments, strided and dilated */
+      {1, 2, 5, 600, 3, 4, 1, 3, 1, 2, 2, 2}, {1, 1, 3, 513, 1, 5, 1, 1, 0, 2, 1, 1},
   };
   for (int k = 0; k < (int)(sizeof geo / sizeof geo[0]); k++) {
     const int *q = geo[k];

@@ -88,8 +88,7 @@ dlc_status dlc_im2col_run(dlc_ctx *ctx, int on_cuda, int transposed, dlc_conv_ge
 dlc_status dlc_col2im_run(dlc_ctx *ctx, int on_cuda, dlc_conv_geom g, const float *col, float *dx);
 /* The CPU bodies on the calling thread: im2col's column rows [lo, hi) (rows of OW taps, in
  * the layout of `transposed`) or one image's, and dx += col2im(col) for input planes (n, c) in [lo, hi),
- * each column row added to the input row it was copied from. A dx element receives its
- * taps in increasing (kh, kw), dlc_col2im_at's order, so onto dx = 0 the results agree. */
+ * row by row: each element sums its taps in dlc_col2im_at's order, so the bits agree. */
 void dlc_im2col_cpu_rows(int transposed, const dlc_conv_geom g, const float *x, float *col,
                          int64_t lo, int64_t hi);
 /* The whole column matrix [C][KH][KW][OH][OW] of one image (g.N = 1). */

@@ -84,22 +84,39 @@ void dlc_im2col_cpu_image(const dlc_conv_geom g, const float *x, float *col) {
 
 void dlc_col2im_cpu_planes(const dlc_conv_geom g, const float *col, float *dx, int64_t lo,
                            int64_t hi) {
+  /* Input rows in segments of SEG columns: acc sums a segment's taps in increasing (kh, kw)
+   * from 0, dlc_col2im_at's sum s exactly, and is then added to dx as s is. */
+  enum { SEG = 256 };
+  float acc[SEG];
   int64_t P = (int64_t)g.OH * g.OW;
   for (int64_t nc = lo; nc < hi; nc++)
-    for (int kh = 0; kh < g.KH; kh++)
-      for (int kw = 0; kw < g.KW; kw++) {
-        const float *c = col + ((nc * g.KH + kh) * g.KW + kw) * P;
-        int off, a, b;
-        tap_cols(g, kw, &off, &a, &b);
-        for (int oh = 0; oh < g.OH; oh++, c += g.OW) {
-          int ih = tap_ih(g, kh, oh);
-          if (ih < 0) continue;
-          float *d = dx + (nc * g.H + ih) * g.W + (a * g.SW + off);
-          if (g.SW == 1)
-            for (int ow = a; ow <= b; ow++) d[ow - a] += c[ow];
-          else
-            for (int ow = a; ow <= b; ow++) d[(ow - a) * g.SW] += c[ow];
+    for (int ih = 0; ih < g.H; ih++)
+      for (int x0 = 0; x0 < g.W; x0 += SEG) {
+        int x1 = g.W - x0 < SEG ? g.W : x0 + SEG;
+        for (int i = 0; i < x1 - x0; i++) acc[i] = 0.f;
+        for (int kh = 0; kh < g.KH; kh++) {
+          int oh, hs = ih + g.PH - kh * g.DH;
+          if (hs < 0) break;
+          if (!dlc_exact_div(hs, g.SH, &oh) || oh >= g.OH) continue;
+          for (int kw = 0; kw < g.KW; kw++) {
+            /* Output columns ow of this tap row read input column ow * SW + off: those
+             * inside the input ([a, b]) and inside the segment. */
+            int off, a, b, t0 = x0 - (kw * g.DW - g.PW), t1 = x1 - 1 - (kw * g.DW - g.PW);
+            tap_cols(g, kw, &off, &a, &b);
+            if (t1 < 0) continue;
+            if (t0 > 0 && (t0 + g.SW - 1) / g.SW > a) a = (t0 + g.SW - 1) / g.SW;
+            if (t1 / g.SW < b) b = t1 / g.SW;
+            if (b < a) continue;
+            const float *c = col + ((nc * g.KH + kh) * g.KW + kw) * P + (int64_t)oh * g.OW;
+            float *d = acc + (a * g.SW + off - x0);
+            if (g.SW == 1)
+              for (int ow = a; ow <= b; ow++) d[ow - a] += c[ow];
+            else
+              for (int ow = a; ow <= b; ow++) d[(ow - a) * g.SW] += c[ow];
+          }
         }
+        float *row = dx + (nc * g.H + ih) * g.W;
+        for (int i = x0; i < x1; i++) row[i] += acc[i - x0];
       }
 }
 
@@ -123,8 +140,8 @@ dlc_status dlc_im2col_run(dlc_ctx *ctx, int on_cuda, int transposed, dlc_conv_ge
 dlc_status dlc_col2im_run(dlc_ctx *ctx, int on_cuda, dlc_conv_geom g, const float *col, float *dx) {
   int n = g.N * g.C * g.H * g.W;
   if (on_cuda) return DLC_LAUNCH(ctx, "col2im", dlc_launch_col2im(g, col, dx, n, ctx->stream));
-  /* The CPU scatters whole column rows into the input planes, a plane per thread at a time
-   * (see dlc_col2im_cpu_planes): no two threads write one element. */
+  /* The CPU sums whole column rows into input rows, planes split among the threads (see
+   * dlc_col2im_cpu_planes): no two threads write one element. */
 #pragma omp parallel DLC_PAR((int64_t)n * g.KH * g.KW)
   {
     int64_t lo, hi;
