@@ -170,7 +170,18 @@ static void pool_tiled_bwd_row(const dlc_pool_geom g, int max, int ih, const flo
   if (oh >= g.OH) return; /* below the last window */
   const float *dyr = dy_plane + oh * g.OW;
   float div = (float)(g.KH * g.KW);
-  if (max) {
+  if (max && g.KW == 2) { /* the taps of window ow are columns 2 ow and 2 ow + 1 */
+    const int32_t *amr = am_plane + oh * g.OW;
+    int base = ih * g.W;
+    for (int ow = 0; ow < g.OW; ow++) {
+      int rel = amr[ow] - base - 2 * ow;
+      float v = dyr[ow], s0 = 0.0f, s1 = 0.0f;
+      s0 += rel == 0 ? v : 0.0f;
+      s1 += rel == 1 ? v : 0.0f;
+      d[2 * ow] += s0;
+      d[2 * ow + 1] += s1;
+    }
+  } else if (max) {
     const int32_t *amr = am_plane + oh * g.OW;
     for (int ow = 0, iw = 0; ow < g.OW; ow++)
       for (int kw = 0; kw < g.KW; kw++, iw++) {
