@@ -100,11 +100,14 @@ dlc_status dlc_op_batchnorm_fwd(dlc_ctx *ctx, const dlc_tensor *x, const dlc_ten
       mean[c] = rm[c];
       inv[c] = 1.f / sqrtf(rv[c] + eps);
     }
-    for (int64_t n = 0; n < N; n++)
-      for (int64_t k = 0; k < S; k++) {
-        int64_t i = (n * C + c) * S + k;
-        yp[i] = dlc_bn_apply(xp[i], mean[c], inv[c], g[c], b[c]);
-      }
+    /* The channel's scalars in locals: y might alias them for the compiler, which would
+     * then reload them per element instead of vectorising. */
+    float mc = mean[c], ic = inv[c], gc = g[c], bc = b[c];
+    for (int64_t n = 0; n < N; n++) {
+      const float *xr = xp + (n * C + c) * S;
+      float *yr = yp + (n * C + c) * S;
+      for (int64_t k = 0; k < S; k++) yr[k] = dlc_bn_apply(xr[k], mc, ic, gc, bc);
+    }
   }
   return DLC_OK;
 }
@@ -154,11 +157,12 @@ dlc_status dlc_op_batchnorm_bwd_mode(dlc_ctx *ctx, const dlc_tensor *x, const dl
     dg[c] += b;
     db[c] += a;
     if (!dxp) continue;
-    for (int64_t n = 0; n < N; n++)
-      for (int64_t k = 0; k < S; k++) {
-        int64_t i = (n * C + c) * S + k;
-        dxp[i] += dlc_bn_grad(xp[i], dyp[i], mean[c], inv[c], g[c], a * inv_m, b * inv_m);
-      }
+    float gc = g[c], ma = a * inv_m, mb = b * inv_m; /* in locals, as in forward */
+    for (int64_t n = 0; n < N; n++) {
+      const float *dr = dyp + (n * C + c) * S, *xr = xp + (n * C + c) * S;
+      float *dxr = dxp + (n * C + c) * S;
+      for (int64_t k = 0; k < S; k++) dxr[k] += dlc_bn_grad(xr[k], dr[k], mc, ic, gc, ma, mb);
+    }
   }
   return DLC_OK;
 }

@@ -72,13 +72,25 @@ void dlc_im2col_cpu_rows(int transposed, const dlc_conv_geom g, const float *x, 
 }
 
 void dlc_im2col_cpu_image(const dlc_conv_geom g, const float *x, float *col) {
+  /* im2col_row's work with the loops over rows hoisted: a tap row's valid columns depend on
+   * kw alone and its valid rows on kh alone; short rows (a 28 x 28 image's) are many. */
   for (int c = 0; c < g.C; c++)
     for (int kh = 0; kh < g.KH; kh++)
       for (int kw = 0; kw < g.KW; kw++) {
         int off, a, b;
         tap_cols(g, kw, &off, &a, &b);
-        for (int oh = 0; oh < g.OH; oh++, col += g.OW)
-          im2col_row(g, input_row(g, x, c, tap_ih(g, kh, oh)), off, a, b, col);
+        for (int oh = 0; oh < g.OH; oh++, col += g.OW) {
+          int ih = tap_ih(g, kh, oh), ow = 0;
+          if (ih >= 0) {
+            const float *in = x + ((int64_t)c * g.H + ih) * g.W;
+            for (; ow < a; ow++) col[ow] = 0.f;
+            if (g.SW == 1)
+              for (; ow <= b; ow++) col[ow] = in[ow + off];
+            else
+              for (; ow <= b; ow++) col[ow] = in[ow * g.SW + off];
+          }
+          for (; ow < g.OW; ow++) col[ow] = 0.f;
+        }
       }
 }
 
