@@ -69,10 +69,11 @@ int64_t dlc_conv_chunk_for(const dlc_conv2d_state *s, int dir, int64_t max_image
  * threads of ctx as fit in `limit` (at least one). */
 size_t dlc_conv_cpu_workspace_bytes(dlc_ctx *ctx, const dlc_conv2d_state *s, size_t limit);
 
-/* The im2col path over n images of device dev, with `ws_bytes` of scratch at ws. */
+/* The im2col path over n images of device dev, with `ws_bytes` of scratch at ws; forward
+ * adds the bias when it is not NULL. */
 dlc_status dlc_conv_im2col_forward(dlc_ctx *ctx, const dlc_conv2d_state *s, dlc_device dev,
-                                   int64_t n, const float *x, const float *w, float *y,
-                                   float *ws, size_t ws_bytes);
+                                   int64_t n, const float *x, const float *w, const float *bias,
+                                   float *y, float *ws, size_t ws_bytes);
 dlc_status dlc_conv_im2col_backward_data(dlc_ctx *ctx, const dlc_conv2d_state *s,
                                          dlc_device dev, int64_t n, const float *dy,
                                          const float *w, float *dx, float *ws, size_t ws_bytes);

@@ -123,7 +123,7 @@ int64_t dlc_conv_chunk_for(const dlc_conv2d_state *s, int dir, int64_t max_image
 static dlc_status im2col_rival(dlc_ctx *ctx, const dlc_conv2d_state *s, int dir, int64_t n,
                                const float *a, const float *b, float *out, float *ws,
                                size_t ws_bytes) {
-  if (dir == DLC_CONV_FWD) return dlc_conv_im2col_forward(ctx, s, ctx->device, n, a, b, out, ws, ws_bytes);
+  if (dir == DLC_CONV_FWD) return dlc_conv_im2col_forward(ctx, s, ctx->device, n, a, b, NULL, out, ws, ws_bytes);
   if (dir == DLC_CONV_BWD_DATA)
     return dlc_conv_im2col_backward_data(ctx, s, ctx->device, n, a, b, out, ws, ws_bytes);
   return dlc_conv_im2col_backward_weights(ctx, s, ctx->device, n, a, b, out, ws, ws_bytes);

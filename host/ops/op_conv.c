@@ -102,12 +102,16 @@ static const float *image_col(const dlc_conv2d_state *s, const float *x, float *
   return col;
 }
 
-static void forward_image(const dlc_conv2d_state *s, const float *x, const float *w, float *y,
-                          float *col) {
+static void forward_image(const dlc_conv2d_state *s, const float *x, const float *w,
+                          const float *bias, float *y, float *col) {
   int64_t G = s->p.groups, K = s->group_k, Og = s->p.out_channels / G, P = s->out_h * s->out_w;
   const float *B = image_col(s, x, col);
   for (int64_t g = 0; g < G; g++) /* y_g [Og, P] = W_g [Og, K] col_g [K, P] */
     dlc_sgemm_cpu(0, 0, Og, P, K, 1.f, w + g * Og * K, K, B + g * K * P, P, 0.f, y + g * Og * P, P);
+  for (int64_t o = 0; bias && o < G * Og; o++) { /* y += b while the image is in cache */
+    float bo = bias[o], *yr = y + o * P;
+    for (int64_t p = 0; p < P; p++) yr[p] += bo;
+  }
 }
 
 static void backward_data_image(const dlc_conv2d_state *s, const float *dy, const float *w,
@@ -132,8 +136,8 @@ static void backward_weights_image(const dlc_conv2d_state *s, const float *x, co
 /* Slot t of per-thread scratch, `len` floats each, from the start of ws. */
 static float *slot(float *ws, int t, int64_t len) { return len ? ws + t * len : NULL; }
 
-static dlc_status cpu_forward(const dlc_conv2d_state *s, int nt, int64_t n,
-                              const float *x, const float *w, float *y, float *ws) {
+static dlc_status cpu_forward(const dlc_conv2d_state *s, int nt, int64_t n, const float *x,
+                              const float *w, const float *bias, float *y, float *ws) {
   int64_t image_in = s->p.in_channels * s->height * s->width, image_out = s->p.out_channels * s->out_h * s->out_w;
   int64_t col_len = cpu_slot_len(s, DLC_CONV_FWD);
 #pragma omp parallel num_threads(nt)
@@ -141,7 +145,7 @@ static dlc_status cpu_forward(const dlc_conv2d_state *s, int nt, int64_t n,
     int64_t lo, hi;
     dlc_omp_range(n, &lo, &hi);
     float *col = slot(ws, omp_thread(), col_len);
-    for (int64_t i = lo; i < hi; i++) forward_image(s, x + i * image_in, w, y + i * image_out, col);
+    for (int64_t i = lo; i < hi; i++) forward_image(s, x + i * image_in, w, bias, y + i * image_out, col);
   }
   return DLC_OK;
 }
@@ -194,15 +198,15 @@ static dlc_status cpu_backward_weights(const dlc_conv2d_state *s, int nt,
 }
 
 dlc_status dlc_conv_im2col_forward(dlc_ctx *ctx, const dlc_conv2d_state *s, dlc_device dev,
-                                   int64_t n, const float *x, const float *w, float *y,
-                                   float *ws, size_t ws_bytes) {
+                                   int64_t n, const float *x, const float *w, const float *bias,
+                                   float *y, float *ws, size_t ws_bytes) {
   int on_cuda = dev.kind == DLC_DEVICE_CUDA;
   int64_t G = s->p.groups, K = s->group_k, O = s->p.out_channels, Og = O / G;
   int64_t P = s->out_h * s->out_w, image_in = s->p.in_channels * s->height * s->width;
   int64_t nb_max;
   DLC_TRY(chunk_or_fail(ctx, s, DLC_CONV_FWD, n, ws_bytes, &nb_max));
   if (dev.kind == DLC_DEVICE_CPU)
-    return cpu_forward(s, cpu_threads_for(ctx, s, DLC_CONV_FWD, n, ws_bytes), n, x, w, y, ws);
+    return cpu_forward(s, cpu_threads_for(ctx, s, DLC_CONV_FWD, n, ws_bytes), n, x, w, bias, y, ws);
   dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_FWD, nb_max);
   const float *A;
   int64_t stride_a;
@@ -218,6 +222,8 @@ dlc_status dlc_conv_im2col_forward(dlc_ctx *ctx, const dlc_conv2d_state *s, dlc_
     }
     DLC_TRY(dlc_op_gemm_strided_batched(ctx, dev, 0, 0, Og, P, K, 1.f, A, K, stride_a, B, P, K * P,
                                         0.f, y + n0 * O * P, P, Og * P, nb * G));
+    if (bias) /* a chunk's y has under 2^31 elements (dlc_conv_chunk_for) */
+      DLC_TRY(dlc_channel_bias_run(ctx, on_cuda, bias, y + n0 * O * P, (int)nb, (int)O, (int)P));
   }
   return DLC_OK;
 }
@@ -368,9 +374,10 @@ dlc_status dlc_conv2d_forward(dlc_ctx *ctx, dlc_conv2d_state *s, const dlc_tenso
   if (on_cuda && s->use_cudnn[DLC_CONV_FWD])
     DLC_TRY(dlc_conv_cudnn_run(ctx, s, DLC_CONV_FWD, n, x->data, w->data, y->data, wsp, ws_bytes, &ran));
   if (!ran)
-    DLC_TRY(dlc_conv_im2col_forward(ctx, s, dev, n, x->data, w->data, y->data, wsp, ws_bytes));
+    return dlc_conv_im2col_forward(ctx, s, dev, n, x->data, w->data, b ? b->data : NULL, y->data,
+                                   wsp, ws_bytes);
   if (!b) return DLC_OK;
-  /* Bias in launches of under 2^31 elements. */
+  /* After cuDNN: the bias in launches of under 2^31 elements. */
   int64_t OP = p->out_channels * s->out_h * s->out_w, per = INT32_MAX / OP;
   for (int64_t n0 = 0; n0 < n; n0 += per) {
     int64_t nb = n - n0 < per ? n - n0 : per;
