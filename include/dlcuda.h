@@ -591,6 +591,16 @@ typedef struct dlc_fit_options {
                                seed first (dlc_checkpoint_read_info, dlc_ctx_set_seed) and
                                make the loader after, so the data order is the saved run's */
   int64_t stop_after;       /* > 0: stop after this many batches (checkpointed) */
+  const char *save;         /* NULL, or the trained weights (safetensors), written when the
+                               run ends or stops */
+  const char *log;          /* NULL, or the run's log (dlc_train_log_open; appended to when
+                               resuming), a line after each epoch's on_epoch */
+  /* The outputs (save, checkpoint, log) must be distinct; each is checked writable and
+   * locked for this run before any training (dlc_check_output_path, dlc_file_lock_acquire):
+   * a second run writing one of them is refused. When one fails after training began,
+   * rescue = 1 (the default) saves the weights to the first of ., $TMPDIR and /tmp that
+   * takes them, as dlcuda-rescued-PID.safetensors (dlc_fit_result.rescued). */
+  int rescue;
   /* Every few batches, with the epoch's running means (one device sync); may be NULL. */
   void (*on_progress)(void *user, int64_t epoch, int64_t batch, int64_t nbatches,
                       const dlc_epoch_stats *so_far);
@@ -606,13 +616,14 @@ typedef struct dlc_fit_result {
   int64_t batches_per_epoch; /* the training loader's */
   int64_t epoch, batch;      /* where the run stands: the next batch to train */
   int stopped;               /* stop_after ended it before its last epoch */
-  int output_failed;         /* the error is a checkpoint that could not be written, or
-                                on_epoch's: what was trained is worth saving elsewhere */
+  int output_failed;         /* the error is an output that could not be written (save,
+                                checkpoint, log) or on_epoch's, after training began */
+  char rescued[1024];        /* where rescue saved the weights, or "" */
 } dlc_fit_result;
 
 /* The training run: for each epoch from the resume point to o->epochs, train (in pieces
  * between checkpoints: bit for bit the same as one piece), evaluate on `test` (may be
- * NULL), call on_epoch, checkpoint. Sets the optimizer's schedule lengths (steps per epoch,
+ * NULL), call on_epoch, log, checkpoint; at the end (or the stop), save. Sets the optimizer's schedule lengths (steps per epoch,
  * total steps, warm-up) from the loader. A NaN or infinite loss ends it with an error that
  * names the batch and the learning rate; *r still says how far it got (so a caller can
  * save what was trained). */

@@ -196,6 +196,70 @@ static void train_losses(uint64_t seed, float *losses, int epochs, double *acc) 
   dlc_ctx_destroy(ctx);
 }
 
+/* An on_epoch that fails as an output would, with the context's error set. */
+static dlc_status failing_epoch(void *user, const dlc_fit_epoch *e) {
+  (void)e;
+  return dlc_net_load_weights(user, "/no-such-file.safetensors");
+}
+
+/* dlc_fit's outputs: distinct names, refused before any training; the weights saved at
+ * the end; and, when an output fails after training began, rescued with the failure kept
+ * as the error. */
+static void test_fit_outputs(void) {
+  dlc_ctx_options o = dlc_ctx_options_default();
+  o.device = DLC_DEVICE_CPU;
+  dlc_ctx *ctx;
+  dlc_ctx_create(&ctx, &o);
+  dlc_dataset ds;
+  make_data(&ds, 256);
+  int64_t in = 8;
+  dlc_net *net;
+  dlc_net_create(ctx, 1, &in, 32, &net);
+  dlc_net_add_dense(net, NULL, 4, 1);
+  dlc_net_set_loss_xent(net, NULL);
+  T_OK(ctx, dlc_net_build(net));
+  dlc_loader_options lo = dlc_loader_options_default();
+  lo.batch = 32;
+  dlc_loader *l;
+  T_OK(ctx, dlc_loader_create(ctx, &ds, &lo, &l));
+  dlc_optim_options oo = dlc_optim_options_default();
+  dlc_optim *opt;
+  T_OK(ctx, dlc_optim_create(ctx, &oo, dlc_net_params(net)->numel, &opt));
+  char save[512], log[512];
+  snprintf(save, sizeof save, "%s/fit.safetensors", dir);
+  snprintf(log, sizeof log, "%s/fit.csv", dir);
+  dlc_fit_options fo = dlc_fit_options_default();
+  dlc_fit_result r;
+  fo.save = save;
+  fo.checkpoint = save;
+  T_CHECK(dlc_fit(net, opt, l, NULL, &fo, &r) == DLC_ERR_INVALID_ARG && strstr(dlc_ctx_error(ctx), "name the same file") &&
+              r.batches == 0, "save and checkpoint on one file are refused before training: %s", dlc_ctx_error(ctx));
+  fo.checkpoint = NULL;
+  fo.log = log;
+  T_OK(ctx, dlc_fit(net, opt, l, NULL, &fo, &r));
+  FILE *f = fopen(save, "rb");
+  T_CHECK(f != NULL && r.batches == 8 && !r.rescued[0], "the weights are saved at the end (%lld batches)", (long long)r.batches);
+  if (f) fclose(f);
+  /* An output failing after the first epoch (here on_epoch, with a real error set). */
+  fo.save = NULL;
+  fo.log = NULL;
+  fo.on_epoch = failing_epoch;
+  fo.user = net;
+  char cwd[512];
+  T_CHECK(getcwd(cwd, sizeof cwd) && chdir(dir) == 0, "into the test folder");
+  dlc_status st = dlc_fit(net, opt, l, NULL, &fo, &r);
+  T_CHECK(st != DLC_OK && r.output_failed && strstr(dlc_ctx_error(ctx), "no-such-file") && strstr(r.rescued, "dlcuda-rescued-"),
+          "an output that fails after training: its error is kept (%s), the weights are rescued to '%s'",
+          dlc_ctx_error(ctx), r.rescued);
+  if (r.rescued[0]) remove(r.rescued);
+  T_CHECK(chdir(cwd) == 0, "back");
+  dlc_loader_destroy(l);
+  dlc_optim_destroy(opt);
+  dlc_net_destroy(net);
+  dlc_dataset_free(&ds);
+  dlc_ctx_destroy(ctx);
+}
+
 static void test_determinism(void) {
   float a[5], b[5], c[5];
   double acc;
@@ -292,6 +356,7 @@ int main(void) {
   test_against_pytorch(ctx);
   test_gradcheck(ctx);
   test_determinism();
+  test_fit_outputs();
   test_model_files(ctx);
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

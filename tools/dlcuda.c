@@ -209,8 +209,6 @@ typedef struct progress {
 typedef struct epoch_out {
   const options *op;
   struct progress *progress;
-  dlc_train_log *log;
-  int log_failed;
 } epoch_out;
 
 static void show_progress(void *user, int64_t epoch, int64_t b, int64_t nb, const dlc_epoch_stats *st) {
@@ -228,33 +226,6 @@ static void show_progress(void *user, int64_t epoch, int64_t b, int64_t nb, cons
 static int ends_with(const char *s, const char *suffix) {
   size_t n = strlen(s), m = strlen(suffix);
   return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-/* An output of the run: writable (checked now, not after the last epoch) and this run's
- * alone (an advisory lock another run would be refused). */
-static int claim_output(dlc_ctx *ctx, const char *opt, const char *path, dlc_file_lock **lock) {
-  if (dlc_check_output_path(ctx, path) != DLC_OK || dlc_file_lock_acquire(ctx, path, lock) != DLC_OK) {
-    fprintf(stderr, "dlcuda: %s %s: %s\n", opt, path, dlc_ctx_error(ctx));
-    return 0;
-  }
-  return 1;
-}
-
-/* When an output fails after training has begun, the trained weights are not thrown away:
- * they go to the first of ., $TMPDIR and /tmp that takes them. */
-static void rescue_weights(dlc_ctx *ctx, dlc_net *net) {
-  const char *dirs[3] = {".", getenv("TMPDIR"), "/tmp"};
-  for (int k = 0; k < 3; k++) {
-    if (!dirs[k] || !dirs[k][0]) continue;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/dlcuda-rescued-%ld.safetensors", dirs[k], (long)getpid());
-    if (dlc_net_save_weights(net, path) == DLC_OK) {
-      fprintf(stderr, "dlcuda: the trained weights were saved to %s instead\n", path);
-      return;
-    }
-  }
-  fprintf(stderr, "dlcuda: the trained weights could not be saved anywhere (tried ., $TMPDIR and /tmp): %s\n",
-          dlc_ctx_error(ctx));
 }
 
 /* "--subsample 3=0.02,5=0.1" into keep[0..classes) (1 where not named). */
@@ -310,9 +281,7 @@ static dlc_status print_epoch(void *user, const dlc_fit_epoch *e) {
     if (e->have_classes && e->classes <= 32) print_recall(e->recall, e->classes, "           test ");
     fflush(stdout);
   }
-  dlc_status s = eo->log ? dlc_train_log_epoch(eo->log, e) : DLC_OK;
-  eo->log_failed = s != DLC_OK;
-  return s;
+  return DLC_OK;
 }
 
 static int cmd_train(const options *in) {
@@ -331,24 +300,9 @@ static int cmd_train(const options *in) {
   dlc_dataset train_ds, test_ds;
   memset(&train_ds, 0, sizeof train_ds);
   memset(&test_ds, 0, sizeof test_ds);
-  dlc_train_log *log = NULL;
-  dlc_file_lock *locks[3] = {NULL, NULL, NULL};
-  int rescue = 0; /* an output failed after training began: save the weights elsewhere */
-  int64_t trained = 0;
   dlc_train_config cfg;
   dlc_checkpoint_info resume;
   memset(&resume, 0, sizeof resume);
-  /* Every output is checked and claimed before any work. */
-  const char *outs[3] = {op.save, op.checkpoint, op.log}, *out_opts[3] = {"--save", "--checkpoint", "--log"};
-  for (int i = 0; i < 3; i++) {
-    if (!outs[i]) continue;
-    for (int j = 0; j < i; j++)
-      if (outs[j] && !strcmp(outs[i], outs[j])) {
-        fprintf(stderr, "dlcuda: %s and %s name the same file %s\n", out_opts[j], out_opts[i], outs[i]);
-        goto out;
-      }
-    if (!claim_output(ctx, out_opts[i], outs[i], &locks[i])) goto out;
-  }
   if (op.resume) {
     /* The data order follows the seed: take the checkpoint's before the loader exists. */
     if (dlc_checkpoint_read_info(ctx, op.resume, &resume) != DLC_OK) { fail(ctx, "resume"); goto out; }
@@ -467,12 +421,8 @@ static int cmd_train(const options *in) {
            (long long)resume.batch, (long long)dlc_loader_batches(train_l), (long long)resume.step);
   if (op.stop_after && !op.checkpoint)
     fprintf(stderr, "dlcuda: --stop-after without --checkpoint: the run cannot be resumed\n");
-  if (op.log && dlc_train_log_open(ctx, op.log, op.resume != NULL, regression, &log) != DLC_OK) {
-    fail(ctx, "--log");
-    goto out;
-  }
   progress pr = {isatty(2) && !op.quiet, cfg.epochs};
-  epoch_out eo = {&op, &pr, log, 0};
+  epoch_out eo = {&op, &pr};
   dlc_fit_options fo = dlc_fit_options_default();
   fo.epochs = cfg.epochs;
   fo.warmup_epochs = cfg.warmup_epochs;
@@ -480,17 +430,21 @@ static int cmd_train(const options *in) {
   fo.checkpoint_every = op.checkpoint_every;
   fo.resume = op.resume;
   fo.stop_after = op.stop_after;
+  fo.save = op.save;
+  fo.log = op.log;
   fo.on_progress = show_progress;
   fo.on_epoch = print_epoch;
   fo.user = &eo;
   dlc_fit_result fr;
   dlc_status fs = dlc_fit(net, opt, train_l, test_l, &fo, &fr);
-  trained = fr.batches;
   if (pr.tty) fprintf(stderr, "\r%100s\r", "");
   if (fs != DLC_OK) {
-    /* A failed output (log, checkpoint) after training began: the weights go elsewhere. */
-    rescue = fr.output_failed;
-    fail(ctx, eo.log_failed ? "--log" : fr.output_failed ? "--checkpoint" : "training");
+    fail(ctx, "training");
+    /* An output failed after training began: the weights went elsewhere, if anywhere. */
+    if (fr.rescued[0])
+      fprintf(stderr, "dlcuda: the trained weights were saved to %s instead\n", fr.rescued);
+    else if (fr.output_failed && fr.batches > 0)
+      fprintf(stderr, "dlcuda: the trained weights could not be saved anywhere (tried ., $TMPDIR and /tmp)\n");
     goto out;
   }
   if (fr.stopped) {
@@ -502,19 +456,9 @@ static int cmd_train(const options *in) {
       printf("stopped after %lld batches, at the end of epoch %lld%s%s\n", (long long)fr.batches, (long long)fr.epoch,
              op.checkpoint ? "; resume with --resume " : "", op.checkpoint ? op.checkpoint : "");
   }
-  if (op.save) {
-    if (dlc_net_save_weights(net, op.save) != DLC_OK) {
-      fail(ctx, "saving the weights");
-      rescue = 1;
-      goto out;
-    }
-    if (!op.quiet) printf("weights saved to %s\n", op.save);
-  }
+  if (op.save && !op.quiet) printf("weights saved to %s\n", op.save);
   rc = 0;
 out:
-  if (dlc_train_log_destroy(log) != DLC_OK && rc == 0) rc = fail(ctx, "--log");
-  if (rescue && trained > 0) rescue_weights(ctx, net);
-  for (int i = 0; i < 3; i++) dlc_file_lock_destroy(locks[i]);
   dlc_loader_destroy(train_l);
   dlc_loader_destroy(test_l);
   dlc_dataset_free(&train_ds);

@@ -3,8 +3,10 @@
  * ends and every N batches, exact resume from a checkpoint, stop-after, and the NaN stop
  * (dlc_net_train_batches reports the first bad batch). The loop trains in pieces between
  * checkpoints: the same parameters, bit for bit, as one piece. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nn/net_internal.h"
 
@@ -12,7 +14,44 @@ dlc_fit_options dlc_fit_options_default(void) {
   dlc_fit_options o;
   memset(&o, 0, sizeof o);
   o.epochs = 1;
+  o.rescue = 1;
   return o;
+}
+
+/* The outputs, in the order their names are checked: distinct, writable, locked. */
+enum { OUT_SAVE, OUT_CHECKPOINT, OUT_LOG, OUTS };
+static const char *out_name[OUTS] = {"save", "checkpoint", "log"};
+
+static dlc_status claim_outputs(dlc_ctx *ctx, const dlc_fit_options *o, dlc_file_lock *locks[OUTS]) {
+  const char *path[OUTS] = {o->save, o->checkpoint, o->log};
+  for (int i = 0; i < OUTS; i++) {
+    if (!path[i]) continue;
+    for (int j = 0; j < i; j++)
+      if (path[j] && !strcmp(path[i], path[j]))
+        return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "the %s and the %s name the same file %s", out_name[j],
+                        out_name[i], path[i]);
+    dlc_status s = dlc_check_output_path(ctx, path[i]);
+    if (s == DLC_OK) s = dlc_file_lock_acquire(ctx, path[i], &locks[i]);
+    if (s != DLC_OK) return dlc_error_prefix(ctx, s, out_name[i]);
+  }
+  return DLC_OK;
+}
+
+/* After an output failed: the trained weights to the first folder that takes them, with
+ * the context's error (the failure) kept. */
+static void rescue_weights(dlc_net *net, dlc_fit_result *r) {
+  dlc_ctx *ctx = net->ctx;
+  char failure[sizeof ctx->error];
+  memcpy(failure, ctx->error, sizeof failure);
+  const char *dirs[3] = {".", getenv("TMPDIR"), "/tmp"};
+  for (int k = 0; k < 3 && !r->rescued[0]; k++) {
+    if (!dirs[k] || !dirs[k][0]) continue;
+    char path[sizeof r->rescued];
+    int n = snprintf(path, sizeof path, "%s/dlcuda-rescued-%ld.safetensors", dirs[k], (long)getpid());
+    if (n > 0 && (size_t)n < sizeof path && dlc_net_save_weights(net, path) == DLC_OK)
+      memcpy(r->rescued, path, sizeof path);
+  }
+  memcpy(ctx->error, failure, sizeof failure);
 }
 
 static dlc_status save_checkpoint(dlc_net *net, dlc_optim *opt, const char *path, int64_t epoch, int64_t batch,
@@ -69,7 +108,7 @@ static dlc_status train_epoch(dlc_net *net, dlc_optim *opt, dlc_loader *train, c
 }
 
 static dlc_status fit(dlc_net *net, dlc_optim *opt, dlc_loader *train, dlc_loader *test, const dlc_fit_options *o,
-                      dlc_fit_result *r, dlc_fit_epoch *ep) {
+                      dlc_train_log *log, dlc_fit_result *r, dlc_fit_epoch *ep) {
   dlc_ctx *ctx = net->ctx;
   int64_t per_epoch = dlc_loader_batches(train);
   r->batches_per_epoch = per_epoch;
@@ -121,6 +160,7 @@ static dlc_status fit(dlc_net *net, dlc_optim *opt, dlc_loader *train, dlc_loade
     }
     ep->have_test = test != NULL;
     dlc_status s2 = o->on_epoch ? o->on_epoch(o->user, ep) : DLC_OK;
+    if (s2 == DLC_OK && log && (s2 = dlc_train_log_epoch(log, ep)) != DLC_OK) s2 = dlc_error_prefix(ctx, s2, "log");
     if (s2 == DLC_OK && o->checkpoint && (s2 = save_checkpoint(net, opt, o->checkpoint, e + 1, 0, per_epoch)) != DLC_OK)
       s2 = dlc_error_prefix(ctx, s2, "checkpoint");
     if (s2 != DLC_OK) {
@@ -164,7 +204,23 @@ dlc_status dlc_fit(dlc_net *net, dlc_optim *opt, dlc_loader *train, dlc_loader *
     if (!ep.confusion || !ep.recall || !ep.precision || !ep.f1)
       s = DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "dlc_fit: a %lld-class confusion matrix", (long long)ep.classes);
   }
-  if (s == DLC_OK) s = fit(net, opt, train, test, o, r, &ep);
+  dlc_file_lock *locks[OUTS] = {NULL, NULL, NULL};
+  dlc_train_log *log = NULL;
+  if (s == DLC_OK) s = claim_outputs(ctx, o, locks);
+  if (s == DLC_OK && o->log && (s = dlc_train_log_open(ctx, o->log, o->resume != NULL, net->loss == 2, &log)) != DLC_OK)
+    s = dlc_error_prefix(ctx, s, "log");
+  if (s == DLC_OK) s = fit(net, opt, train, test, o, log, r, &ep);
+  if (s == DLC_OK && o->save && (s = dlc_net_save_weights(net, o->save)) != DLC_OK) {
+    s = dlc_error_prefix(ctx, s, "save");
+    r->output_failed = 1;
+  }
+  dlc_status sl = dlc_train_log_destroy(log); /* a failed close is a failed log */
+  if (s == DLC_OK && sl != DLC_OK) {
+    s = dlc_error_prefix(ctx, sl, "log");
+    r->output_failed = 1;
+  }
+  if (s != DLC_OK && r->output_failed && r->batches > 0 && o->rescue) rescue_weights(net, r);
+  for (int i = 0; i < OUTS; i++) dlc_file_lock_destroy(locks[i]);
   free(ep.confusion);
   free(ep.recall);
   free(ep.precision);
