@@ -47,27 +47,34 @@ static uint32_t be32(const unsigned char *p) {
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Opens an IDX file, checks its magic (unsigned byte data, `ndim` dimensions) and reads
- * the dimensions. */
-static dlc_status idx_open(dlc_ctx *ctx, const char *path, int ndim, uint32_t dims[3], gzFile *out) {
+/* Opens an IDX file and reads its header: unsigned-byte data of `ndim` dimensions (0: any
+ * of 1 to 4, as *nd says), each from 1 to 2^28. The one header reader of both IDX loaders. */
+static dlc_status idx_open(dlc_ctx *ctx, const char *path, int ndim, int *nd, int64_t dims[4], gzFile *out) {
   *out = NULL;
   gzFile f;
   DLC_TRY(dlc_gzopen_input(ctx, path, "IDX file", &f));
-  unsigned char head[16];
-  dlc_status s = gz_read_all(ctx, f, path, head, 4 + 4 * (size_t)ndim, "the IDX header");
-  if (s == DLC_OK && (head[0] != 0 || head[1] != 0 || head[2] != 0x08 || head[3] != ndim))
+  unsigned char head[20] = {0};
+  dlc_status s = gz_read_all(ctx, f, path, head, 4, "the IDX magic");
+  int n = head[3];
+  int ok = head[0] == 0 && head[1] == 0 && head[2] == 0x08 && (ndim ? n == ndim : n >= 1 && n <= 4);
+  if (s == DLC_OK && !ok && ndim)
     s = DLC_FAIL(ctx, DLC_ERR_FORMAT,
                  "%s: wrong IDX magic %02x%02x%02x%02x (expected 000008%02x: unsigned bytes, %d dimension%s)",
                  path, head[0], head[1], head[2], head[3], ndim, ndim, ndim > 1 ? "s" : "");
-  for (int i = 0; s == DLC_OK && i < ndim; i++) {
+  else if (s == DLC_OK && !ok)
+    s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: IDX magic %02x%02x%02x%02x is not 000008nn (unsigned bytes, 1 to 4 dimensions)",
+                 path, head[0], head[1], head[2], head[3]);
+  if (s == DLC_OK) s = gz_read_all(ctx, f, path, head + 4, 4 * (size_t)n, "the IDX dimensions");
+  for (int i = 0; s == DLC_OK && i < n; i++) {
     dims[i] = be32(head + 4 + 4 * i);
-    if (dims[i] == 0 || dims[i] > (1u << 28))
-      s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: IDX dimension %d is %u", path, i, dims[i]);
+    if (dims[i] == 0 || dims[i] > (1 << 28))
+      s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: IDX dimension %d is %lld", path, i, (long long)dims[i]);
   }
   if (s != DLC_OK) {
     gzclose(f);
     return s;
   }
+  *nd = n;
   *out = f;
   return DLC_OK;
 }
@@ -152,16 +159,17 @@ static dlc_status load_idx(dlc_ctx *ctx, const char *images, const char *labels,
   DLC_CHECK_NULL(ctx, out);
   memset(out, 0, sizeof *out);
   snprintf(out->source, sizeof out->source, "%s", images);
-  uint32_t di[3], dl[3];
+  int64_t di[4], dl[4], px_i = 0, n_l = 0;
+  int nd;
   gzFile fi = NULL, fl = NULL;
-  dlc_status s = idx_open(ctx, images, 3, di, &fi);
-  if (s == DLC_OK) s = idx_open(ctx, labels, 1, dl, &fl);
+  dlc_status s = idx_open(ctx, images, 3, &nd, di, &fi);
+  if (s == DLC_OK) s = idx_open(ctx, labels, 1, &nd, dl, &fl);
   if (s == DLC_OK) s = check_expected(ctx, images, 1, di[1], di[2], expect);
   if (s == DLC_OK && di[0] != dl[0])
-    s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s has %u images but %s has %u labels", images, di[0], labels, dl[0]);
-  int64_t dims_i[3] = {di[0], di[1], di[2]}, dims_l[1] = {dl[0]}, px_i = 0, n_l = 0;
-  if (s == DLC_OK) s = idx_check_size(ctx, images, 3, dims_i, &px_i);
-  if (s == DLC_OK) s = idx_check_size(ctx, labels, 1, dims_l, &n_l);
+    s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s has %lld images but %s has %lld labels", images, (long long)di[0], labels,
+                 (long long)dl[0]);
+  if (s == DLC_OK) s = idx_check_size(ctx, images, 3, di, &px_i);
+  if (s == DLC_OK) s = idx_check_size(ctx, labels, 1, dl, &n_l);
   if (s == DLC_OK) {
     out->count = di[0];
     out->channels = 1;
@@ -169,15 +177,15 @@ static dlc_status load_idx(dlc_ctx *ctx, const char *images, const char *labels,
     out->width = (int)di[2];
     size_t px = (size_t)px_i;
     out->pixels = malloc(px);
-    out->labels = malloc(sizeof(int32_t) * di[0]);
-    uint8_t *lab = malloc(di[0]);
+    out->labels = malloc(sizeof(int32_t) * (size_t)di[0]);
+    uint8_t *lab = malloc((size_t)di[0]);
     if (!out->pixels || !out->labels || !lab)
       s = DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "%s: %zu bytes for the images", images, px);
     if (s == DLC_OK) s = gz_read_all(ctx, fi, images, out->pixels, px, "the pixels");
     if (s == DLC_OK) s = expect_eof(ctx, fi, images);
-    if (s == DLC_OK) s = gz_read_all(ctx, fl, labels, lab, di[0], "the labels");
+    if (s == DLC_OK) s = gz_read_all(ctx, fl, labels, lab, (size_t)di[0], "the labels");
     if (s == DLC_OK) s = expect_eof(ctx, fl, labels);
-    for (uint32_t i = 0; s == DLC_OK && i < di[0]; i++) out->labels[i] = lab[i];
+    for (int64_t i = 0; s == DLC_OK && i < di[0]; i++) out->labels[i] = lab[i];
     free(lab);
   }
   if (fi) gzclose(fi);
@@ -193,20 +201,10 @@ dlc_status dlc_idx_load(dlc_ctx *ctx, const char *path, dlc_tensor *out) {
   DLC_CHECK_NULL(ctx, out);
   memset(out, 0, sizeof *out);
   gzFile f;
-  DLC_TRY(dlc_gzopen_input(ctx, path, "IDX file", &f));
-  unsigned char head[20] = {0};
-  dlc_status s = gz_read_all(ctx, f, path, head, 4, "the IDX magic");
-  int ndim = head[3];
-  if (s == DLC_OK && (head[0] != 0 || head[1] != 0 || head[2] != 0x08 || ndim < 1 || ndim > 4))
-    s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: IDX magic %02x%02x%02x%02x is not 000008nn (unsigned bytes, 1 to 4 dimensions)",
-                 path, head[0], head[1], head[2], head[3]);
-  if (s == DLC_OK) s = gz_read_all(ctx, f, path, head + 4, 4 * (size_t)ndim, "the IDX dimensions");
+  int ndim;
   int64_t shape[4];
-  for (int i = 0; s == DLC_OK && i < ndim; i++) {
-    shape[i] = be32(head + 4 + 4 * i);
-    if (shape[i] == 0 || shape[i] > (1 << 28))
-      s = DLC_FAIL(ctx, DLC_ERR_FORMAT, "%s: IDX dimension %d is %lld", path, i, (long long)shape[i]);
-  }
+  DLC_TRY(idx_open(ctx, path, 0, &ndim, shape, &f));
+  dlc_status s = DLC_OK;
   dlc_device cpu = {DLC_DEVICE_CPU, 0};
   int64_t payload;
   if (s == DLC_OK) s = idx_check_size(ctx, path, ndim, shape, &payload);
