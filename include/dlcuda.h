@@ -561,6 +561,34 @@ DLC_API void dlc_class_metrics(const int64_t *confusion, int64_t classes, double
  * image feeds a [784] or [28, 28] input) and labels within the output's classes. */
 DLC_API dlc_status dlc_net_check_dataset(dlc_net *net, const dlc_dataset *ds);
 
+/* ---------------------------------------------------------------- explanations */
+
+/* What an image classifier's prediction for class cls[i] of input i rests on, for n inputs
+ * x (host memory, n * C*H*W floats as the network takes them, in batches of the network's
+ * size), from the gradient of that class's raw score (the logit), run on the context's
+ * device in evaluation mode. Definitions as PyTorch computes them (tests/test_explain.c):
+ *  - saliency: map [n, H, W] = max over channels of |d score / d x|;
+ *  - Grad-CAM: map [n, H, W] = ReLU(sum_k w_k A_k) upsampled bilinearly (align_corners
+ *    false) to the input, A [K, h, w] the output of layer `layer` (-1: the last conv2d,
+ *    dlc_net_last_conv), w_k the spatial mean of d score / d A_k;
+ *  - integrated gradients: attr [n, C, H, W] = (x - x0) * the mean over k = 1..steps of the
+ *    gradient at x0 + k/steps (x - x0), x0 = baseline (C*H*W floats; NULL: zeros).
+ * The network's gradients are overwritten. */
+DLC_API dlc_status dlc_net_saliency(dlc_net *net, const float *x, int64_t n, const int32_t *cls, float *map);
+DLC_API dlc_status dlc_net_gradcam(dlc_net *net, const float *x, int64_t n, const int32_t *cls, int layer,
+                                   float *map);
+DLC_API dlc_status dlc_net_integrated_gradients(dlc_net *net, const float *x, int64_t n, const float *baseline,
+                                                const int32_t *cls, int steps, float *attr);
+/* The index of the network's last conv2d layer, or -1. */
+DLC_API int dlc_net_last_conv(const dlc_net *net);
+/* Layer `name`'s index, or -1. */
+DLC_API int dlc_net_layer_index(const dlc_net *net, const char *name);
+/* A PNG of image [C, H, W] (C = 1 or 3, scaled to its own range) with map [H, W] laid over
+ * it as a heat map (scaled from 0 to its maximum) at opacity alpha, each pixel drawn as a
+ * scale x scale square; written atomically after dlc_check_output_path's checks. */
+DLC_API dlc_status dlc_png_save_overlay(dlc_ctx *ctx, const char *path, const float *image, int64_t C, int64_t H,
+                                        int64_t W, const float *map, int scale, float alpha);
+
 /* ---------------------------------------------------------------- the training run */
 
 /* What the run reports after each epoch. */
