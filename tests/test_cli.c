@@ -307,6 +307,47 @@ static void forward(dlc_ctx *ctx) {
   T_CHECK(run("frobnicate") == 2, "an unknown command");
 }
 
+/* dlcuda explain: each method's maps as the library's (checked against PyTorch in
+ * test_explain), a picture per input, a fixed class, and what it refuses. */
+static void explain(dlc_ctx *ctx) {
+  const char *base = "explain '%s' --weights '%s' '%s' --out '%s' --device cpu --method %s%s";
+  T_CHECK(run(base, fx("cnn.cfg"), fx("cnn_torch.safetensors"), fx("cnn_x.npy"), dir, "gradcam", "") == 0, "explain gradcam");
+  T_CHECK(t_contains(out_text, "1: 7 ("), "the predictions are printed: %s", out_text);
+  dlc_tensor got, want;
+  memset(&got, 0, sizeof got);
+  char path[600];
+  snprintf(path, sizeof path, "%s/00004-gradcam.npy", dir);
+  if (dlc_npy_load(ctx, path, &got) == DLC_OK && t_fixture(ctx, "explain/gradcam_pred.npy", &want)) {
+    T_CHECK(got.numel == 144, "one 12 x 12 map per input");
+    if (got.numel == 144) t_parity("explain gradcam input 4 vs PyTorch", (float *)want.data + 4 * 144, got.data, 144, 1e-9, 1e-6);
+    dlc_tensor_free(ctx, &want);
+  }
+  dlc_tensor_free(ctx, &got);
+  snprintf(path, sizeof path, "%s/00004-gradcam.png", dir);
+  unsigned char *png = NULL;
+  long n = t_read_file(path, &png);
+  T_CHECK(n > 8 && !memcmp(png, "\x89PNG", 4), "a PNG per input (%ld bytes)", n);
+  free(png);
+  T_CHECK(run(base, fx("cnn.cfg"), fx("cnn_torch.safetensors"), fx("cnn_x.npy"), dir, "ig", " --class 3 --ig-steps 4 --first 2") == 0,
+          "explain ig, class 3, the first 2 inputs");
+  snprintf(path, sizeof path, "%s/00001-ig.npy", dir);
+  memset(&got, 0, sizeof got);
+  T_CHECK(dlc_npy_load(ctx, path, &got) == DLC_OK && got.ndim == 3 && got.shape[0] == 1, "ig writes [C, H, W]");
+  dlc_tensor_free(ctx, &got);
+  snprintf(path, sizeof path, "%s/00002-ig.npy", dir);
+  FILE *f = fopen(path, "rb");
+  T_CHECK(!f, "--first 2 explains 2 inputs");
+  if (f) fclose(f);
+  T_CHECK(run(base, fx("cnn.cfg"), fx("cnn_torch.safetensors"), fx("cnn_x.npy"), dir, "lime", "") == 2 &&
+              t_contains(err_text, "unknown --method lime"), "an unknown method: %s", err_text);
+  T_CHECK(run(base, fx("cnn.cfg"), fx("cnn_torch.safetensors"), fx("cnn_x.npy"), dir, "gradcam", " --layer dense9") == 1 &&
+              t_contains(err_text, "is not a [channels, height, width] map"), "Grad-CAM on a dense layer: %s", err_text);
+  T_CHECK(run(base, fx("cnn.cfg"), fx("cnn_torch.safetensors"), fx("cnn_x.npy"), "/no-such-dir", "saliency", "") == 1 &&
+              t_contains(err_text, "its folder /no-such-dir"), "a missing --out folder: %s", err_text);
+  T_CHECK(run(base, fx("lstm.cfg"), fx("lstm_torch.safetensors"), fx("lstm_x.npy"), dir, "saliency", "") == 1 &&
+              t_contains(err_text, "needs an image classifier"), "a sequence model: %s", err_text);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: test_cli DLCUDA_BINARY FIXTURE_DIR\n");
@@ -328,6 +369,7 @@ int main(int argc, char **argv) {
   train_resume(one);
   predict(ctx);
   forward(ctx);
+  explain(ctx);
   dlc_ctx_destroy(one);
   dlc_ctx_destroy(ctx);
   char cmd[600];

@@ -20,6 +20,8 @@ typedef struct options {
   const char *data, *test_data, *log, *device, *optimizer;
   const char *weights, *save, *checkpoint, *resume;
   const char *input, *output, *grad_output, *input_grad, *param_grads, *subsample, *sampler, *class_weights;
+  const char *method, *layer, *out_dir; /* explain */
+  int64_t klass, first, ig_steps;       /* explain: --class (-1: predicted), --first, --steps */
   float rotate, erase, brightness, contrast; /* augmentation overrides; < 0: the model file's */
   int epochs, threads, quiet, train_mode, top;
   int64_t batch, steps, checkpoint_every, stop_after;
@@ -59,6 +61,12 @@ static void usage(FILE *f) {
           "        runs the network (evaluation mode, or training mode with --train) on X and\n"
           "        writes its output; with --grad-output also backward from DY, writing the\n"
           "        input's gradient and the parameters' gradients (under the weights' names)\n"
+          "  explain MODEL.cfg --weights W.safetensors INPUT.npy|INPUT.idx[.gz] --out DIR\n"
+          "        [--method saliency|gradcam|ig] [--class C] [--layer NAME] [--ig-steps N] [--first N]\n"
+          "        what each input's prediction (or class C's score) rests on: DIR/N-METHOD.npy\n"
+          "        (the map; ig: the attribution per input value) and DIR/N-METHOD.png (the input\n"
+          "        with the map over it); gradcam on the last conv2d or --layer; ig from a black\n"
+          "        image in --ig-steps steps (32); --first N: the first N inputs only\n"
           "  info   devices, build options, library versions\n");
 }
 
@@ -126,6 +134,7 @@ static int parse_args(int argc, char **argv, options *op) {
   memset(op, 0, sizeof *op);
   op->device = "auto";
   op->rotate = op->erase = op->brightness = op->contrast = -1.f;
+  op->klass = -1;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -172,6 +181,12 @@ static int parse_args(int argc, char **argv, options *op) {
                  : !strcmp(a, "--brightness") ? &op->brightness : &op->contrast;
       *f = (float)x;
     }
+    else if (!strcmp(a, "--method")) { NEEDV(); op->method = v; }
+    else if (!strcmp(a, "--layer")) { NEEDV(); op->layer = v; }
+    else if (!strcmp(a, "--out")) { NEEDV(); op->out_dir = v; }
+    else if (!strcmp(a, "--class")) { NEEDV(); if (!parse_int(a, v, 0, 1 << 30, &op->klass)) return 0; }
+    else if (!strcmp(a, "--first")) INT(first, INT64_MAX);
+    else if (!strcmp(a, "--ig-steps")) INT(ig_steps, 100000);
     else if (!strcmp(a, "--train")) op->train_mode = 1;
     else if (!strcmp(a, "--quiet")) op->quiet = 1;
     else if (a[0] == '-' && a[1]) { fprintf(stderr, "dlcuda: unknown option %s\n", a); return 0; }
@@ -735,6 +750,105 @@ out:
   return rc;
 }
 
+static int cmd_explain(const options *op) {
+  static const char *const methods[] = {"saliency", "gradcam", "ig"};
+  int method = -1;
+  for (int k = 0; k < 3; k++)
+    if (!strcmp(op->method ? op->method : "saliency", methods[k])) method = k;
+  if (op->npos != 2 || !op->out_dir || method < 0) {
+    fprintf(stderr, "dlcuda: explain MODEL.cfg --weights W INPUT --out DIR [--method saliency|gradcam|ig]%s%s\n",
+            method < 0 ? ": unknown --method " : "", method < 0 ? op->method : "");
+    return 2;
+  }
+  dlc_ctx *ctx = make_ctx(op);
+  if (!ctx) return 1;
+  int rc = 1, steps = op->ig_steps ? (int)op->ig_steps : 32;
+  dlc_net *net = NULL;
+  dlc_tensor x;
+  memset(&x, 0, sizeof x);
+  float *logits = NULL, *map = NULL, *base = NULL;
+  int32_t *cls = NULL;
+  dlc_train_config cfg;
+  if (!open_model(ctx, op, op->batch ? op->batch : method == 2 ? steps : 64, 1, &net, &cfg)) goto out;
+  int64_t shape[DLC_MAX_DIMS], oshape[DLC_MAX_DIMS];
+  int nd = dlc_net_input_shape(net, shape), ond = dlc_net_output_shape(net, oshape);
+  if (nd != 3 || ond != 1) {
+    fprintf(stderr, "dlcuda: explain needs an image classifier (input [C, H, W], output [classes])\n");
+    goto out;
+  }
+  int64_t C = shape[0], H = shape[1], W = shape[2], S = C * H * W, K = oshape[0];
+  int layer = op->layer ? dlc_net_layer_index(net, op->layer) : -1;
+  if (op->layer && layer < 0) {
+    fprintf(stderr, "dlcuda: --layer %s: no such layer (dlcuda train prints the names)\n", op->layer);
+    goto out;
+  }
+  char first_out[4096]; /* the folder is checked before any work */
+  snprintf(first_out, sizeof first_out, "%s/00000-%s.npy", op->out_dir, methods[method]);
+  if (dlc_check_output_path(ctx, first_out) != DLC_OK) { fail(ctx, "--out"); goto out; }
+  if (dlc_input_load(ctx, op->pos[1], &cfg.loader, nd, shape, &x) != DLC_OK) { fail(ctx, "input"); goto out; }
+  int64_t n = op->first > 0 && op->first < x.shape[0] ? op->first : x.shape[0];
+  logits = malloc(sizeof(float) * (size_t)(n * K));
+  map = malloc(sizeof(float) * (size_t)(n * S));
+  base = malloc(sizeof(float) * (size_t)S);
+  cls = malloc(sizeof(int32_t) * (size_t)n);
+  if (!logits || !map || !base || !cls) { fprintf(stderr, "dlcuda: out of memory\n"); goto out; }
+  if (dlc_net_predict(net, x.data, n, logits) != DLC_OK) { fail(ctx, "forward"); goto out; }
+  for (int64_t c = 0; c < C; c++) /* black: pixel 0 as the model's [net] normalises it */
+    for (int64_t p = 0; p < H * W; p++)
+      base[c * H * W + p] = cfg.loader.normalize ? (0.f - cfg.loader.mean[c < 3 ? c : 0]) / cfg.loader.std[c < 3 ? c : 0] : 0.f;
+  printf("# input: predicted class (probability), then the explained class\n");
+  for (int64_t i = 0; i < n; i++) {
+    const float *z = logits + i * K;
+    int64_t best = 0;
+    double sum = 0;
+    for (int64_t k = 1; k < K; k++) best = z[k] > z[best] ? k : best;
+    for (int64_t k = 0; k < K; k++) sum += exp((double)z[k] - z[best]);
+    cls[i] = op->klass >= 0 ? (int32_t)op->klass : (int32_t)best;
+    printf("%lld: %lld (%.4f) -> class %d\n", (long long)i, (long long)best, 1.0 / sum, cls[i]);
+  }
+  dlc_status s = method == 0 ? dlc_net_saliency(net, x.data, n, cls, map)
+                 : method == 1 ? dlc_net_gradcam(net, x.data, n, cls, layer, map)
+                               : dlc_net_integrated_gradients(net, x.data, n, base, cls, steps, map);
+  if (s != DLC_OK) { fail(ctx, methods[method]); goto out; }
+  dlc_device cpu = {DLC_DEVICE_CPU, 0};
+  for (int64_t i = 0; i < n; i++) {
+    char path[4096];
+    float *mi = map + i * (method == 2 ? S : H * W), *pic = mi;
+    int64_t ms[3] = {C, H, W};
+    dlc_tensor t;
+    snprintf(path, sizeof path, "%s/%05lld-%s.npy", op->out_dir, (long long)i, methods[method]);
+    if (dlc_tensor_borrow(ctx, &t, mi, DLC_F32, method == 2 ? 3 : 2, method == 2 ? ms : ms + 1, cpu) != DLC_OK ||
+        dlc_npy_save(ctx, path, &t) != DLC_OK) {
+      fail(ctx, "--out");
+      goto out;
+    }
+    if (method == 2) { /* the picture: |attribution| summed over channels (base is free now) */
+      pic = base;
+      for (int64_t p = 0; p < H * W; p++) {
+        float a = 0.f;
+        for (int64_t c = 0; c < C; c++) a += fabsf(mi[c * H * W + p]);
+        pic[p] = a;
+      }
+    }
+    snprintf(path, sizeof path, "%s/%05lld-%s.png", op->out_dir, (long long)i, methods[method]);
+    if (dlc_png_save_overlay(ctx, path, (const float *)x.data + i * S, C, H, W, pic, 8, 0.5f) != DLC_OK) {
+      fail(ctx, "--out");
+      goto out;
+    }
+  }
+  if (!op->quiet) printf("%lld maps and pictures in %s\n", (long long)n, op->out_dir);
+  rc = 0;
+out:
+  free(logits);
+  free(map);
+  free(base);
+  free(cls);
+  dlc_tensor_free(ctx, &x);
+  dlc_net_destroy(net);
+  dlc_ctx_destroy(ctx);
+  return rc;
+}
+
 static int cmd_info(void) {
   printf("%s\n", dlc_build_info());
   char versions[512];
@@ -776,7 +890,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   int (*run)(const options *) = !strcmp(cmd, "train") ? cmd_train : !strcmp(cmd, "eval") ? cmd_eval
-                                : !strcmp(cmd, "predict") ? cmd_predict : !strcmp(cmd, "forward") ? cmd_forward : NULL;
+                                : !strcmp(cmd, "predict") ? cmd_predict : !strcmp(cmd, "forward") ? cmd_forward
+                                : !strcmp(cmd, "explain") ? cmd_explain : NULL;
   if (!run) {
     fprintf(stderr, "dlcuda: unknown command '%s'\n", cmd);
     usage(stderr);
