@@ -12,14 +12,6 @@
 
 #include "testutil.h"
 
-static const char *fx(const char *rel) {
-  static char p[4][512];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(p[k], sizeof p[k], "%s/%s", DLC_FIXTURE_DIR, rel);
-  return p[k];
-}
-
 /* A map against its fixture: tolerances scaled to the map's largest value (the maps are
  * sums of a few hundred products each, recomputed here in another order). */
 static void check_map(dlc_ctx *ctx, const char *what, const char *fixture, const float *got, int64_t n) {
@@ -32,9 +24,9 @@ static void check_map(dlc_ctx *ctx, const char *what, const char *fixture, const
 
 static void explain_on(dlc_ctx *ctx, const char *dev) {
   dlc_net *net = NULL;
-  T_OK(ctx, dlc_model_load(ctx, fx("io/cnn.cfg"), 4, &net, NULL)); /* a batch of 4: 5 inputs take two */
+  T_OK(ctx, dlc_model_load(ctx, t_fixture_path("io/cnn.cfg"), 4, &net, NULL)); /* a batch of 4: 5 inputs take two */
   if (!net) return;
-  T_OK(ctx, dlc_net_load_weights(net, fx("io/cnn_torch.safetensors")));
+  T_OK(ctx, dlc_net_load_weights(net, t_fixture_path("io/cnn_torch.safetensors")));
   dlc_tensor x;
   if (!t_fixture(ctx, "io/cnn_x.npy", &x)) {
     dlc_net_destroy(net);

@@ -206,10 +206,7 @@ static dlc_status failing_epoch(void *user, const dlc_fit_epoch *e) {
  * the end; and, when an output fails after training began, rescued with the failure kept
  * as the error. */
 static void test_fit_outputs(void) {
-  dlc_ctx_options o = dlc_ctx_options_default();
-  o.device = DLC_DEVICE_CPU;
-  dlc_ctx *ctx;
-  dlc_ctx_create(&ctx, &o);
+  dlc_ctx *ctx = t_cpu_ctx(1);
   dlc_dataset ds;
   make_data(&ds, 256);
   int64_t in = 8;

@@ -136,30 +136,23 @@ static void backward_weights_image(const dlc_conv2d_state *s, const float *x, co
 /* Slot t of per-thread scratch, `len` floats each, from the start of ws. */
 static float *slot(float *ws, int t, int64_t len) { return len ? ws + t * len : NULL; }
 
-static dlc_status cpu_forward(const dlc_conv2d_state *s, int nt, int64_t n, const float *x,
-                              const float *w, const float *bias, float *y, float *ws) {
-  int64_t image_in = s->p.in_channels * s->height * s->width, image_out = s->p.out_channels * s->out_h * s->out_w;
+/* Forward (in = x, out = y, plus the bias) or backward-data (in = dy, out = dx) of n
+ * images, each thread on a contiguous share with its own column slot. */
+static dlc_status cpu_data_pass(const dlc_conv2d_state *s, int dir, int nt, int64_t n, const float *in,
+                                const float *w, const float *bias, float *out, float *ws) {
+  int64_t image_x = s->p.in_channels * s->height * s->width, image_y = s->p.out_channels * s->out_h * s->out_w;
+  int64_t in_len = dir == DLC_CONV_FWD ? image_x : image_y, out_len = dir == DLC_CONV_FWD ? image_y : image_x;
   int64_t col_len = cpu_slot_len(s, DLC_CONV_FWD);
 #pragma omp parallel num_threads(nt)
   {
     int64_t lo, hi;
     dlc_omp_range(n, &lo, &hi);
     float *col = slot(ws, omp_thread(), col_len);
-    for (int64_t i = lo; i < hi; i++) forward_image(s, x + i * image_in, w, bias, y + i * image_out, col);
-  }
-  return DLC_OK;
-}
-
-static dlc_status cpu_backward_data(const dlc_conv2d_state *s, int nt, int64_t n,
-                                    const float *dy, const float *w, float *dx, float *ws) {
-  int64_t image_in = s->p.in_channels * s->height * s->width, image_out = s->p.out_channels * s->out_h * s->out_w;
-  int64_t col_len = cpu_slot_len(s, DLC_CONV_FWD);
-#pragma omp parallel num_threads(nt)
-  {
-    int64_t lo, hi;
-    dlc_omp_range(n, &lo, &hi);
-    float *col = slot(ws, omp_thread(), col_len);
-    for (int64_t i = lo; i < hi; i++) backward_data_image(s, dy + i * image_out, w, dx + i * image_in, col);
+    for (int64_t i = lo; i < hi; i++)
+      if (dir == DLC_CONV_FWD)
+        forward_image(s, in + i * in_len, w, bias, out + i * out_len, col);
+      else
+        backward_data_image(s, in + i * in_len, w, out + i * out_len, col);
   }
   return DLC_OK;
 }
@@ -206,7 +199,7 @@ dlc_status dlc_conv_im2col_forward(dlc_ctx *ctx, const dlc_conv2d_state *s, dlc_
   int64_t nb_max;
   DLC_TRY(chunk_or_fail(ctx, s, DLC_CONV_FWD, n, ws_bytes, &nb_max));
   if (dev.kind == DLC_DEVICE_CPU)
-    return cpu_forward(s, cpu_threads_for(ctx, s, DLC_CONV_FWD, n, ws_bytes), n, x, w, bias, y, ws);
+    return cpu_data_pass(s, DLC_CONV_FWD, cpu_threads_for(ctx, s, DLC_CONV_FWD, n, ws_bytes), n, x, w, bias, y, ws);
   dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_FWD, nb_max);
   const float *A;
   int64_t stride_a;
@@ -237,7 +230,8 @@ dlc_status dlc_conv_im2col_backward_data(dlc_ctx *ctx, const dlc_conv2d_state *s
   int64_t nb_max;
   DLC_TRY(chunk_or_fail(ctx, s, DLC_CONV_BWD_DATA, n, ws_bytes, &nb_max));
   if (dev.kind == DLC_DEVICE_CPU)
-    return cpu_backward_data(s, cpu_threads_for(ctx, s, DLC_CONV_BWD_DATA, n, ws_bytes), n, dy, w, dx, ws);
+    return cpu_data_pass(s, DLC_CONV_BWD_DATA, cpu_threads_for(ctx, s, DLC_CONV_BWD_DATA, n, ws_bytes), n, dy, w,
+                         NULL, dx, ws);
   dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_BWD_DATA, nb_max);
   const float *A;
   int64_t stride_a;
