@@ -583,11 +583,12 @@ DLC_API dlc_status dlc_net_integrated_gradients(dlc_net *net, const float *x, in
 DLC_API int dlc_net_last_conv(const dlc_net *net);
 /* Layer `name`'s index, or -1. */
 DLC_API int dlc_net_layer_index(const dlc_net *net, const char *name);
-/* A PNG of image [C, H, W] (C = 1 or 3, scaled to its own range) with map [H, W] laid over
- * it as a heat map (scaled from 0 to its maximum) at opacity alpha, each pixel drawn as a
- * scale x scale square; written atomically after dlc_check_output_path's checks. */
-DLC_API dlc_status dlc_png_save_overlay(dlc_ctx *ctx, const char *path, const float *image, int64_t C, int64_t H,
-                                        int64_t W, const float *map, int scale, float alpha);
+/* A PNG of n images [n, C, H, W] (C = 1 or 3, each scaled to its own range) in a grid of
+ * `cols` columns, each with its map [H, W] laid over it as a heat map (scaled from 0 to its
+ * maximum) at opacity alpha, every pixel drawn as a scale x scale square; written atomically
+ * after dlc_check_output_path's checks. */
+DLC_API dlc_status dlc_png_save_overlay(dlc_ctx *ctx, const char *path, const float *image, int64_t n, int64_t cols,
+                                        int64_t C, int64_t H, int64_t W, const float *map, int scale, float alpha);
 
 /* ---------------------------------------------------------------- the training run */
 

@@ -74,7 +74,7 @@ static void test_png(dlc_ctx *ctx) {
   for (int i = 0; i < 12; i++) img[i] = (float)i, map[i] = i == 5 ? 2.f : 0.f;
   char path[256];
   snprintf(path, sizeof path, "%s/explain-test-%d.png", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-  T_OK(ctx, dlc_png_save_overlay(ctx, path, img, 1, 3, 4, map, 2, 0.5f));
+  T_OK(ctx, dlc_png_save_overlay(ctx, path, img, 1, 1, 1, 3, 4, map, 2, 0.5f));
   png_image im;
   memset(&im, 0, sizeof im);
   im.version = PNG_IMAGE_VERSION;
@@ -92,9 +92,24 @@ static void test_png(dlc_ctx *ctx) {
             "the map's maximum is the ramp's top, blended: %d %d %d", q[0], q[1], q[2]);
   }
   png_image_free(&im);
+  /* Three tiles in two columns: 2 x 2 tiles of 8 x 6 with a 2-pixel white gap. */
+  float imgs[36], maps[36];
+  for (int i = 0; i < 36; i++) imgs[i] = (float)(i % 12), maps[i] = (float)(i / 12);
+  T_OK(ctx, dlc_png_save_overlay(ctx, path, imgs, 3, 2, 1, 3, 4, maps, 2, 0.5f));
+  memset(&im, 0, sizeof im);
+  im.version = PNG_IMAGE_VERSION;
+  uint8_t grid[18 * 14 * 3];
+  ok = png_image_begin_read_from_file(&im, path) && (im.format = PNG_FORMAT_RGB, 1) && im.width == 18 &&
+       im.height == 14 && png_image_finish_read(&im, NULL, grid, 0, NULL);
+  T_CHECK(ok, "a grid of 3 tiles in 2 columns is 18 x 14: %s (%u x %u)", im.message, im.width, im.height);
+  if (ok) {
+    const uint8_t *gap = grid + (0 * 18 + 8) * 3, *empty = grid + (13 * 18 + 17) * 3;
+    T_CHECK(gap[0] == 255 && gap[1] == 255 && empty[2] == 255, "white between the tiles and where none is");
+  }
+  png_image_free(&im);
   remove(path);
-  T_FAILS(ctx, DLC_ERR_INVALID_ARG, "2 channels", dlc_png_save_overlay(ctx, path, img, 2, 3, 2, map, 2, 0.5f));
-  T_FAILS(ctx, DLC_ERR_IO, "its folder", dlc_png_save_overlay(ctx, "/no-such-dir/x.png", img, 1, 3, 4, map, 2, 0.5f));
+  T_FAILS(ctx, DLC_ERR_INVALID_ARG, "2 channels", dlc_png_save_overlay(ctx, path, img, 1, 1, 2, 3, 2, map, 2, 0.5f));
+  T_FAILS(ctx, DLC_ERR_IO, "its folder", dlc_png_save_overlay(ctx, "/no-such-dir/x.png", img, 1, 1, 1, 3, 4, map, 2, 0.5f));
 }
 
 int main(int argc, char **argv) {

@@ -810,33 +810,33 @@ static int cmd_explain(const options *op) {
                  : method == 1 ? dlc_net_gradcam(net, x.data, n, cls, layer, map)
                                : dlc_net_integrated_gradients(net, x.data, n, base, cls, steps, map);
   if (s != DLC_OK) { fail(ctx, methods[method]); goto out; }
+  /* The pictures' maps: ig's |attribution| summed over channels, into its own copy. */
+  float *heat = map;
+  if (method == 2 && (heat = malloc(sizeof(float) * (size_t)(n * H * W))) != NULL)
+    for (int64_t i = 0; i < n * H * W; i++) {
+      float a = 0.f;
+      for (int64_t c = 0; c < C; c++) a += fabsf(map[(i / (H * W)) * S + c * H * W + i % (H * W)]);
+      heat[i] = a;
+    }
+  if (!heat) { fprintf(stderr, "dlcuda: out of memory\n"); goto out; }
   dlc_device cpu = {DLC_DEVICE_CPU, 0};
-  for (int64_t i = 0; i < n; i++) {
-    char path[4096];
-    float *mi = map + i * (method == 2 ? S : H * W), *pic = mi;
+  char path[4096];
+  int ok = 1;
+  for (int64_t i = 0; i < n && ok; i++) {
     int64_t ms[3] = {C, H, W};
     dlc_tensor t;
     snprintf(path, sizeof path, "%s/%05lld-%s.npy", op->out_dir, (long long)i, methods[method]);
-    if (dlc_tensor_borrow(ctx, &t, mi, DLC_F32, method == 2 ? 3 : 2, method == 2 ? ms : ms + 1, cpu) != DLC_OK ||
-        dlc_npy_save(ctx, path, &t) != DLC_OK) {
-      fail(ctx, "--out");
-      goto out;
-    }
-    if (method == 2) { /* the picture: |attribution| summed over channels (base is free now) */
-      pic = base;
-      for (int64_t p = 0; p < H * W; p++) {
-        float a = 0.f;
-        for (int64_t c = 0; c < C; c++) a += fabsf(mi[c * H * W + p]);
-        pic[p] = a;
-      }
-    }
+    ok = dlc_tensor_borrow(ctx, &t, map + i * (method == 2 ? S : H * W), DLC_F32, method == 2 ? 3 : 2,
+                               method == 2 ? ms : ms + 1, cpu) == DLC_OK && dlc_npy_save(ctx, path, &t) == DLC_OK;
     snprintf(path, sizeof path, "%s/%05lld-%s.png", op->out_dir, (long long)i, methods[method]);
-    if (dlc_png_save_overlay(ctx, path, (const float *)x.data + i * S, C, H, W, pic, 8, 0.5f) != DLC_OK) {
-      fail(ctx, "--out");
-      goto out;
-    }
+    ok = ok && dlc_png_save_overlay(ctx, path, (const float *)x.data + i * S, 1, 1, C, H, W, heat + i * H * W, 8,
+                                    0.5f) == DLC_OK;
   }
-  if (!op->quiet) printf("%lld maps and pictures in %s\n", (long long)n, op->out_dir);
+  snprintf(path, sizeof path, "%s/grid-%s.png", op->out_dir, methods[method]);
+  ok = ok && dlc_png_save_overlay(ctx, path, x.data, n, 8, C, H, W, heat, 4, 0.5f) == DLC_OK;
+  if (heat != map) free(heat);
+  if (!ok) { fail(ctx, "--out"); goto out; }
+  if (!op->quiet) printf("%lld maps and pictures in %s (all of them: grid-%s.png)\n", (long long)n, op->out_dir, methods[method]);
   rc = 0;
 out:
   free(logits);

@@ -18,19 +18,9 @@ static void heat(float t, float rgb[3]) {
   for (int c = 0; c < 3; c++) rgb[c] = stop[i][c] + u * (stop[i + 1][c] - stop[i][c]);
 }
 
-dlc_status dlc_png_save_overlay(dlc_ctx *ctx, const char *path, const float *image, int64_t C, int64_t H,
-                                int64_t W, const float *map, int scale, float alpha) {
-  if (!ctx) return DLC_ERR_INVALID_ARG;
-  DLC_CHECK_NULL(ctx, path);
-  DLC_CHECK_NULL(ctx, image);
-  DLC_CHECK_NULL(ctx, map);
-  if ((C != 1 && C != 3) || H < 1 || W < 1 || scale < 1 || scale > 64 || H * scale > 65536 || W * scale > 65536 ||
-      !(alpha >= 0.f && alpha <= 1.f))
-    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG,
-                    "%s: a picture of %lld channels (1 or 3), %lld x %lld pixels, scale %d (1 to 64) and alpha %g "
-                    "(0 to 1)",
-                    path, (long long)C, (long long)H, (long long)W, scale, alpha);
-  DLC_TRY(dlc_check_output_path(ctx, path));
+/* Tile t (image [C, H, W] and map [H, W]) into rgb at (x0, y0), each pixel scale x scale. */
+static void draw_tile(const float *image, const float *map, int64_t C, int64_t H, int64_t W, int scale, float alpha,
+                      uint8_t *rgb, int64_t stride, int64_t x0, int64_t y0) {
   /* The image and the map, each scaled to [0, 1] by its own range (the map from 0). */
   float lo = INFINITY, hi = -INFINITY, top = 0.f;
   for (int64_t i = 0; i < C * H * W; i++)
@@ -38,21 +28,43 @@ dlc_status dlc_png_save_overlay(dlc_ctx *ctx, const char *path, const float *ima
   for (int64_t i = 0; i < H * W; i++)
     if (isfinite(map[i])) top = fmaxf(top, map[i]);
   float span = hi > lo ? hi - lo : 1.f;
-  int64_t OH = H * scale, OW = W * scale;
-  uint8_t *rgb = malloc((size_t)(OH * OW * 3));
-  if (!rgb) return DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "%s: a %lld x %lld picture", path, (long long)OH, (long long)OW);
-  for (int64_t y = 0; y < OH; y++)
-    for (int64_t x = 0; x < OW; x++) {
+  for (int64_t y = 0; y < H * scale; y++)
+    for (int64_t x = 0; x < W * scale; x++) {
       int64_t p = (y / scale) * W + x / scale;
       float m = top > 0.f && isfinite(map[p]) ? map[p] / top : 0.f, h[3];
       heat(m, h);
+      uint8_t *o = rgb + ((y0 + y) * stride + x0 + x) * 3;
       for (int c = 0; c < 3; c++) {
         float v = image[(C == 3 ? c : 0) * H * W + p];
         float g = isfinite(v) ? (v - lo) / span * 255.f : 0.f;
-        float o = (1.f - alpha) * g + alpha * h[c];
-        rgb[(y * OW + x) * 3 + c] = (uint8_t)lrintf(o < 0.f ? 0.f : o > 255.f ? 255.f : o);
+        float b = (1.f - alpha) * g + alpha * h[c];
+        o[c] = (uint8_t)lrintf(b < 0.f ? 0.f : b > 255.f ? 255.f : b);
       }
     }
+}
+
+dlc_status dlc_png_save_overlay(dlc_ctx *ctx, const char *path, const float *image, int64_t n, int64_t cols,
+                                int64_t C, int64_t H, int64_t W, const float *map, int scale, float alpha) {
+  if (!ctx) return DLC_ERR_INVALID_ARG;
+  DLC_CHECK_NULL(ctx, path);
+  DLC_CHECK_NULL(ctx, image);
+  DLC_CHECK_NULL(ctx, map);
+  if (cols > n) cols = n;
+  int64_t rows = cols > 0 ? (n + cols - 1) / cols : 0, gap = n > 1 ? 2 : 0;
+  if ((C != 1 && C != 3) || H < 1 || W < 1 || n < 1 || cols < 1 || scale < 1 || scale > 64 ||
+      cols * (W * scale + gap) > 65536 || rows * (H * scale + gap) > 65536 || !(alpha >= 0.f && alpha <= 1.f))
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG,
+                    "%s: a picture of %lld tiles in %lld columns of %lld channels (1 or 3) and %lld x %lld pixels, "
+                    "scale %d (1 to 64), alpha %g (0 to 1), at most 65536 pixels a side",
+                    path, (long long)n, (long long)cols, (long long)C, (long long)H, (long long)W, scale, alpha);
+  DLC_TRY(dlc_check_output_path(ctx, path));
+  int64_t OW = cols * (W * scale + gap) - gap, OH = rows * (H * scale + gap) - gap;
+  uint8_t *rgb = malloc((size_t)(OH * OW * 3));
+  if (!rgb) return DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "%s: a %lld x %lld picture", path, (long long)OH, (long long)OW);
+  memset(rgb, 255, (size_t)(OH * OW * 3)); /* white between the tiles */
+  for (int64_t t = 0; t < n; t++)
+    draw_tile(image + t * C * H * W, map + t * H * W, C, H, W, scale, alpha, rgb, OW, (t % cols) * (W * scale + gap),
+              (t / cols) * (H * scale + gap));
   png_image im;
   memset(&im, 0, sizeof im);
   im.version = PNG_IMAGE_VERSION;
