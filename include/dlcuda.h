@@ -573,7 +573,8 @@ DLC_API dlc_status dlc_net_check_dataset(dlc_net *net, const dlc_dataset *ds);
  *    dlc_net_last_conv), w_k the spatial mean of d score / d A_k;
  *  - integrated gradients: attr [n, C, H, W] = (x - x0) * the mean over k = 1..steps of the
  *    gradient at x0 + k/steps (x - x0), x0 = baseline (C*H*W floats; NULL: zeros).
- * The network's gradients are overwritten. */
+ * Each call runs backward: the parameters' gradients are added to (zero them before
+ * training on); the input gradient setting (dlc_net_input_grad) is left as it was. */
 DLC_API dlc_status dlc_net_saliency(dlc_net *net, const float *x, int64_t n, const int32_t *cls, float *map);
 DLC_API dlc_status dlc_net_gradcam(dlc_net *net, const float *x, int64_t n, const int32_t *cls, int layer,
                                    float *map);

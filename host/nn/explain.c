@@ -62,6 +62,7 @@ static dlc_status score_grad(dlc_net *net, const float *x, int64_t n, const int3
   if (s == DLC_OK) s = dlc_tensor_alloc(ctx, &dyd, DLC_F32, 2, ys, ctx->device);
   if (s == DLC_OK) s = dlc_tensor_copy(ctx, &xd, &xh);
   if (s == DLC_OK) s = dlc_tensor_copy(ctx, &dyd, &dyh);
+  int wanted = net->want_input_grad; /* restored after: training need not pay for it */
   if (s == DLC_OK) s = dlc_net_input_grad(net, 1, NULL);
   if (s == DLC_OK) s = dlc_net_forward(net, &xd, 0, &y);
   if (s == DLC_OK) s = dlc_net_backward_from(net, &dyd);
@@ -72,6 +73,7 @@ static dlc_status score_grad(dlc_net *net, const float *x, int64_t n, const int3
     if (s == DLC_OK) s = dlc_tensor_reshape(ctx, &din, 1, &din.numel);
     if (s == DLC_OK) s = dlc_tensor_copy(ctx, &dxh, &din);
   }
+  net->want_input_grad = wanted;
   dlc_tensor_free(ctx, &xd);
   dlc_tensor_free(ctx, &dyd);
   free(onehot);
