@@ -1,8 +1,9 @@
 /* Explanations against PyTorch (tests/fixtures/gen_explain.py): saliency, Grad-CAM and
  * integrated gradients of the trained CNN of tests/fixtures/io, for the predicted class and
- * for class 3, on the CPU; with the argument "gpu" (test_gpu_explain), on the device (or the
- * emulated one), against the same fixtures. Also the arguments refused and the PNG picture
- * (read back with libpng). */
+ * for class 3, on the CPU; built as test_gpu_explain (test_gpu_explain.c), on the device
+ * (or the emulated one) against the same fixtures, from the folder its argument names (the
+ * GPU bundle carries them). Also the arguments refused and the PNG picture (read back with
+ * libpng). */
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
@@ -12,11 +13,27 @@
 
 #include "testutil.h"
 
+static const char *fixtures = DLC_FIXTURE_DIR;
+
+static const char *fixture_path(const char *rel) {
+  static char p[4][1024];
+  static int k;
+  k = (k + 1) % 4;
+  snprintf(p[k], sizeof p[k], "%s/%s", fixtures, rel);
+  return p[k];
+}
+
+static int fixture(dlc_ctx *ctx, const char *rel, dlc_tensor *out) {
+  dlc_status s = dlc_npy_load(ctx, fixture_path(rel), out);
+  T_CHECK(s == DLC_OK, "fixture %s: %s", rel, dlc_ctx_error(ctx));
+  return s == DLC_OK;
+}
+
 /* A map against its fixture: tolerances scaled to the map's largest value (the maps are
  * sums of a few hundred products each, recomputed here in another order). */
-static void check_map(dlc_ctx *ctx, const char *what, const char *fixture, const float *got, int64_t n) {
+static void check_map(dlc_ctx *ctx, const char *what, const char *rel, const float *got, int64_t n) {
   dlc_tensor ref;
-  if (!t_fixture(ctx, fixture, &ref)) return;
+  if (!fixture(ctx, rel, &ref)) return;
   T_CHECK(ref.numel == n, "%s: %lld values, the fixture %lld", what, (long long)n, (long long)ref.numel);
   if (ref.numel == n) t_parity(what, ref.data, got, n, 1e-9, 1e-4 * t_max_abs(ref.data, n) + 1e-7);
   dlc_tensor_free(ctx, &ref);
@@ -24,11 +41,11 @@ static void check_map(dlc_ctx *ctx, const char *what, const char *fixture, const
 
 static void explain_on(dlc_ctx *ctx, const char *dev) {
   dlc_net *net = NULL;
-  T_OK(ctx, dlc_model_load(ctx, t_fixture_path("io/cnn.cfg"), 4, &net, NULL)); /* a batch of 4: 5 inputs take two */
+  T_OK(ctx, dlc_model_load(ctx, fixture_path("io/cnn.cfg"), 4, &net, NULL)); /* a batch of 4: 5 inputs take two */
   if (!net) return;
-  T_OK(ctx, dlc_net_load_weights(net, t_fixture_path("io/cnn_torch.safetensors")));
+  T_OK(ctx, dlc_net_load_weights(net, fixture_path("io/cnn_torch.safetensors")));
   dlc_tensor x;
-  if (!t_fixture(ctx, "io/cnn_x.npy", &x)) {
+  if (!fixture(ctx, "io/cnn_x.npy", &x)) {
     dlc_net_destroy(net);
     return;
   }
@@ -42,7 +59,7 @@ static void explain_on(dlc_ctx *ctx, const char *dev) {
     char rel[128], what[128];
     dlc_tensor cls;
     snprintf(rel, sizeof rel, "explain/cls_%s.npy", tags[t]);
-    if (!t_fixture(ctx, rel, &cls)) continue;
+    if (!fixture(ctx, rel, &cls)) continue;
     const int32_t *c = cls.data;
     snprintf(what, sizeof what, "%s saliency, class %s", dev, tags[t]);
     T_OK(ctx, dlc_net_saliency(net, x.data, n, c, map));
@@ -69,6 +86,7 @@ static void explain_on(dlc_ctx *ctx, const char *dev) {
   dlc_net_destroy(net);
 }
 
+#ifndef DLC_EXPLAIN_ON_GPU
 static void test_png(dlc_ctx *ctx) {
   float img[12], map[12];
   for (int i = 0; i < 12; i++) img[i] = (float)i, map[i] = i == 5 ? 2.f : 0.f;
@@ -111,17 +129,22 @@ static void test_png(dlc_ctx *ctx) {
   T_FAILS(ctx, DLC_ERR_INVALID_ARG, "2 channels", dlc_png_save_overlay(ctx, path, img, 1, 1, 2, 3, 2, map, 2, 0.5f));
   T_FAILS(ctx, DLC_ERR_IO, "its folder", dlc_png_save_overlay(ctx, "/no-such-dir/x.png", img, 1, 1, 1, 3, 4, map, 2, 0.5f));
 }
+#endif
 
 int main(int argc, char **argv) {
-  if (argc > 1 && !strcmp(argv[1], "gpu")) {
-    dlc_ctx *g = t_gpu_ctx_or_skip(1);
-    explain_on(g, "cuda");
-    dlc_ctx_destroy(g);
-    return t_finish("test_gpu_explain");
-  }
+#ifdef DLC_EXPLAIN_ON_GPU
+  if (argc > 1) fixtures = argv[1];
+  dlc_ctx *g = t_gpu_ctx_or_skip(1);
+  explain_on(g, "cuda");
+  dlc_ctx_destroy(g);
+  return t_finish("test_gpu_explain");
+#else
+  (void)argc;
+  (void)argv;
   dlc_ctx *ctx = t_cpu_ctx(1);
   explain_on(ctx, "cpu");
   test_png(ctx);
   dlc_ctx_destroy(ctx);
   return t_finish("test_explain");
+#endif
 }

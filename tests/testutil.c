@@ -292,14 +292,6 @@ void t_compare_safetensors(dlc_ctx *ctx, const char *what, const char *got, cons
   dlc_safetensors_destroy(b);
 }
 
-const char *t_fixture_path(const char *rel) {
-  static char p[4][1024];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(p[k], sizeof p[k], "%s/%s", DLC_FIXTURE_DIR, rel);
-  return p[k];
-}
-
 int t_fixture(dlc_ctx *ctx, const char *rel, dlc_tensor *out) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", DLC_FIXTURE_DIR, rel);

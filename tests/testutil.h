@@ -128,8 +128,6 @@ int t_near_zero(const char *what, const float *x, int64_t n, double bound);
 /* Loads tests/fixtures/<rel> (a .npy written by a committed PyTorch script) into a new CPU
  * tensor; a missing or bad fixture is a failed check and returns 0. */
 int t_fixture(dlc_ctx *ctx, const char *rel, dlc_tensor *out);
-/* The path of tests/fixtures/<rel> (one of four rotating buffers: up to four in one call). */
-const char *t_fixture_path(const char *rel);
 
 /* Finite-difference gradient check. loss(user) evaluates the scalar loss at the current
  * contents of x; analytic[i] is the claimed dloss/dx[i]. Each checked element is
