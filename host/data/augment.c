@@ -62,6 +62,7 @@ static void shift_plane(const uint8_t *plane, int H, int W, const dlc_aug *a, fl
   /* Valid x: 0 <= sx < W, sx = x + ox (or W - 1 - x + ox mirrored). */
   int lo = a->flip ? a->ox : -a->ox, hi = a->flip ? W + a->ox : W - a->ox;
   if (lo < 0) lo = 0;
+  if (lo > W) lo = W; /* a shift past the whole width */
   if (hi > W) hi = W;
   if (hi < lo) hi = lo;
   for (int y = 0; y < H; y++, dst += W) {
