@@ -23,11 +23,7 @@ static char dir[256];
 static dlc_dataset ds;
 
 static const char *tmp(const char *name) {
-  static char p[8][512];
-  static int k;
-  k = (k + 1) % 8;
-  snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-  return p[k];
+  return t_join(dir, name);
 }
 
 /* One training setup: what a `dlcuda train` process holds. */

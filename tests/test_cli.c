@@ -17,11 +17,7 @@ static const char *bin, *fixtures;
 static char dir[256];
 
 static const char *tmp(const char *name) {
-  static char p[8][512];
-  static int k;
-  k = (k + 1) % 8;
-  snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-  return p[k];
+  return t_join(dir, name);
 }
 
 static const char *fx(const char *name) {

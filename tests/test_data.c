@@ -13,11 +13,7 @@
 static char dir[256];
 
 static const char *path_of(const char *name) {
-  static char p[4][512];
-  static int k = 0;
-  k = (k + 1) % 4;
-  snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-  return p[k];
+  return t_join(dir, name);
 }
 
 static void write_file(const char *name, const void *data, size_t n, int gz) {

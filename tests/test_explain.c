@@ -15,13 +15,7 @@
 
 static const char *fixtures = DLC_FIXTURE_DIR;
 
-static const char *fixture_path(const char *rel) {
-  static char p[4][1024];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(p[k], sizeof p[k], "%s/%s", fixtures, rel);
-  return p[k];
-}
+static const char *fixture_path(const char *rel) { return t_join(fixtures, rel); }
 
 static int fixture(dlc_ctx *ctx, const char *rel, dlc_tensor *out) {
   dlc_status s = dlc_npy_load(ctx, fixture_path(rel), out);

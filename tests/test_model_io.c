@@ -13,19 +13,11 @@
 static char dir[256];
 
 static const char *fx(const char *rel) {
-  static char p[4][1024];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(p[k], sizeof p[k], "%s/%s", DLC_FIXTURE_DIR, rel);
-  return p[k];
+  return t_join(DLC_FIXTURE_DIR, rel);
 }
 
 static const char *tmp(const char *name) {
-  static char p[4][512];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-  return p[k];
+  return t_join(dir, name);
 }
 
 /* Every tensor of a equals the tensor of b with its name, byte for byte. */

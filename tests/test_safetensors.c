@@ -13,11 +13,7 @@ static char dir[256];
 static const dlc_device cpu = {DLC_DEVICE_CPU, 0};
 
 static const char *path_of(const char *name) {
-  static char p[4][512];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-  return p[k];
+  return t_join(dir, name);
 }
 
 /* A file of the 8-byte header length, the header, then data_len bytes 0, 1, 2, ... */

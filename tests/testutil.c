@@ -292,6 +292,14 @@ void t_compare_safetensors(dlc_ctx *ctx, const char *what, const char *got, cons
   dlc_safetensors_destroy(b);
 }
 
+const char *t_join(const char *dir, const char *name) {
+  static char p[8][1024];
+  static int k;
+  k = (k + 1) % 8;
+  snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+  return p[k];
+}
+
 int t_fixture(dlc_ctx *ctx, const char *rel, dlc_tensor *out) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", DLC_FIXTURE_DIR, rel);

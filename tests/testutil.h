@@ -108,6 +108,9 @@ void t_pair_check_against(dlc_ctx *g, t_pair *p, const float *ref, const char *w
                           double tol_nse, double tol_abs);
 void t_pair_free(dlc_ctx *g, dlc_ctx *c, t_pair *p);
 
+/* dir/name, in one of 8 rotating buffers (up to 8 in one expression). */
+const char *t_join(const char *dir, const char *name);
+
 /* Reads a whole file into *out (malloc'd, NULL on failure); returns its size or -1. */
 long t_read_file(const char *path, unsigned char **out);
 /* 1 when both files can be read and hold the same bytes. */
