@@ -174,10 +174,10 @@ static void pool_tiled_bwd_row(const dlc_pool_geom g, int max, int ih, const flo
     const int32_t *amr = am_plane + oh * g.OW;
     int base = ih * g.W;
     for (int ow = 0; ow < g.OW; ow++) {
-      int rel = amr[ow] - base - 2 * ow;
+      int at = base + 2 * ow; /* compared, not subtracted: any argmax value is safe */
       float v = dyr[ow], s0 = 0.0f, s1 = 0.0f;
-      s0 += rel == 0 ? v : 0.0f;
-      s1 += rel == 1 ? v : 0.0f;
+      s0 += amr[ow] == at ? v : 0.0f;
+      s1 += amr[ow] == at + 1 ? v : 0.0f;
       d[2 * ow] += s0;
       d[2 * ow + 1] += s1;
     }
