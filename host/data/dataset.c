@@ -204,10 +204,9 @@ dlc_status dlc_idx_load(dlc_ctx *ctx, const char *path, dlc_tensor *out) {
   int ndim;
   int64_t shape[4];
   DLC_TRY(idx_open(ctx, path, 0, &ndim, shape, &f));
-  dlc_status s = DLC_OK;
   dlc_device cpu = {DLC_DEVICE_CPU, 0};
   int64_t payload;
-  if (s == DLC_OK) s = idx_check_size(ctx, path, ndim, shape, &payload);
+  dlc_status s = idx_check_size(ctx, path, ndim, shape, &payload);
   if (s == DLC_OK && (s = dlc_tensor_alloc(ctx, out, DLC_U8, ndim, shape, cpu)) != DLC_OK)
     s = dlc_error_prefix(ctx, s, path);
   if (s == DLC_OK) s = gz_read_all(ctx, f, path, out->data, out->nbytes, "the data");

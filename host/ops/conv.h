@@ -87,12 +87,9 @@ dlc_status dlc_conv_im2col_backward_weights(dlc_ctx *ctx, const dlc_conv2d_state
 dlc_status dlc_im2col_run(dlc_ctx *ctx, int on_cuda, int transposed, dlc_conv_geom g,
                           const float *x, float *col);
 dlc_status dlc_col2im_run(dlc_ctx *ctx, int on_cuda, dlc_conv_geom g, const float *col, float *dx);
-/* The CPU bodies on the calling thread: im2col's column rows [lo, hi) (rows of OW taps, in
- * the layout of `transposed`) or one image's, and dx += col2im(col) for input planes (n, c) in [lo, hi),
- * row by row: each element sums its taps in dlc_col2im_at's order, so the bits agree. */
-void dlc_im2col_cpu_rows(int transposed, const dlc_conv_geom g, const float *x, float *col,
-                         int64_t lo, int64_t hi);
-/* The whole column matrix [C][KH][KW][OH][OW] of one image (g.N = 1). */
+/* The CPU bodies on the calling thread: the whole column matrix [C][KH][KW][OH][OW] of one
+ * image (g.N = 1), and dx += col2im(col) for input planes (n, c) in [lo, hi), row by row:
+ * each element sums its taps in dlc_col2im_at's order, so the bits agree. */
 void dlc_im2col_cpu_image(const dlc_conv_geom g, const float *x, float *col);
 void dlc_col2im_cpu_planes(const dlc_conv_geom g, const float *col, float *dx, int64_t lo,
                            int64_t hi);

@@ -46,10 +46,11 @@ static dlc_status weights_operand(dlc_ctx *ctx, const dlc_conv2d_state *s, int o
  * memory between im2col and the GEMMs, and split GEMMs of a few hundred rows across
  * threads. Instead each thread takes a contiguous share of the images and, image by image,
  * builds the column matrix in its own slot of the workspace (which stays in its core's
- * cache), multiplies it single-threaded, and for backward-data scatters it back. Every
- * image is computed alone, so the results do not depend on the thread count; only
- * backward-weights sums per-thread partial gradients, in thread order. This needs BLAS
- * calls that stay on their thread (dlc_blas_per_thread); otherwise the chunk passes run. */
+ * cache), multiplies it single-threaded, and for backward-data sums it back into the
+ * image (col2im). Every image is computed alone, so the results do not depend on the
+ * thread count; only backward-weights sums per-thread partial gradients, in thread order.
+ * This needs BLAS calls that stay on their thread (dlc_blas_per_thread); otherwise one
+ * thread walks the images and each GEMM uses the BLAS's own threads. */
 
 /* Floats of per-thread scratch for direction dir: a column slot [G][K][P] (none for a 1x1
  * convolution), and for backward-weights a partial dW [O][K] after it. */
@@ -71,12 +72,9 @@ static int cpu_threads_for(dlc_ctx *ctx, const dlc_conv2d_state *s, int dir, int
 }
 
 size_t dlc_conv_cpu_workspace_bytes(dlc_ctx *ctx, const dlc_conv2d_state *s, size_t limit) {
-  int64_t len = cpu_slot_len(s, DLC_CONV_BWD_WEIGHTS); /* the largest direction's */
-  int64_t nt = dlc_blas_per_thread() ? dlc_cpu_threads(ctx) : 1;
-  if (nt > s->batch) nt = s->batch;
-  if (nt > 1 && nt > (int64_t)(limit / sizeof(float)) / len) nt = (int64_t)(limit / sizeof(float)) / len;
-  /* One thread needs no partial dW: just a column slot. */
-  return (size_t)(nt > 1 ? nt * len : cpu_slot_len(s, DLC_CONV_FWD)) * sizeof(float);
+  /* Backward-weights' slots are the largest; one thread needs no partial dW, just a column. */
+  int nt = cpu_threads_for(ctx, s, DLC_CONV_BWD_WEIGHTS, s->batch, limit);
+  return (size_t)(nt > 1 ? nt * cpu_slot_len(s, DLC_CONV_BWD_WEIGHTS) : cpu_slot_len(s, DLC_CONV_FWD)) * sizeof(float);
 }
 
 static int omp_thread(void) {

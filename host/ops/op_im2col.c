@@ -29,7 +29,7 @@ static int tap_ih(const dlc_conv_geom g, int kh, int oh) {
 /* One row of taps, what dlc_im2col_tap gives one by one: the zeros of the padding at both
  * ends and between them the input row `in` (NULL: all padding), without a bounds check per
  * element. */
-static void im2col_row(const dlc_conv_geom g, const float *in, int off, int lo, int hi, float *out) {
+static inline void im2col_row(const dlc_conv_geom g, const float *in, int off, int lo, int hi, float *out) {
   if (!in) {
     memset(out, 0, sizeof(float) * (size_t)g.OW);
     return;
@@ -49,8 +49,9 @@ static const float *input_row(const dlc_conv_geom g, const float *x, int nc, int
   return ih < 0 ? NULL : x + ((int64_t)nc * g.H + ih) * g.W;
 }
 
-void dlc_im2col_cpu_rows(int transposed, const dlc_conv_geom g, const float *x, float *col,
-                         int64_t lo, int64_t hi) {
+/* Column rows [lo, hi) (rows of OW taps, in the layout of `transposed`) on this thread. */
+static void im2col_cpu_rows(int transposed, const dlc_conv_geom g, const float *x, float *col, int64_t lo,
+                            int64_t hi) {
   for (int r = (int)lo; r < (int)hi; r++) {
     int oh = r % g.OH, t = r / g.OH, nc, kh, kw, off, a, b;
     if (transposed) { /* [C][KH][KW][N][OH] rows */
@@ -79,18 +80,8 @@ void dlc_im2col_cpu_image(const dlc_conv_geom g, const float *x, float *col) {
       for (int kw = 0; kw < g.KW; kw++) {
         int off, a, b;
         tap_cols(g, kw, &off, &a, &b);
-        for (int oh = 0; oh < g.OH; oh++, col += g.OW) {
-          int ih = tap_ih(g, kh, oh), ow = 0;
-          if (ih >= 0) {
-            const float *in = x + ((int64_t)c * g.H + ih) * g.W;
-            for (; ow < a; ow++) col[ow] = 0.f;
-            if (g.SW == 1)
-              for (; ow <= b; ow++) col[ow] = in[ow + off];
-            else
-              for (; ow <= b; ow++) col[ow] = in[ow * g.SW + off];
-          }
-          for (; ow < g.OW; ow++) col[ow] = 0.f;
-        }
+        for (int oh = 0; oh < g.OH; oh++, col += g.OW)
+          im2col_row(g, input_row(g, x, c, tap_ih(g, kh, oh)), off, a, b, col);
       }
 }
 
@@ -144,7 +135,7 @@ dlc_status dlc_im2col_run(dlc_ctx *ctx, int on_cuda, int transposed, dlc_conv_ge
   {
     int64_t lo, hi;
     dlc_omp_range(n / g.OW, &lo, &hi);
-    dlc_im2col_cpu_rows(transposed, g, x, col, lo, hi);
+    im2col_cpu_rows(transposed, g, x, col, lo, hi);
   }
   return DLC_OK;
 }
