@@ -348,6 +348,10 @@ DLC_API dlc_loader_options dlc_loader_options_eval(const dlc_loader_options *o);
  * samples are an error naming the file and the sample size. */
 DLC_API dlc_status dlc_input_load(dlc_ctx *ctx, const char *path, const dlc_loader_options *o, int ndim,
                                   const int64_t *sample_shape, dlc_tensor *out);
+/* The same normalisation of n samples of uint8 pixels in memory (each `channels` planes of
+ * `plane` pixels, each under 2^31) into out (n * channels * plane floats). */
+DLC_API dlc_status dlc_input_pixels(dlc_ctx *ctx, const uint8_t *pixels, int64_t n, int64_t channels,
+                                    int64_t plane, const dlc_loader_options *o, float *out);
 DLC_API void dlc_loader_destroy(dlc_loader *l);
 
 /* ---------------------------------------------------------------- networks */

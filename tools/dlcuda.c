@@ -559,6 +559,20 @@ out:
   return rc;
 }
 
+/* A row of K scores into probabilities (softmax in double, the row maximum subtracted);
+ * returns the most likely class. */
+static int64_t softmax_best(float *z, int64_t K) {
+  double mx = z[0], sum = 0;
+  for (int64_t c = 1; c < K; c++) mx = z[c] > mx ? z[c] : mx;
+  for (int64_t c = 0; c < K; c++) sum += exp(z[c] - mx);
+  int64_t best = 0;
+  for (int64_t c = 0; c < K; c++) {
+    z[c] = (float)(exp(z[c] - mx) / sum);
+    if (z[c] > z[best]) best = c;
+  }
+  return best;
+}
+
 static int cmd_predict(const options *op) {
   if (op->npos != 2) {
     fprintf(stderr, "dlcuda: predict MODEL.cfg --weights W.safetensors INPUT\n");
@@ -614,15 +628,7 @@ static int cmd_predict(const options *op) {
       printf("\n");
       continue;
     }
-    /* Softmax in double, the row maximum subtracted. */
-    double mx = z[0], sum = 0;
-    for (int64_t c = 1; c < classes; c++) mx = z[c] > mx ? z[c] : mx;
-    for (int64_t c = 0; c < classes; c++) sum += exp(z[c] - mx);
-    int64_t best = 0;
-    for (int64_t c = 0; c < classes; c++) {
-      z[c] = (float)(exp(z[c] - mx) / sum);
-      if (z[c] > z[best]) best = c;
-    }
+    int64_t best = softmax_best(z, classes);
     printf("%lld", (long long)r);
     if (!top) {
       printf(" %lld", (long long)best);
@@ -768,6 +774,7 @@ static int cmd_explain(const options *op) {
   memset(&x, 0, sizeof x);
   float *logits = NULL, *map = NULL, *base = NULL;
   int32_t *cls = NULL;
+  uint8_t *black = NULL;
   dlc_train_config cfg;
   if (!open_model(ctx, op, op->batch ? op->batch : method == 2 ? steps : 64, 1, &net, &cfg)) goto out;
   int64_t shape[DLC_MAX_DIMS], oshape[DLC_MAX_DIMS];
@@ -791,20 +798,17 @@ static int cmd_explain(const options *op) {
   map = malloc(sizeof(float) * (size_t)(n * S));
   base = malloc(sizeof(float) * (size_t)S);
   cls = malloc(sizeof(int32_t) * (size_t)n);
-  if (!logits || !map || !base || !cls) { fprintf(stderr, "dlcuda: out of memory\n"); goto out; }
+  black = calloc((size_t)S, 1);
+  if (!logits || !map || !base || !cls || !black) { fprintf(stderr, "dlcuda: out of memory\n"); goto out; }
   if (dlc_net_predict(net, x.data, n, logits) != DLC_OK) { fail(ctx, "forward"); goto out; }
-  for (int64_t c = 0; c < C; c++) /* black: pixel 0 as the model's [net] normalises it */
-    for (int64_t p = 0; p < H * W; p++)
-      base[c * H * W + p] = cfg.loader.normalize ? (0.f - cfg.loader.mean[c < 3 ? c : 0]) / cfg.loader.std[c < 3 ? c : 0] : 0.f;
+  /* ig's baseline: a black image, as the loader normalises it. */
+  if (dlc_input_pixels(ctx, black, 1, C, H * W, &cfg.loader, base) != DLC_OK) { fail(ctx, "baseline"); goto out; }
   printf("# input: predicted class (probability), then the explained class\n");
   for (int64_t i = 0; i < n; i++) {
-    const float *z = logits + i * K;
-    int64_t best = 0;
-    double sum = 0;
-    for (int64_t k = 1; k < K; k++) best = z[k] > z[best] ? k : best;
-    for (int64_t k = 0; k < K; k++) sum += exp((double)z[k] - z[best]);
+    float *z = logits + i * K;
+    int64_t best = softmax_best(z, K);
     cls[i] = op->klass >= 0 ? (int32_t)op->klass : (int32_t)best;
-    printf("%lld: %lld (%.4f) -> class %d\n", (long long)i, (long long)best, 1.0 / sum, cls[i]);
+    printf("%lld: %lld (%.4f) -> class %d\n", (long long)i, (long long)best, z[best], cls[i]);
   }
   dlc_status s = method == 0 ? dlc_net_saliency(net, x.data, n, cls, map)
                  : method == 1 ? dlc_net_gradcam(net, x.data, n, cls, layer, map)
@@ -843,6 +847,7 @@ out:
   free(map);
   free(base);
   free(cls);
+  free(black);
   dlc_tensor_free(ctx, &x);
   dlc_net_destroy(net);
   dlc_ctx_destroy(ctx);

@@ -35,17 +35,29 @@ static dlc_status convert(dlc_ctx *ctx, const char *path, dlc_tensor *raw, const
   dlc_device cpu = {DLC_DEVICE_CPU, 0};
   DLC_TRY(dlc_tensor_alloc(ctx, out, DLC_F32, ndim + 1, shape, cpu));
   /* Channels first for an image [C, H, W]; any other shape is one channel. */
-  int64_t channels = ndim == 3 ? sample_shape[0] : 1, plane = sample / channels;
-  if (channels > INT32_MAX || plane > INT32_MAX) {
+  int64_t channels = ndim == 3 ? sample_shape[0] : 1;
+  dlc_status s = dlc_input_pixels(ctx, raw->data, n, channels, sample / channels, o, out->data);
+  if (s != DLC_OK) {
     dlc_tensor_free(ctx, out);
-    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "%s: a sample plane of %lld pixels is too large", path, (long long)plane);
+    return dlc_error_prefix(ctx, s, path);
   }
+  return DLC_OK;
+}
+
+dlc_status dlc_input_pixels(dlc_ctx *ctx, const uint8_t *pixels, int64_t n, int64_t channels, int64_t plane,
+                            const dlc_loader_options *o, float *out) {
+  if (!ctx) return DLC_ERR_INVALID_ARG;
+  DLC_CHECK_NULL(ctx, pixels);
+  DLC_CHECK_NULL(ctx, o);
+  DLC_CHECK_NULL(ctx, out);
+  if (n < 0 || channels < 1 || plane < 1 || channels > INT32_MAX || plane > INT32_MAX)
+    return DLC_FAIL(ctx, DLC_ERR_SHAPE, "%lld samples of %lld planes of %lld pixels: each count must be positive and "
+                    "a plane's under 2^31 pixels", (long long)n, (long long)channels, (long long)plane);
   dlc_aug none;
   memset(&none, 0, sizeof none);
   none.brightness = none.contrast = 1.f;
   for (int64_t i = 0; i < n; i++)
-    dlc_aug_image((const uint8_t *)raw->data + i * sample, (int)channels, 1, (int)plane, &none, o,
-                  (float *)out->data + i * sample);
+    dlc_aug_image(pixels + i * channels * plane, (int)channels, 1, (int)plane, &none, o, out + i * channels * plane);
   return DLC_OK;
 }
 
