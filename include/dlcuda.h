@@ -595,6 +595,46 @@ DLC_API int dlc_net_layer_index(const dlc_net *net, const char *name);
 DLC_API dlc_status dlc_png_save_overlay(dlc_ctx *ctx, const char *path, const float *image, int64_t n, int64_t cols,
                                         int64_t C, int64_t H, int64_t W, const float *map, int scale, float alpha);
 
+/* ---------------------------------------------------------------- layer statistics */
+
+/* What each layer did over the training steps since the statistics were last reset
+ * (dlc_fit with layer_stats: one epoch). Accumulated on the network's device after every
+ * training step's forward and backward (dlc_net_train_batches and everything built on it),
+ * with no host synchronisation; reading them is one. */
+typedef struct dlc_layer_stats {
+  int layer;             /* its index in the network */
+  char name[64];
+  const char *kind;      /* "dense", "conv2d", "activation", ... (static) */
+  /* The layer's output, over every value of every step: its mean and standard deviation
+   * (population). Not for a view of its input (flatten), nor for a dense layer whose
+   * activation was fused into it: its output is the activation's, reported there. */
+  int has_output;
+  double mean, std;
+  /* has_dead (ReLU and leaky ReLU): dead = the fraction of units (output positions of a
+   * sample) that were never positive for any sample of any step. */
+  int has_dead;
+  double dead;
+  /* has_saturated (tanh and sigmoid): saturated = the fraction of output values within
+   * 1 % of the range's ends (|y| > 0.99; sigmoid: y < 0.005 or y > 0.995). */
+  int has_saturated;
+  double saturated;
+  /* A figure that does not apply, or covers no step, is NaN. */
+  /* Layers with trainable parameters: the L2 norm of all of them now, and the mean over
+   * the steps of the L2 norm of their gradient (before clipping). */
+  int has_params;
+  double weight_norm, grad_norm;
+} dlc_layer_stats;
+
+/* Starts (enable = 1: allocates the accumulators, zeroed) or stops (0: frees them)
+ * collecting. A built network. */
+DLC_API dlc_status dlc_net_layer_stats_enable(dlc_net *net, int enable);
+/* Zeroes the accumulators (the next read covers the steps from now). */
+DLC_API dlc_status dlc_net_layer_stats_reset(dlc_net *net);
+/* One entry per layer into out[0 .. min(cap, layers)); *count (may be NULL) = the layers,
+ * *steps (may be NULL) = the training steps accumulated. */
+DLC_API dlc_status dlc_net_layer_stats_read(dlc_net *net, dlc_layer_stats *out, int cap, int *count,
+                                            int64_t *steps);
+
 /* ---------------------------------------------------------------- the training run */
 
 /* What the run reports after each epoch. */
@@ -614,6 +654,9 @@ typedef struct dlc_fit_epoch {
   int64_t *confusion;
   double *recall, *precision, *f1;
   dlc_class_summary summary;
+  /* With layer_stats: each layer's statistics over this call's part of the epoch. */
+  int nlayers;             /* entries in layers (0 without layer_stats) */
+  const dlc_layer_stats *layers;
 } dlc_fit_epoch;
 
 typedef struct dlc_fit_options {
@@ -635,6 +678,9 @@ typedef struct dlc_fit_options {
    * rescue = 1 (the default) saves the weights to the first of ., $TMPDIR and /tmp that
    * takes them, as dlcuda-rescued-PID.safetensors (dlc_fit_result.rescued). */
   int rescue;
+  /* 1: collect the layer statistics each epoch (dlc_net_layer_stats_enable; a resumed
+   * epoch's cover its part after the checkpoint), for on_epoch and the log. */
+  int layer_stats;
   /* Every few batches, with the epoch's running means (one device sync); may be NULL. */
   void (*on_progress)(void *user, int64_t epoch, int64_t batch, int64_t nbatches,
                       const dlc_epoch_stats *so_far);
@@ -671,6 +717,11 @@ DLC_API dlc_status dlc_fit(dlc_net *net, dlc_optim *opt, dlc_loader *train, dlc_
 typedef struct dlc_train_log dlc_train_log;
 DLC_API dlc_status dlc_train_log_open(dlc_ctx *ctx, const char *path, int append, int regression,
                                       dlc_train_log **out);
+/* CSV: the header, whose columns are the figures of the epoch's layer statistics (each
+ * layer's NAME.mean, NAME.std, NAME.dead, NAME.saturated, NAME.weight_norm, NAME.grad_norm
+ * where they apply), or for a log appended to, the check that its header is that one;
+ * done once, before the first line (dlc_fit calls it before training). */
+DLC_API dlc_status dlc_train_log_begin(dlc_train_log *log, const dlc_fit_epoch *epoch);
 DLC_API dlc_status dlc_train_log_epoch(dlc_train_log *log, const dlc_fit_epoch *epoch);
 /* Closes (a NULL log is nothing to do); the status of the close. */
 DLC_API dlc_status dlc_train_log_destroy(dlc_train_log *log);

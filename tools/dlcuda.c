@@ -23,7 +23,7 @@ typedef struct options {
   const char *method, *layer, *out_dir; /* explain */
   int64_t klass, first, ig_steps;       /* explain: --class (-1: predicted), --first, --steps */
   float rotate, erase, brightness, contrast; /* augmentation overrides; < 0: the model file's */
-  int epochs, threads, quiet, train_mode, top;
+  int epochs, threads, quiet, train_mode, top, layer_stats;
   int64_t batch, steps, checkpoint_every, stop_after;
   float lr;
   uint64_t seed;
@@ -37,7 +37,7 @@ static void usage(FILE *f) {
           "        [--optimizer sgd|adam|adamw] [--device auto|cpu|cuda[:i]] [--seed N]\n"
           "        [--threads N] [--log FILE.csv|FILE.jsonl] [--steps N] [--quiet]\n"
           "        [--weights W.safetensors] [--save W.safetensors] [--checkpoint CKPT]\n"
-          "        [--checkpoint-every N] [--resume CKPT] [--stop-after N]\n"
+          "        [--checkpoint-every N] [--resume CKPT] [--stop-after N] [--layer-stats]\n"
           "        trains MODEL (default " DEFAULT_MODEL ") on its data set (default\n"
           "        /usr/share/datasets/fashion-mnist), evaluating on the test split each epoch\n"
           "        (--test-data: another folder's test split, or a whole .csv file);\n"
@@ -49,7 +49,9 @@ static void usage(FILE *f) {
           "        --erase P, --brightness B, --contrast C its augmentation;\n"
           "        --checkpoint writes CKPT after every epoch (and every N batches with\n"
           "        --checkpoint-every); --resume CKPT continues a run exactly where CKPT left it\n"
-          "        (same model, data and options); --stop-after N stops after N batches\n"
+          "        (same model, data and options); --stop-after N stops after N batches;\n"
+          "        --layer-stats: each layer's output mean and std, dead ReLU units, saturated\n"
+          "        tanh/sigmoid values, weight and gradient norms per epoch (printed, and in --log)\n"
           "  eval MODEL.cfg --weights W.safetensors [--data DIR|FILE] [--batch N] [--device D]\n"
           "        loss and accuracy (regression: mean absolute error) on the test split\n"
           "        (a .csv file: on the file itself)\n"
@@ -189,6 +191,7 @@ static int parse_args(int argc, char **argv, options *op) {
     else if (!strcmp(a, "--ig-steps")) INT(ig_steps, 100000);
     else if (!strcmp(a, "--train")) op->train_mode = 1;
     else if (!strcmp(a, "--quiet")) op->quiet = 1;
+    else if (!strcmp(a, "--layer-stats")) op->layer_stats = 1;
     else if (a[0] == '-' && a[1]) { fprintf(stderr, "dlcuda: unknown option %s\n", a); return 0; }
     else if (op->npos < 2) op->pos[op->npos++] = a;
     else { fprintf(stderr, "dlcuda: unexpected argument %s\n", a); return 0; }
@@ -294,6 +297,16 @@ static dlc_status print_epoch(void *user, const dlc_fit_epoch *e) {
     if (e->have_classes) printf(" bal %.4f F1 %.4f", e->summary.balanced_accuracy, e->summary.macro_f1);
     printf(" | %.1f s, %.0f img/s, lr %.4g\n", e->train.seconds, e->train.samples_per_second, e->lr);
     if (e->have_classes && e->classes <= 32) print_recall(e->recall, e->classes, "           test ");
+    for (int i = 0; i < e->nlayers; i++) {
+      const dlc_layer_stats *l = &e->layers[i];
+      if (!l->has_output && !l->has_params) continue;
+      printf("           %-16s %-10s", l->name, l->kind);
+      if (l->has_output) printf(" mean %9.4g std %9.4g", l->mean, l->std);
+      if (l->has_dead) printf(" dead %5.1f%%", 100 * l->dead);
+      if (l->has_saturated) printf(" saturated %5.1f%%", 100 * l->saturated);
+      if (l->has_params) printf(" |w| %9.4g |grad| %9.4g", l->weight_norm, l->grad_norm);
+      printf("\n");
+    }
     fflush(stdout);
   }
   return DLC_OK;
@@ -447,6 +460,7 @@ static int cmd_train(const options *in) {
   fo.stop_after = op.stop_after;
   fo.save = op.save;
   fo.log = op.log;
+  fo.layer_stats = op.layer_stats;
   fo.on_progress = show_progress;
   fo.on_epoch = print_epoch;
   fo.user = &eo;

@@ -73,6 +73,7 @@ void dlc_net_destroy(dlc_net *net) {
   dlc_tensor *bufs[] = {&net->params, &net->grads, &net->buffers, &net->acts, &net->dacts, &net->din,
                         &net->class_weight, &net->loss_value, &net->logp, &net->row_w};
   for (int k = 0; k < 10; k++) dlc_tensor_free(ctx, bufs[k]);
+  dlc_net_stats_free(net);
   free(net->layers);
   free(net);
 }

@@ -80,7 +80,19 @@ struct dlc_net {
   int64_t n;
   int train;           /* the last forward's mode: backward follows it */
   int want_input_grad;
+  /* Layer statistics (layer_stats.c), while enabled: DLC_STATS_SLOTS doubles per layer
+   * (float storage) and the ReLU layers' unit flags, on the network's device. */
+  int stats_on;
+  int64_t stats_steps;
+  dlc_tensor stats_acc, stats_alive, stats_work;
+  int64_t *stats_alive_at; /* per layer: its first flag in stats_alive, or -1 */
 };
+
+/* Layer statistics (layer_stats.c): called by the training loop after a step's forward
+ * (the activations) and after its backward (the gradients), when enabled. */
+dlc_status dlc_net_stats_forward(dlc_net *net);
+dlc_status dlc_net_stats_backward(dlc_net *net);
+void dlc_net_stats_free(dlc_net *net);
 
 /* A view of the first n samples of a [max_batch, ...] tensor. */
 dlc_tensor dlc_batch_view(const dlc_tensor *t, int64_t n);

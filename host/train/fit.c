@@ -108,7 +108,7 @@ static dlc_status train_epoch(dlc_net *net, dlc_optim *opt, dlc_loader *train, c
 }
 
 static dlc_status fit(dlc_net *net, dlc_optim *opt, dlc_loader *train, dlc_loader *test, const dlc_fit_options *o,
-                      dlc_train_log *log, dlc_fit_result *r, dlc_fit_epoch *ep) {
+                      dlc_train_log *log, dlc_fit_result *r, dlc_fit_epoch *ep, dlc_layer_stats *stats) {
   dlc_ctx *ctx = net->ctx;
   int64_t per_epoch = dlc_loader_batches(train);
   r->batches_per_epoch = per_epoch;
@@ -138,6 +138,7 @@ static dlc_status fit(dlc_net *net, dlc_optim *opt, dlc_loader *train, dlc_loade
     int64_t b = e == start_epoch ? start_batch : 0;
     ep->resumed_mid_epoch = b > 0;
     int stopping = 0;
+    if (o->layer_stats) DLC_TRY(dlc_net_layer_stats_reset(net));
     dlc_status s = train_epoch(net, opt, train, o, e, per_epoch, &b, r, &ep->train, &stopping);
     r->epoch = e;
     r->batch = b;
@@ -148,6 +149,7 @@ static dlc_status fit(dlc_net *net, dlc_optim *opt, dlc_loader *train, dlc_loade
     }
     r->epoch = e + 1;
     r->batch = 0;
+    if (o->layer_stats) DLC_TRY(dlc_net_layer_stats_read(net, stats, net->nlayers, &ep->nlayers, NULL));
     ep->have_classes = 0;
     if (test) {
       if (ep->classes > 0) {
@@ -204,12 +206,22 @@ dlc_status dlc_fit(dlc_net *net, dlc_optim *opt, dlc_loader *train, dlc_loader *
     if (!ep.confusion || !ep.recall || !ep.precision || !ep.f1)
       s = DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "dlc_fit: a %lld-class confusion matrix", (long long)ep.classes);
   }
+  dlc_layer_stats *stats = NULL;
+  const int stats_were_on = net->stats_on; /* a caller's collection is left running */
+  if (s == DLC_OK && o->layer_stats) {
+    stats = calloc((size_t)net->nlayers, sizeof *stats);
+    s = stats ? dlc_net_layer_stats_enable(net, 1) : DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "dlc_fit: layer statistics");
+    ep.layers = stats;
+  }
   dlc_file_lock *locks[OUTS] = {NULL, NULL, NULL};
   dlc_train_log *log = NULL;
   if (s == DLC_OK) s = claim_outputs(ctx, o, locks);
   if (s == DLC_OK && o->log && (s = dlc_train_log_open(ctx, o->log, o->resume != NULL, net->loss == 2, &log)) != DLC_OK)
     s = dlc_error_prefix(ctx, s, "log");
-  if (s == DLC_OK) s = fit(net, opt, train, test, o, log, r, &ep);
+  /* The log's columns, written or checked before any training. */
+  if (s == DLC_OK && stats) s = dlc_net_layer_stats_read(net, stats, net->nlayers, &ep.nlayers, NULL);
+  if (s == DLC_OK && log && (s = dlc_train_log_begin(log, &ep)) != DLC_OK) s = dlc_error_prefix(ctx, s, "log");
+  if (s == DLC_OK) s = fit(net, opt, train, test, o, log, r, &ep, stats);
   if (s == DLC_OK && o->save && (s = dlc_net_save_weights(net, o->save)) != DLC_OK) {
     s = dlc_error_prefix(ctx, s, "save");
     r->output_failed = 1;
@@ -225,5 +237,7 @@ dlc_status dlc_fit(dlc_net *net, dlc_optim *opt, dlc_loader *train, dlc_loader *
   free(ep.recall);
   free(ep.precision);
   free(ep.f1);
+  if (o->layer_stats && !stats_were_on) dlc_net_layer_stats_enable(net, 0);
+  free(stats);
   return s;
 }

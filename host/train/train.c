@@ -162,11 +162,13 @@ static dlc_status loop(dlc_net *net, dlc_optim *opt, dlc_loader *loader, int64_t
     if ((s = dlc_tensor_reshape(ctx, &x, net->in_ndim + 1, in_shape)) != DLC_OK) break;
     if (train) s = dlc_net_zero_grad(net);
     if (s == DLC_OK) s = dlc_net_forward(net, &x, train, NULL);
+    if (s == DLC_OK && train) s = dlc_net_stats_forward(net);
     if (s == DLC_OK) s = dlc_net_loss(net, &y, NULL);
     if (s == DLC_OK) s = accumulate(net, &y, &acc, b);
     if (s == DLC_OK && confusion) s = count_confusion(net, &y, &cm, classes);
     lr_of[b % DLC_METRICS_EVERY] = opt ? dlc_optim_lr(opt) : 0.f;
     if (s == DLC_OK && train) s = dlc_net_backward(net);
+    if (s == DLC_OK && train) s = dlc_net_stats_backward(net);
     if (s == DLC_OK && train) s = dlc_optim_step(opt, &net->params, &net->grads);
     samples += n;
     b++;
