@@ -81,7 +81,9 @@ static void write_csv(const char *path) {
 }
 
 static void train_resume(dlc_ctx *ctx) {
-  const char *cfg = tmp("mlp.cfg"), *csv = tmp("train.csv");
+  char cfg[512], csv[512]; /* tmp's names are reused after a few calls */
+  snprintf(cfg, sizeof cfg, "%s", tmp("mlp.cfg"));
+  snprintf(csv, sizeof csv, "%s", tmp("train.csv"));
   write_text(cfg, mlp_cfg);
   write_csv(csv);
   char common[2048];
@@ -92,6 +94,19 @@ static void train_resume(dlc_ctx *ctx) {
   snprintf(b, sizeof b, "%s", tmp("b.safetensors"));
   snprintf(cb, sizeof cb, "%s", tmp("b.ckpt"));
   T_CHECK(run("%s --save '%s' --checkpoint '%s' --log '%s'", common, a, ca, tmp("a.jsonl")) == 0, "train --save");
+  /* Layer statistics: printed and logged, and the training itself unchanged by them. */
+  char c[512], clog[512], loud[2048];
+  snprintf(c, sizeof c, "%s", tmp("c.safetensors"));
+  snprintf(clog, sizeof clog, "%s", tmp("c.jsonl"));
+  snprintf(loud, sizeof loud, "%.*s", (int)(strlen(common) - strlen(" --quiet")), common); /* common without --quiet */
+  T_CHECK(run("%s --layer-stats --save '%s' --log '%s'", loud, c, clog) == 0, "train --layer-stats");
+  T_CHECK(t_contains(out_text, " dead ") && t_contains(out_text, "|grad|"), "the statistics are printed: %s", out_text);
+  unsigned char *logtext = NULL;
+  T_CHECK(t_read_file(clog, &logtext) > 0 && t_contains((char *)logtext, "\"layers\":[{\"name\":\"dense0\"") &&
+              t_contains((char *)logtext, "\"dead\":") && t_contains((char *)logtext, "\"grad_norm\":"),
+          "the log holds them: %s", logtext ? (char *)logtext : "");
+  free(logtext);
+  T_CHECK(t_same_file(a, c), "collecting layer statistics leaves the trained weights the same, byte for byte");
   /* 13 batches per epoch: stop at batch 4 of the second epoch, a checkpoint every 4. */
   T_CHECK(run("%s --checkpoint '%s' --checkpoint-every 4 --stop-after 17", common, cb) == 0, "train --stop-after");
   T_CHECK(t_contains(out_text, "stopped after 17 batches, at batch 4 of 13 in epoch 2"), "stop message: %s", out_text);

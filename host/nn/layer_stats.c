@@ -106,17 +106,32 @@ static void cpu_act_stats(dlc_ctx *ctx, const float *x, int64_t n, float lo, flo
   if (T > MAXT) T = MAXT;
 #pragma omp parallel for schedule(static, 1) num_threads(T) if (T > 1)
   for (int t = 0; t < T; t++) {
-    int64_t a = n * t / T, b = n * (t + 1) / T;
-    double sum = 0, sq = 0, sat = 0;
-    for (int64_t i = a; i < b; i++) {
+    int64_t a = n * t / T, b = n * (t + 1) / T, i = a, sat = 0;
+    /* LANES independent sums (added in lane order): the loop vectorises and is not bound
+     * by the latency of one chain of additions. */
+    enum { LANES = 8 };
+    double sum[LANES] = {0}, sq[LANES] = {0};
+    for (; i + LANES <= b; i += LANES)
+      for (int k = 0; k < LANES; k++) {
+        float v = x[i + k];
+        sum[k] += v;
+        sq[k] += (double)v * v;
+        sat += dlc_stats_saturated(v, lo, hi);
+      }
+    for (int k = 0; i < b; i++, k++) {
       float v = x[i];
-      sum += v;
-      sq += (double)v * v;
+      sum[k] += v;
+      sq[k] += (double)v * v;
       sat += dlc_stats_saturated(v, lo, hi);
     }
-    part[t][0] = sum;
-    part[t][1] = sq;
-    part[t][2] = sat;
+    double s1 = 0, s2 = 0;
+    for (int k = 0; k < LANES; k++) {
+      s1 += sum[k];
+      s2 += sq[k];
+    }
+    part[t][0] = s1;
+    part[t][1] = s2;
+    part[t][2] = (double)sat;
   }
   for (int t = 0; t < T; t++)
     for (int k = 0; k < 3; k++) acc[k] += part[t][k];
