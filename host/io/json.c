@@ -1,6 +1,7 @@
 /* The JSON reader (json.h): recursive descent over RFC 8259, depth-bounded. */
 #include "io/json.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,4 +318,69 @@ int dlc_utf8_valid(const char *str, size_t len) {
     i += (size_t)more + 1;
   }
   return 1;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+void dlc_sb_put(dlc_sbuf *b, const char *s, size_t n) {
+  if (b->oom) return;
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + n + 1) cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+      b->oom = 1;
+      return;
+    }
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+void dlc_sb_printf(dlc_sbuf *b, const char *fmt, ...) {
+  if (b->oom) return;
+  char small[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  va_end(ap);
+  if (n < 0) {
+    b->oom = 1;
+    return;
+  }
+  if ((size_t)n < sizeof small) {
+    dlc_sb_put(b, small, (size_t)n);
+    return;
+  }
+  char *big = malloc((size_t)n + 1);
+  if (!big) {
+    b->oom = 1;
+    return;
+  }
+  va_start(ap, fmt);
+  vsnprintf(big, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  dlc_sb_put(b, big, (size_t)n);
+  free(big);
+}
+
+void dlc_sb_json_string(dlc_sbuf *b, const char *s) {
+  dlc_sb_put(b, "\"", 1);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    char esc[8];
+    if (*p == '"' || *p == '\\') {
+      esc[0] = '\\';
+      esc[1] = (char)*p;
+      dlc_sb_put(b, esc, 2);
+    } else if (*p < 0x20) {
+      snprintf(esc, sizeof esc, "\\u%04x", *p);
+      dlc_sb_put(b, esc, 6);
+    } else {
+      dlc_sb_put(b, (const char *)p, 1);
+    }
+  }
+  dlc_sb_put(b, "\"", 1);
 }

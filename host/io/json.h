@@ -1,4 +1,5 @@
-/* A small JSON reader for file headers (safetensors). The whole text becomes a flat array of
+/* A small JSON reader for file headers (safetensors), and the growing string the writers
+ * (safetensors headers, training logs) build text in. The whole text becomes a flat array of
  * nodes; strings are decoded (escapes, \u surrogate pairs to UTF-8) into one arena as long
  * as the text, so no node points into the text and the text need not be NUL-terminated.
  * Nesting depth is bounded and every read is checked against the text's length. */
@@ -58,5 +59,17 @@ const dlc_json_node *dlc_json_member(const dlc_json_doc *doc, const dlc_json_nod
 /* 1 when s[0, len) is well-formed UTF-8 (no overlong forms, surrogates or code points past
  * U+10FFFF), else 0. */
 int dlc_utf8_valid(const char *s, size_t len);
+
+/* ---- writing: a growing NUL-terminated string; oom = 1 (and nothing more is added) once an
+ * allocation failed. Start from {0}; the owner frees p. */
+typedef struct dlc_sbuf {
+  char *p;
+  size_t len, cap;
+  int oom;
+} dlc_sbuf;
+void dlc_sb_put(dlc_sbuf *b, const char *s, size_t n);
+void dlc_sb_printf(dlc_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A JSON string: quotes, backslashes and control characters escaped, UTF-8 kept. */
+void dlc_sb_json_string(dlc_sbuf *b, const char *s);
 
 #endif

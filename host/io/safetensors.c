@@ -462,53 +462,10 @@ dlc_status dlc_safetensors_load(dlc_safetensors *st, int k, dlc_tensor *out) {
 
 /* ---------------------------------------------------------------- writing */
 
-typedef struct sbuf {
-  char *p;
-  size_t len, cap;
-  int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void sb_u64(sbuf *b, uint64_t v) {
+static void sb_u64(dlc_sbuf *b, uint64_t v) {
   char tmp[24];
   int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
-  sb_put(b, tmp, (size_t)n);
-}
-
-/* A JSON string: quotes, backslashes and control characters escaped, UTF-8 kept. */
-static void sb_json_string(sbuf *b, const char *s) {
-  sb_put(b, "\"", 1);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    char esc[8];
-    if (*p == '"' || *p == '\\') {
-      esc[0] = '\\';
-      esc[1] = (char)*p;
-      sb_put(b, esc, 2);
-    } else if (*p < 0x20) {
-      snprintf(esc, sizeof esc, "\\u%04x", *p);
-      sb_put(b, esc, 6);
-    } else {
-      sb_put(b, (const char *)p, 1);
-    }
-  }
-  sb_put(b, "\"", 1);
+  dlc_sb_put(b, tmp, (size_t)n);
 }
 
 static dlc_status check_text(dlc_ctx *ctx, const char *path, const char *what, const char *s) {
@@ -597,47 +554,47 @@ dlc_status dlc_safetensors_save_ex(dlc_ctx *ctx, const char *path, const dlc_nam
   for (size_t size = 8; size >= 1; size /= 2)
     for (int i = 0; i < n; i++)
       if (dlc_dtype_size(tensors[i].tensor->dtype) == size) order[m++] = i;
-  sbuf h = {0};
-  sb_put(&h, "{", 1);
+  dlc_sbuf h = {0};
+  dlc_sb_put(&h, "{", 1);
   size_t crc_at = 0; /* where the checksum's 8 digits lie in the header */
   if (nmeta > 0 || checksum) {
-    sb_put(&h, "\"__metadata__\":{", 16);
+    dlc_sb_put(&h, "\"__metadata__\":{", 16);
     for (int i = 0; i < nmeta; i++) {
-      if (i) sb_put(&h, ",", 1);
-      sb_json_string(&h, metadata[2 * i]);
-      sb_put(&h, ":", 1);
-      sb_json_string(&h, metadata[2 * i + 1]);
+      if (i) dlc_sb_put(&h, ",", 1);
+      dlc_sb_json_string(&h, metadata[2 * i]);
+      dlc_sb_put(&h, ":", 1);
+      dlc_sb_json_string(&h, metadata[2 * i + 1]);
     }
     if (checksum) {
-      if (nmeta) sb_put(&h, ",", 1);
-      sb_put(&h, "\"" CRC_KEY "\":\"", strlen(CRC_KEY) + 4);
+      if (nmeta) dlc_sb_put(&h, ",", 1);
+      dlc_sb_put(&h, "\"" CRC_KEY "\":\"", strlen(CRC_KEY) + 4);
       crc_at = h.len;
-      sb_put(&h, "00000000\"", 9);
+      dlc_sb_put(&h, "00000000\"", 9);
     }
-    sb_put(&h, "}", 1);
+    dlc_sb_put(&h, "}", 1);
   }
   uint64_t at = 0;
   for (int j = 0; j < m; j++) {
     const dlc_named_tensor *t = &tensors[order[j]];
-    if (j || nmeta > 0) sb_put(&h, ",", 1);
-    sb_json_string(&h, t->name);
-    sb_put(&h, ":{\"dtype\":\"", 11);
+    if (j || nmeta > 0) dlc_sb_put(&h, ",", 1);
+    dlc_sb_json_string(&h, t->name);
+    dlc_sb_put(&h, ":{\"dtype\":\"", 11);
     const char *dn = file_dtype_name(t->tensor->dtype);
-    sb_put(&h, dn, strlen(dn));
-    sb_put(&h, "\",\"shape\":[", 11);
+    dlc_sb_put(&h, dn, strlen(dn));
+    dlc_sb_put(&h, "\",\"shape\":[", 11);
     for (int d = 0; d < t->tensor->ndim; d++) {
-      if (d) sb_put(&h, ",", 1);
+      if (d) dlc_sb_put(&h, ",", 1);
       sb_u64(&h, (uint64_t)t->tensor->shape[d]);
     }
-    sb_put(&h, "],\"data_offsets\":[", 18);
+    dlc_sb_put(&h, "],\"data_offsets\":[", 18);
     sb_u64(&h, at);
-    sb_put(&h, ",", 1);
+    dlc_sb_put(&h, ",", 1);
     sb_u64(&h, at + t->tensor->nbytes);
-    sb_put(&h, "]}", 2);
+    dlc_sb_put(&h, "]}", 2);
     at += t->tensor->nbytes;
   }
-  sb_put(&h, "}", 1);
-  while (!h.oom && h.len % 8 != 0) sb_put(&h, " ", 1); /* the data starts 8-aligned */
+  dlc_sb_put(&h, "}", 1);
+  while (!h.oom && h.len % 8 != 0) dlc_sb_put(&h, " ", 1); /* the data starts 8-aligned */
   dlc_status s = h.oom ? DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "%s: header", path) : DLC_OK;
   dlc_atomic_file f;
   int opened = 0;

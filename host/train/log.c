@@ -11,6 +11,7 @@
 
 #include "core/internal.h"
 #include "io/file_io.h"
+#include "io/json.h"
 
 struct dlc_train_log {
   dlc_ctx *ctx;
@@ -83,61 +84,16 @@ dlc_status dlc_train_log_open(dlc_ctx *ctx, const char *path, int append, int re
   return DLC_OK;
 }
 
-/* A growing string; ok = 0 once out of memory. */
-typedef struct text {
-  char *s;
-  size_t at, cap;
-  int ok;
-} text;
-
-static void add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(text *t, const char *fmt, ...) {
-  if (!t->ok) return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(t->s ? t->s + t->at : NULL, t->s ? t->cap - t->at : 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-      t->ok = 0;
-      return;
-    }
-    if (t->s && t->at + (size_t)n < t->cap) {
-      t->at += (size_t)n;
-      return;
-    }
-    size_t cap = 2 * (t->at + (size_t)n + 64);
-    char *g = realloc(t->s, cap);
-    if (!g) {
-      t->ok = 0;
-      return;
-    }
-    t->s = g;
-    t->cap = cap;
-  }
-}
-
 /* name.what as a CSV field: quoted (quotes doubled) when the name holds a comma, quote or
  * line break. */
-static void add_column(text *t, const char *name, const char *what) {
+static void add_column(dlc_sbuf *t, const char *name, const char *what) {
   if (!strpbrk(name, ",\"\r\n")) {
-    add(t, ",%s.%s", name, what);
+    dlc_sb_printf(t, ",%s.%s", name, what);
     return;
   }
-  add(t, ",\"");
-  for (const char *c = name; *c; c++) add(t, *c == '"' ? "\"\"" : "%c", *c);
-  add(t, ".%s\"", what);
-}
-
-/* A JSON string (the names come from model files: anything may be in them). */
-static void add_json_string(text *t, const char *v) {
-  add(t, "\"");
-  for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
-    if (*c == '"' || *c == '\\') add(t, "\\%c", *c);
-    else if (*c < 0x20) add(t, "\\u%04x", *c);
-    else add(t, "%c", *c);
-  }
-  add(t, "\"");
+  dlc_sb_printf(t, ",\"");
+  for (const char *c = name; *c; c++) dlc_sb_printf(t, *c == '"' ? "\"\"" : "%c", *c);
+  dlc_sb_printf(t, ".%s\"", what);
 }
 
 /* The figures of layer statistics, in the CSV's column order. */
@@ -157,8 +113,8 @@ static void figures(const dlc_layer_stats *l, int on[FIGURES], double v[FIGURES]
   v[F_GRAD] = l->grad_norm;
 }
 
-static void csv_header(text *t, int regression, const dlc_fit_epoch *e) {
-  add(t, "%s", regression ? "epoch,train_loss,train_mae,test_loss,test_mae,seconds,images_per_second,lr"
+static void csv_header(dlc_sbuf *t, int regression, const dlc_fit_epoch *e) {
+  dlc_sb_printf(t, "%s", regression ? "epoch,train_loss,train_mae,test_loss,test_mae,seconds,images_per_second,lr"
                           : "epoch,train_loss,train_accuracy,test_loss,test_accuracy,test_balanced_accuracy,"
                             "test_macro_f1,seconds,images_per_second,lr");
   for (int i = 0; i < e->nlayers; i++) {
@@ -174,16 +130,16 @@ dlc_status dlc_train_log_begin(dlc_train_log *log, const dlc_fit_epoch *e) {
   if (!log) return DLC_ERR_INVALID_ARG;
   DLC_CHECK_NULL(log->ctx, e);
   if (!log->header_due && !log->old_header) return DLC_OK;
-  text h = {NULL, 0, 0, 1};
+  dlc_sbuf h = {0};
   csv_header(&h, log->regression, e);
   dlc_status s = DLC_OK;
-  if (!h.ok) s = DLC_FAIL(log->ctx, DLC_ERR_OUT_OF_MEMORY, "%s: the header", log->path);
-  else if (log->header_due) s = put(log, "%s\n", h.s);
-  else if (strcmp(h.s, log->old_header) != 0)
+  if (h.oom) s = DLC_FAIL(log->ctx, DLC_ERR_OUT_OF_MEMORY, "%s: the header", log->path);
+  else if (log->header_due) s = put(log, "%s\n", h.p);
+  else if (strcmp(h.p, log->old_header) != 0)
     s = DLC_FAIL(log->ctx, DLC_ERR_INVALID_ARG,
                  "%s has other columns than this run writes (made by another model, or with%s layer statistics?): "
                  "continue it as it was made, or log to a new file", log->path, e->nlayers ? "out" : "");
-  free(h.s);
+  free(h.p);
   free(log->old_header);
   log->old_header = NULL;
   log->header_due = 0;
@@ -198,52 +154,53 @@ dlc_status dlc_train_log_epoch(dlc_train_log *log, const dlc_fit_epoch *e) {
   const double tr = reg ? e->train.mae : e->train.accuracy, te = reg ? e->test.mae : e->test.accuracy;
   const double bal = e->have_classes ? e->summary.balanced_accuracy : 0, f1 = e->have_classes ? e->summary.macro_f1 : 0;
   const long long epoch = (long long)e->epoch + 1;
-  text t = {NULL, 0, 0, 1};
+  dlc_sbuf t = {0};
   if (!log->jsonl) {
     DLC_TRY(dlc_train_log_begin(log, e));
     if (reg)
-      add(&t, "%lld,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g", epoch, e->train.loss, tr, e->test.loss, te, e->train.seconds,
-          e->train.samples_per_second, e->lr);
+      dlc_sb_printf(&t, "%lld,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g", epoch, e->train.loss, tr, e->test.loss, te,
+                    e->train.seconds, e->train.samples_per_second, e->lr);
     else
-      add(&t, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g", epoch, e->train.loss, tr, e->test.loss, te, bal, f1,
-          e->train.seconds, e->train.samples_per_second, e->lr);
+      dlc_sb_printf(&t, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g", epoch, e->train.loss, tr, e->test.loss, te,
+                    bal, f1, e->train.seconds, e->train.samples_per_second, e->lr);
     for (int i = 0; i < e->nlayers; i++) {
       int on[FIGURES];
       double v[FIGURES];
       figures(&e->layers[i], on, v);
       for (int k = 0; k < FIGURES; k++)
-        if (on[k] && isfinite(v[k])) add(&t, ",%.6g", v[k]);
-        else if (on[k]) add(&t, ","); /* no figure: an empty field */
+        if (on[k] && isfinite(v[k])) dlc_sb_printf(&t, ",%.6g", v[k]);
+        else if (on[k]) dlc_sb_printf(&t, ","); /* no figure: an empty field */
     }
   } else {
     /* Classifiers add the test set's balanced accuracy, macro F1 and recall per class. */
-    add(&t, "{\"epoch\":%lld,\"train_loss\":%.6f,\"train_%s\":%.6f,\"test_loss\":%.6f,\"test_%s\":%.6f", epoch,
-        e->train.loss, reg ? "mae" : "accuracy", tr, e->test.loss, reg ? "mae" : "accuracy", te);
+    dlc_sb_printf(&t, "{\"epoch\":%lld,\"train_loss\":%.6f,\"train_%s\":%.6f,\"test_loss\":%.6f,\"test_%s\":%.6f",
+                  epoch, e->train.loss, reg ? "mae" : "accuracy", tr, e->test.loss, reg ? "mae" : "accuracy", te);
     if (e->classes > 0 && e->recall) {
-      add(&t, ",\"test_balanced_accuracy\":%.6f,\"test_macro_f1\":%.6f,\"test_recall\":[", bal, f1);
-      for (int64_t c = 0; c < e->classes; c++) add(&t, c ? ",%.6f" : "%.6f", e->have_classes ? e->recall[c] : 0);
-      add(&t, "]");
+      dlc_sb_printf(&t, ",\"test_balanced_accuracy\":%.6f,\"test_macro_f1\":%.6f,\"test_recall\":[", bal, f1);
+      for (int64_t c = 0; c < e->classes; c++)
+        dlc_sb_printf(&t, c ? ",%.6f" : "%.6f", e->have_classes ? e->recall[c] : 0);
+      dlc_sb_printf(&t, "]");
     }
-    add(&t, ",\"seconds\":%.3f,\"images_per_second\":%.1f,\"lr\":%.6g", e->train.seconds, e->train.samples_per_second,
-        e->lr);
-    if (e->nlayers > 0) add(&t, ",\"layers\":[");
+    dlc_sb_printf(&t, ",\"seconds\":%.3f,\"images_per_second\":%.1f,\"lr\":%.6g", e->train.seconds,
+                  e->train.samples_per_second, e->lr);
+    if (e->nlayers > 0) dlc_sb_printf(&t, ",\"layers\":[");
     for (int i = 0; i < e->nlayers; i++) {
       int on[FIGURES];
       double v[FIGURES];
       figures(&e->layers[i], on, v);
-      add(&t, "%s{\"name\":", i ? "," : "");
-      add_json_string(&t, e->layers[i].name);
-      add(&t, ",\"kind\":\"%s\"", e->layers[i].kind);
+      dlc_sb_printf(&t, "%s{\"name\":", i ? "," : "");
+      dlc_sb_json_string(&t, e->layers[i].name);
+      dlc_sb_printf(&t, ",\"kind\":\"%s\"", e->layers[i].kind);
       for (int k = 0; k < FIGURES; k++) /* JSON has no NaN: a figure without data is null */
-        if (on[k] && isfinite(v[k])) add(&t, ",\"%s\":%.6g", figure_name[k], v[k]);
-        else if (on[k]) add(&t, ",\"%s\":null", figure_name[k]);
-      add(&t, "}");
+        if (on[k] && isfinite(v[k])) dlc_sb_printf(&t, ",\"%s\":%.6g", figure_name[k], v[k]);
+        else if (on[k]) dlc_sb_printf(&t, ",\"%s\":null", figure_name[k]);
+      dlc_sb_printf(&t, "}");
     }
-    if (e->nlayers > 0) add(&t, "]");
-    add(&t, "}");
+    if (e->nlayers > 0) dlc_sb_printf(&t, "]");
+    dlc_sb_printf(&t, "}");
   }
-  dlc_status s = t.ok ? put(log, "%s\n", t.s) : DLC_FAIL(log->ctx, DLC_ERR_OUT_OF_MEMORY, "%s: a line", log->path);
-  free(t.s);
+  dlc_status s = !t.oom ? put(log, "%s\n", t.p) : DLC_FAIL(log->ctx, DLC_ERR_OUT_OF_MEMORY, "%s: a line", log->path);
+  free(t.p);
   return s;
 }
 
