@@ -726,6 +726,33 @@ DLC_API dlc_status dlc_train_log_epoch(dlc_train_log *log, const dlc_fit_epoch *
 /* Closes (a NULL log is nothing to do); the status of the close. */
 DLC_API dlc_status dlc_train_log_destroy(dlc_train_log *log);
 
+/* ---------------------------------------------------------------- the training report */
+
+typedef struct dlc_report_options {
+  const char *title;       /* the heading (e.g. the model file); NULL: "Training report" */
+  const char *subtitle;    /* a line under it (data, device), or NULL */
+  const char *log;         /* the run's log (dlc_fit's CSV or .jsonl), or NULL: the loss and
+                              accuracy curves, the learning rate, the layer statistics */
+  const char *class_names; /* the classes' names, comma-separated (as many as classes), or
+                              NULL/"": their numbers */
+  int misclassified;       /* how many misclassified test images to show, most confident
+                              first (default 32, at most 1024; 0: none) */
+  int gradcam_layer;       /* their Grad-CAM's layer; -1 (default): the last conv2d */
+} dlc_report_options;
+DLC_API dlc_report_options dlc_report_options_default(void);
+
+/* One self-contained HTML page about net and its run (inline SVG and PNG data: no scripts,
+ * nothing fetched), written atomically after dlc_check_output_path's checks: the network
+ * summary; from the log, the loss and accuracy (regression: mae) per epoch, train and test,
+ * the learning rate and each layer's statistics as small plots; and for a classifier with
+ * a labelled `test` set (normalised as `norm` says; test may be NULL), the confusion matrix,
+ * each class's precision, recall and F1 with their macro averages, and the misclassified
+ * images with the predicted class's Grad-CAM over them. The test set is run on the
+ * network's device in evaluation mode; Grad-CAM adds to the parameters' gradients. A log
+ * that cannot be read is an error naming its line. */
+DLC_API dlc_status dlc_report_write(dlc_net *net, const dlc_dataset *test, const dlc_loader_options *norm,
+                                    const dlc_report_options *o, const char *path);
+
 /* ---------------------------------------------------------------- model files */
 
 /* What a model file's [net] section says about training. */
@@ -736,6 +763,7 @@ typedef struct dlc_train_config {
   dlc_optim_options optim;   /* schedule lengths are filled in by the trainer */
   dlc_loader_options loader; /* normalisation and augmentation */
   char data[512];            /* default data set folder or file */
+  char class_names[1024];    /* [net] classes = the classes' names, comma-separated, or "" */
   dlc_data_spec data_spec;   /* what the model needs of its data ([net] targets = ...) */
   int balanced_class_weights; /* [softmax_xent] weights = balanced: the caller sets them
                                  from the training labels (dlc_net_balance_class_weights) */

@@ -1,4 +1,4 @@
-/* The dlcuda command: train, eval, predict, forward, info. */
+/* The dlcuda command: train, eval, predict, forward, explain, report, info. */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
@@ -20,7 +20,9 @@ typedef struct options {
   const char *data, *test_data, *log, *device, *optimizer;
   const char *weights, *save, *checkpoint, *resume;
   const char *input, *output, *grad_output, *input_grad, *param_grads, *subsample, *sampler, *class_weights;
-  const char *method, *layer, *out_dir; /* explain */
+  const char *method, *layer, *out_dir; /* explain (--out, --layer: also report) */
+  const char *report;                   /* train --report DIR */
+  int64_t misclassified;                /* report: images shown (-1: the default) */
   int64_t klass, first, ig_steps;       /* explain: --class (-1: predicted), --first, --steps */
   float rotate, erase, brightness, contrast; /* augmentation overrides; < 0: the model file's */
   int epochs, threads, quiet, train_mode, top, layer_stats;
@@ -37,7 +39,7 @@ static void usage(FILE *f) {
           "        [--optimizer sgd|adam|adamw] [--device auto|cpu|cuda[:i]] [--seed N]\n"
           "        [--threads N] [--log FILE.csv|FILE.jsonl] [--steps N] [--quiet]\n"
           "        [--weights W.safetensors] [--save W.safetensors] [--checkpoint CKPT]\n"
-          "        [--checkpoint-every N] [--resume CKPT] [--stop-after N] [--layer-stats]\n"
+          "        [--checkpoint-every N] [--resume CKPT] [--stop-after N] [--layer-stats] [--report DIR]\n"
           "        trains MODEL (default " DEFAULT_MODEL ") on its data set (default\n"
           "        /usr/share/datasets/fashion-mnist), evaluating on the test split each epoch\n"
           "        (--test-data: another folder's test split, or a whole .csv file);\n"
@@ -51,7 +53,9 @@ static void usage(FILE *f) {
           "        --checkpoint-every); --resume CKPT continues a run exactly where CKPT left it\n"
           "        (same model, data and options); --stop-after N stops after N batches;\n"
           "        --layer-stats: each layer's output mean and std, dead ReLU units, saturated\n"
-          "        tanh/sigmoid values, weight and gradient norms per epoch (printed, and in --log)\n"
+          "        tanh/sigmoid values, weight and gradient norms per epoch (printed, and in --log);\n"
+          "        --report DIR: at the end, DIR/report.html (see report), logging to\n"
+          "        DIR/train.jsonl unless --log names the log\n"
           "  eval MODEL.cfg --weights W.safetensors [--data DIR|FILE] [--batch N] [--device D]\n"
           "        loss and accuracy (regression: mean absolute error) on the test split\n"
           "        (a .csv file: on the file itself)\n"
@@ -69,6 +73,12 @@ static void usage(FILE *f) {
           "        (the map; ig: the attribution per input value) and DIR/N-METHOD.png (the input\n"
           "        with the map over it); gradcam on the last conv2d or --layer; ig from a black\n"
           "        image in --ig-steps steps (32); --first N: the first N inputs only\n"
+          "  report MODEL.cfg --weights W.safetensors --out DIR [--log LOG] [--data DIR|FILE]\n"
+          "        [--misclassified N] [--layer NAME]\n"
+          "        DIR/report.html, one self-contained page: the network, the loss, accuracy and\n"
+          "        learning rate per epoch from the run's LOG (and its layer statistics), and on\n"
+          "        the test split the confusion matrix, precision, recall and F1 per class and the\n"
+          "        N (32) most confident mistakes with their Grad-CAM (last conv2d, or --layer)\n"
           "  info   devices, build options, library versions\n");
 }
 
@@ -137,6 +147,7 @@ static int parse_args(int argc, char **argv, options *op) {
   op->device = "auto";
   op->rotate = op->erase = op->brightness = op->contrast = -1.f;
   op->klass = -1;
+  op->misclassified = -1;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -188,6 +199,8 @@ static int parse_args(int argc, char **argv, options *op) {
     else if (!strcmp(a, "--out")) { NEEDV(); op->out_dir = v; }
     else if (!strcmp(a, "--class")) { NEEDV(); if (!parse_int(a, v, 0, 1 << 30, &op->klass)) return 0; }
     else if (!strcmp(a, "--first")) INT(first, INT64_MAX);
+    else if (!strcmp(a, "--report")) { NEEDV(); op->report = v; }
+    else if (!strcmp(a, "--misclassified")) { NEEDV(); if (!parse_int(a, v, 0, 1024, &op->misclassified)) return 0; }
     else if (!strcmp(a, "--ig-steps")) INT(ig_steps, 100000);
     else if (!strcmp(a, "--train")) op->train_mode = 1;
     else if (!strcmp(a, "--quiet")) op->quiet = 1;
@@ -310,6 +323,40 @@ static dlc_status print_epoch(void *user, const dlc_fit_epoch *e) {
     fflush(stdout);
   }
   return DLC_OK;
+}
+
+/* The report's folder: made when missing (its parent must exist). */
+static int report_dir(const char *dir) {
+  if (mkdir(dir, 0777) == 0 || errno == EEXIST) return 1;
+  fprintf(stderr, "dlcuda: cannot make the report folder %s: %s\n", dir, strerror(errno));
+  return 0;
+}
+
+/* DIR/report.html (dlc_report_write) for train --report and report. */
+static int write_report(dlc_ctx *ctx, dlc_net *net, const dlc_train_config *cfg, const options *op, const char *model,
+                        const char *data, const dlc_dataset *test, const char *log, const char *path) {
+  dlc_report_options ro = dlc_report_options_default();
+  char sub[1024];
+  dlc_device dev = dlc_ctx_device(ctx);
+  int n = snprintf(sub, sizeof sub, "data %s", data);
+  if (test) n += snprintf(sub + n, sizeof sub - (size_t)n, " (%lld test samples)", (long long)test->count);
+  if (op->weights && (size_t)n < sizeof sub) n += snprintf(sub + n, sizeof sub - (size_t)n, ", weights %s", op->weights);
+  if ((size_t)n < sizeof sub)
+    snprintf(sub + n, sizeof sub - (size_t)n, ", on %s%.0d", dev.kind == DLC_DEVICE_CUDA ? "cuda:" : "the CPU",
+             dev.kind == DLC_DEVICE_CUDA ? dev.index : 0);
+  ro.title = model;
+  ro.subtitle = sub;
+  ro.log = log;
+  ro.class_names = cfg->class_names;
+  if (op->misclassified >= 0) ro.misclassified = (int)op->misclassified;
+  if (op->layer && (ro.gradcam_layer = dlc_net_layer_index(net, op->layer)) < 0) {
+    fprintf(stderr, "dlcuda: --layer %s: no such layer (dlcuda train prints the names)\n", op->layer);
+    return 0;
+  }
+  dlc_loader_options norm = dlc_loader_options_eval(&cfg->loader);
+  if (dlc_report_write(net, test, &norm, &ro, path) != DLC_OK) return fail(ctx, "report"), 0;
+  if (!op->quiet) printf("report written to %s\n", path);
+  return 1;
 }
 
 static int cmd_train(const options *in) {
@@ -447,6 +494,15 @@ static int cmd_train(const options *in) {
   if (op.resume && !op.quiet)
     printf("resuming %s: epoch %lld, batch %lld of %lld, step %lld\n", op.resume, (long long)resume.epoch + 1,
            (long long)resume.batch, (long long)dlc_loader_batches(train_l), (long long)resume.step);
+  char report[4096], report_log[4096];
+  if (op.report) {
+    /* Checked before training; the log goes with it unless --log names one. */
+    snprintf(report, sizeof report, "%s/report.html", op.report);
+    snprintf(report_log, sizeof report_log, "%s/train.jsonl", op.report);
+    if (!op.log) op.log = report_log;
+    if (!report_dir(op.report)) goto out;
+    if (dlc_check_output_path(ctx, report) != DLC_OK) { fail(ctx, "--report"); goto out; }
+  }
   if (op.stop_after && !op.checkpoint)
     fprintf(stderr, "dlcuda: --stop-after without --checkpoint: the run cannot be resumed\n");
   progress pr = {isatty(2) && !op.quiet, cfg.epochs};
@@ -486,6 +542,8 @@ static int cmd_train(const options *in) {
              op.checkpoint ? "; resume with --resume " : "", op.checkpoint ? op.checkpoint : "");
   }
   if (op.save && !op.quiet) printf("weights saved to %s\n", op.save);
+  if (op.report && !write_report(ctx, net, &cfg, &op, model, data, have_test ? &test_ds : NULL, op.log, report))
+    goto out;
   rc = 0;
 out:
   dlc_loader_destroy(train_l);
@@ -567,6 +625,34 @@ out:
   free(cm);
   free(per);
   dlc_loader_destroy(l);
+  dlc_dataset_free(&ds);
+  dlc_net_destroy(net);
+  dlc_ctx_destroy(ctx);
+  return rc;
+}
+
+/* report: the page for a finished run, from its log, weights and the test split. */
+static int cmd_report(const options *op) {
+  if (op->npos > 1 || !op->out_dir) {
+    fprintf(stderr, "dlcuda: report MODEL.cfg --weights W --out DIR [--log LOG] [--data DIR|FILE]\n");
+    return 2;
+  }
+  dlc_ctx *ctx = make_ctx(op);
+  if (!ctx) return 1;
+  int rc = 1;
+  dlc_net *net = NULL;
+  dlc_dataset ds;
+  memset(&ds, 0, sizeof ds);
+  dlc_train_config cfg;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/report.html", op->out_dir);
+  if (!report_dir(op->out_dir)) goto out;
+  if (dlc_check_output_path(ctx, path) != DLC_OK) { fail(ctx, "--out"); goto out; }
+  if (!open_model(ctx, op, op->batch, 1, &net, &cfg)) goto out;
+  const char *data = op->data ? op->data : cfg.data;
+  if (dlc_dataset_open_spec(ctx, data, 0, &cfg.data_spec, &ds) != DLC_OK) { fail(ctx, "test data"); goto out; }
+  if (write_report(ctx, net, &cfg, op, op->pos[0], data, &ds, op->log, path)) rc = 0;
+out:
   dlc_dataset_free(&ds);
   dlc_net_destroy(net);
   dlc_ctx_destroy(ctx);
@@ -910,7 +996,8 @@ int main(int argc, char **argv) {
   }
   int (*run)(const options *) = !strcmp(cmd, "train") ? cmd_train : !strcmp(cmd, "eval") ? cmd_eval
                                 : !strcmp(cmd, "predict") ? cmd_predict : !strcmp(cmd, "forward") ? cmd_forward
-                                : !strcmp(cmd, "explain") ? cmd_explain : NULL;
+                                : !strcmp(cmd, "explain") ? cmd_explain
+                                : !strcmp(cmd, "report") ? cmd_report : NULL;
   if (!run) {
     fprintf(stderr, "dlcuda: unknown command '%s'\n", cmd);
     usage(stderr);

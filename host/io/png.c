@@ -7,6 +7,7 @@
 
 #include "io/atomic_file.h"
 #include "io/file_io.h"
+#include "io/png.h"
 
 /* A perceptual ramp from dark blue through green to yellow (viridis-like), 5 stops. */
 static void heat(float t, float rgb[3]) {
@@ -43,12 +44,16 @@ static void draw_tile(const float *image, const float *map, int64_t C, int64_t H
     }
 }
 
-dlc_status dlc_png_save_overlay(dlc_ctx *ctx, const char *path, const float *image, int64_t n, int64_t cols,
-                                int64_t C, int64_t H, int64_t W, const float *map, int scale, float alpha) {
+dlc_status dlc_png_encode_overlay(dlc_ctx *ctx, const char *what, const float *image, int64_t n, int64_t cols,
+                                  int64_t C, int64_t H, int64_t W, const float *map, int scale, float alpha,
+                                  void **png, size_t *png_len) {
   if (!ctx) return DLC_ERR_INVALID_ARG;
-  DLC_CHECK_NULL(ctx, path);
+  DLC_CHECK_NULL(ctx, what);
   DLC_CHECK_NULL(ctx, image);
-  DLC_CHECK_NULL(ctx, map);
+  DLC_CHECK_NULL(ctx, png);
+  DLC_CHECK_NULL(ctx, png_len);
+  *png = NULL;
+  *png_len = 0;
   if (cols > n) cols = n;
   int64_t rows = cols > 0 ? (n + cols - 1) / cols : 0, gap = n > 1 ? 2 : 0;
   if ((C != 1 && C != 3) || H < 1 || W < 1 || n < 1 || cols < 1 || scale < 1 || scale > 64 ||
@@ -56,15 +61,19 @@ dlc_status dlc_png_save_overlay(dlc_ctx *ctx, const char *path, const float *ima
     return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG,
                     "%s: a picture of %lld tiles in %lld columns of %lld channels (1 or 3) and %lld x %lld pixels, "
                     "scale %d (1 to 64), alpha %g (0 to 1), at most 65536 pixels a side",
-                    path, (long long)n, (long long)cols, (long long)C, (long long)H, (long long)W, scale, alpha);
-  DLC_TRY(dlc_check_output_path(ctx, path));
+                    what, (long long)n, (long long)cols, (long long)C, (long long)H, (long long)W, scale, alpha);
   int64_t OW = cols * (W * scale + gap) - gap, OH = rows * (H * scale + gap) - gap;
   uint8_t *rgb = malloc((size_t)(OH * OW * 3));
-  if (!rgb) return DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "%s: a %lld x %lld picture", path, (long long)OH, (long long)OW);
+  float *none = map ? NULL : calloc((size_t)(H * W), sizeof(float)); /* no map: the image alone */
+  if (!rgb || (!map && !none)) {
+    free(rgb);
+    return DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "%s: a %lld x %lld picture", what, (long long)OH, (long long)OW);
+  }
   memset(rgb, 255, (size_t)(OH * OW * 3)); /* white between the tiles */
   for (int64_t t = 0; t < n; t++)
-    draw_tile(image + t * C * H * W, map + t * H * W, C, H, W, scale, alpha, rgb, OW, (t % cols) * (W * scale + gap),
-              (t / cols) * (H * scale + gap));
+    draw_tile(image + t * C * H * W, map ? map + t * H * W : none, C, H, W, scale, map ? alpha : 0.f, rgb, OW,
+              (t % cols) * (W * scale + gap), (t / cols) * (H * scale + gap));
+  free(none);
   png_image im;
   memset(&im, 0, sizeof im);
   im.version = PNG_IMAGE_VERSION;
@@ -75,11 +84,29 @@ dlc_status dlc_png_save_overlay(dlc_ctx *ctx, const char *path, const float *ima
   dlc_status s = DLC_OK;
   void *buf = NULL;
   if (!png_image_write_to_memory(&im, NULL, &len, 0, rgb, 0, NULL) || !(buf = malloc(len)) ||
-      !png_image_write_to_memory(&im, buf, &len, 0, rgb, 0, NULL))
-    s = DLC_FAIL(ctx, DLC_ERR_IO, "%s: encoding the PNG: %s", path, im.message[0] ? im.message : "out of memory");
+      !png_image_write_to_memory(&im, buf, &len, 0, rgb, 0, NULL)) {
+    s = DLC_FAIL(ctx, DLC_ERR_IO, "%s: encoding the PNG: %s", what, im.message[0] ? im.message : "out of memory");
+    free(buf);
+    buf = NULL;
+  }
+  png_image_free(&im);
   free(rgb);
+  *png = buf;
+  *png_len = buf ? (size_t)len : 0;
+  return s;
+}
+
+dlc_status dlc_png_save_overlay(dlc_ctx *ctx, const char *path, const float *image, int64_t n, int64_t cols,
+                                int64_t C, int64_t H, int64_t W, const float *map, int scale, float alpha) {
+  if (!ctx) return DLC_ERR_INVALID_ARG;
+  DLC_CHECK_NULL(ctx, path);
+  DLC_CHECK_NULL(ctx, map);
+  DLC_TRY(dlc_check_output_path(ctx, path));
+  void *buf = NULL;
+  size_t len = 0;
+  DLC_TRY(dlc_png_encode_overlay(ctx, path, image, n, cols, C, H, W, map, scale, alpha, &buf, &len));
   dlc_atomic_file f;
-  if (s == DLC_OK) s = dlc_atomic_open(ctx, &f, path);
+  dlc_status s = dlc_atomic_open(ctx, &f, path);
   if (s == DLC_OK) {
     s = dlc_atomic_write(&f, buf, len);
     s = s == DLC_OK ? dlc_atomic_commit(&f) : (dlc_atomic_abort(&f), s);

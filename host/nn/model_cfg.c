@@ -360,6 +360,11 @@ static dlc_status parse_net(sec_ctx *sc, int64_t in_shape[DLC_MAX_DIMS], int *in
   l->balanced = sampler == 1;
   const char *data = get_str(sc, "data");
   snprintf(t->data, sizeof t->data, "%s", data ? data : "/usr/share/datasets/fashion-mnist");
+  const char *names = get_str(sc, "classes");
+  if (names && strlen(names) >= sizeof t->class_names)
+    return DLC_FAIL(sc->ctx, DLC_ERR_FORMAT, "%s:%d: [net] classes: longer than %zu characters", sc->c->path,
+                    sc->c->sec[sc->s].line, sizeof t->class_names - 1);
+  snprintf(t->class_names, sizeof t->class_names, "%s", names ? names : "");
   /* CSV columns of the targets (regression) or the label: 0-based, negative from the end. */
   int64_t cols[DLC_MAX_TARGETS];
   int nc;
