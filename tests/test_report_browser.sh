@@ -24,7 +24,8 @@ shot() {
   grep -F ":CONSOLE" "$2.log" >"$2.console"
   [ -s "$2" ]
 }
-"$dlcuda" train "$src/models/lenet5.cfg" --device cpu --threads 2 --steps 8 --epochs 2 --layer-stats \
+python3 "$src/tools/idx-subset" /usr/share/datasets/fashion-mnist "$work/fm" 1280 1000 >/dev/null || exit 1
+"$dlcuda" train "$src/models/lenet5.cfg" --data "$work/fm" --device cpu --threads 2 --steps 8 --epochs 2 --layer-stats \
   --report "$work/r" --quiet >"$work/train.out" 2>&1 || { echo "FAIL  train --report"; cat "$work/train.out"; exit 1; }
 printf '<!DOCTYPE html><html><body><p>x</p><script>console.error("planted")</script></body></html>' >"$work/err.html"
 printf '<!DOCTYPE html><html><body></body></html>' >"$work/blank.html"

@@ -317,7 +317,7 @@ static void chart(dlc_sbuf *b, const char *title, const series *s, int ns, int w
   }
   double ys = nice_step(y1 - y0, small ? 2 : 5), xs = fmax(1, ceil(nice_step(x1 - x0, 6)));
   if (!small) y0 = floor(y0 / ys) * ys, y1 = ceil(y1 / ys) * ys;
-  int left = small ? 4 : 56, right = small ? 52 : 12, top = small ? 4 : 26, bottom = small ? 4 : 30;
+  int left = small ? 4 : 56, right = small ? 52 : 12, top = small ? 4 : 42, bottom = small ? 4 : 30;
   double pw = w - left - right, ph = h - top - bottom;
 #define PX(v) (left + ((v) - x0) / (x1 - x0) * pw)
 #define PY(v) (top + (1 - ((v) - y0) / (y1 - y0)) * ph)
@@ -329,7 +329,7 @@ static void chart(dlc_sbuf *b, const char *title, const series *s, int ns, int w
       dlc_sb_printf(b, "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
                        "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%.4g</text>",
                     left, left + pw, PY(v), PY(v), left - 6, PY(v) + 4, fabs(v) < ys * 1e-9 ? 0.0 : v);
-    for (double v = ceil(x0); v <= x1 + 1e-9; v += xs)
+    for (double v = ceil(x0 / xs) * xs; v <= x1 + 1e-9; v += xs)
       dlc_sb_printf(b, "<text x=\"%.1f\" y=\"%d\" class=\"tick\" text-anchor=\"middle\">%.0f</text>", PX(v), h - 14, v);
     dlc_sb_printf(b, "<text x=\"%.1f\" y=\"%d\" class=\"tick\" text-anchor=\"middle\">epoch</text>", left + pw / 2,
                   h - 1);
@@ -351,11 +351,11 @@ static void chart(dlc_sbuf *b, const char *title, const series *s, int ns, int w
         html(b, s[k].name);
         dlc_sb_printf(b, ", epoch %.0f: %.6g</title></circle>", s[k].x[i], s[k].y[i]);
       }
-    if (!small) {
-      dlc_sb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"%s/>"
-                       "<text x=\"%.1f\" y=\"%d\" class=\"tick\">", left + pw - 150, left + pw - 130, top + 12 + 16 * k,
-                    top + 12 + 16 * k, s[k].colour, s[k].dashed ? " stroke-dasharray=\"5 3\"" : "", left + pw - 125,
-                    top + 16 + 16 * k);
+    if (!small) { /* the legend: one row above the plot */
+      int lx = left + 150 * k;
+      dlc_sb_printf(b, "<line x1=\"%d\" x2=\"%d\" y1=\"30\" y2=\"30\" stroke=\"%s\" stroke-width=\"2\"%s/>"
+                       "<text x=\"%d\" y=\"34\" class=\"tick\">", lx, lx + 20, s[k].colour,
+                    s[k].dashed ? " stroke-dasharray=\"5 3\"" : "", lx + 25);
       html(b, s[k].name);
       dlc_sb_printf(b, "</text>");
     }
@@ -613,7 +613,8 @@ static dlc_status mistakes(page *p, dlc_net *net, const dlc_dataset *ds, const d
   }
   int cam = net->in_ndim == 3 && (layer >= 0 || dlc_net_last_conv(net) >= 0);
   if (!ds->pixels || (C != 1 && C != 3)) {
-    dlc_sb_printf(b, "<p>%d shown in the tables; not images of 1 or 3 channels, so not drawn.</p></section>", nw);
+    dlc_sb_printf(b, "<p>%d of the most confident mistakes; the inputs are not images of 1 or 3 channels, so "
+                     "none is drawn.</p></section>", nw);
     return DLC_OK;
   }
   float *x = malloc(sizeof(float) * (size_t)(nw * S)), *map = malloc(sizeof(float) * (size_t)(nw * H * W));
