@@ -8,10 +8,17 @@
 #    earlier one;
 #  - bad logs, bad class names and unwritable outputs are errors naming the problem, before
 #    any training, and an existing report is left as it was.
-# usage: test_report.sh DLCUDA SOURCE_DIR
+# With DEVICE cuda (test_gpu_report) all of it runs on the device, and the matrices are
+# compared with `dlcuda eval` on the CPU; without a usable device that exits 77.
+# usage: test_report.sh DLCUDA SOURCE_DIR [DEVICE]
 set -uo pipefail
 dlcuda=$1
 src=$2
+dev=${3:-cpu}
+if [ "$dev" != cpu ] && ! "$dlcuda" info 2>/dev/null | grep -q "^cuda:0 usable"; then
+  echo "test_report: no usable CUDA device: skipped"
+  exit 77
+fi
 check="python3 $src/tests/check_report.py"
 data=/usr/share/datasets/fashion-mnist
 command -v python3 >/dev/null || { echo "test_report: no python3 (tools/deps installs it)"; exit 77; }
@@ -24,7 +31,8 @@ failures=0
 python3 "$src/tools/idx-subset" "$data" "$work/fm" 1280 2000 >/dev/null || { echo "FAIL  idx-subset"; exit 1; }
 ok() { echo "ok    $1"; }
 bad() { echo "FAIL  $1"; failures=$((failures + 1)); }
-run() { "$dlcuda" "$@" --device cpu --threads 2 >"$work/out" 2>&1; }
+run() { "$dlcuda" "$@" --device "$dev" --threads 2 >"$work/out" 2>&1; }
+cpu_eval() { "$dlcuda" eval "$@" --device cpu --threads 2 >"$work/out" 2>&1; }
 d=(--data "$work/fm")
 # expect_error NAME TEXT ARGS...: the command fails, saying TEXT.
 expect_error() {
@@ -40,7 +48,7 @@ if run train "$src/models/fashion_cnn.cfg" "${d[@]}" --steps 10 --epochs 2 --lay
       --save "$work/w.safetensors" --quiet; then ok "train --report"
 else bad "train --report"; sed 's/^/      | /' "$work/out"; fi
 [ "$(wc -l <"$work/a/train.jsonl" 2>/dev/null)" = 2 ] && ok "its log: 2 lines in a/train.jsonl" || bad "a/train.jsonl"
-run eval "$src/models/fashion_cnn.cfg" "${d[@]}" --weights "$work/w.safetensors" && cp "$work/out" "$work/eval.txt"
+cpu_eval "$src/models/fashion_cnn.cfg" "${d[@]}" --weights "$work/w.safetensors" && cp "$work/out" "$work/eval.txt"
 if $check html "$work/a/report.html" --epochs 2 --layers --mistakes 32 --eval "$work/eval.txt"; then
   ok "the page, its pictures and charts, its matrix against eval"
 else bad "check_report html (train --report)"; fi
@@ -54,7 +62,7 @@ tail -n 1 "$work/run.csv" >>"$work/run.csv"
 if run report "$src/models/lenet5.cfg" "${d[@]}" --weights "$work/l.safetensors" --log "$work/run.csv" --out "$work/b" \
       --misclassified 5; then ok "report from a CSV log"
 else bad "report from a CSV log"; sed 's/^/      | /' "$work/out"; fi
-run eval "$src/models/lenet5.cfg" "${d[@]}" --weights "$work/l.safetensors" && cp "$work/out" "$work/eval2.txt"
+cpu_eval "$src/models/lenet5.cfg" "${d[@]}" --weights "$work/l.safetensors" && cp "$work/out" "$work/eval2.txt"
 $check html "$work/b/report.html" --epochs 3 --mistakes 5 --eval "$work/eval2.txt" && ok "its page: 3 epochs" ||
   bad "check_report html (report)"
 grep -q 'id="layers"' "$work/b/report.html" && bad "layer plots without --layer-stats" || ok "no layer plots without statistics"
@@ -74,6 +82,10 @@ printf 'step,loss\n1,2\n' >"$work/other.csv"
 expect_error "a CSV that is not a training log" "no epoch column: not a dlcuda training log" "${m[@]}" --log "$work/other.csv"
 mkdir -p "$work/dir.csv"
 expect_error "a folder as the log" "dir.csv" "${m[@]}" --log "$work/dir.csv"
+{ head -n 1 "$work/run.csv"; echo "1,1e308,-1e308,inf,nan,0,0,0,0,0"; echo "2,1e-320,1e308,5,5,5,5,5,5,5"
+  echo "1e300,1,1,1,1,1,1,1,1,1"; echo "-1e300,1,1,1,1,1,1,1,1,1"; } >"$work/extreme.csv"
+if run report "$src/models/lenet5.cfg" "${d[@]}" --weights "$work/l.safetensors" --out "$work/x" --log "$work/extreme.csv" --misclassified 0 && $check html "$work/x/report.html"
+then ok "a log of extreme values: the page is still well-formed"; else bad "a log of extreme values"; sed 's/^/      | /' "$work/out"; fi
 cmp -s "$work/keep.html" "$work/b/report.html" && ok "the existing report is left as it was" || bad "report overwritten"
 sed 's/^classes = .*/classes = a, b, c/' "$src/models/lenet5.cfg" >"$work/names.cfg"
 expect_error "3 class names for 10 classes" "3 names" report "$work/names.cfg" "${d[@]}" --weights "$work/l.safetensors" \

@@ -40,7 +40,7 @@ typedef struct history {
 } history;
 
 #define MAX_COLUMNS 10000
-#define MAX_ROWS 1000000
+#define MAX_ROWS 100000
 
 static void history_free(history *h) {
   for (int c = 0; c < h->ncol; c++) free(h->col[c]);
@@ -305,13 +305,13 @@ static void chart(dlc_sbuf *b, const char *title, const series *s, int ns, int w
                    "viewBox=\"0 0 %d %d\" role=\"img\"><title>", small ? "spark" : "chart", w, h, w, h);
   html(b, title);
   dlc_sb_printf(b, "</title>");
-  if (!(x1 >= x0)) { /* nothing finite to draw */
+  if (!(x1 >= x0) || !isfinite(x1 - x0) || !isfinite(y1 - y0)) { /* nothing (finite) to draw */
     dlc_sb_printf(b, "<text x=\"%d\" y=\"%d\" class=\"none\" text-anchor=\"middle\">no data</text></svg>", w / 2, h / 2);
     return;
   }
   const double lo = y0, hi = y1; /* the data's range, before padding */
-  if (x1 == x0) x0 -= 0.5, x1 += 0.5;
-  if (y1 == y0) {
+  if (x1 - x0 < 1e-9 * fmax(1, fabs(x0))) x0 -= 0.5, x1 += 0.5;
+  if (y1 - y0 <= 1e-9 * fmax(fabs(y0), fabs(y1))) { /* flat (to float precision): a band around it */
     double pad = y0 != 0 ? fabs(y0) * 0.05 : 1;
     y0 -= pad, y1 += pad;
   }
@@ -325,12 +325,15 @@ static void chart(dlc_sbuf *b, const char *title, const series *s, int ns, int w
     dlc_sb_printf(b, "<text x=\"%d\" y=\"16\" class=\"ct\">", left);
     html(b, title);
     dlc_sb_printf(b, "</text>");
-    for (double v = y0; v <= y1 + ys * 1e-9; v += ys)
+    for (int i = 0; i <= 40 && y0 + i * ys <= y1 + ys * 1e-9; i++) {
+      double v = y0 + i * ys;
       dlc_sb_printf(b, "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
                        "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%.4g</text>",
                     left, left + pw, PY(v), PY(v), left - 6, PY(v) + 4, fabs(v) < ys * 1e-9 ? 0.0 : v);
-    for (double v = ceil(x0 / xs) * xs; v <= x1 + 1e-9; v += xs)
-      dlc_sb_printf(b, "<text x=\"%.1f\" y=\"%d\" class=\"tick\" text-anchor=\"middle\">%.0f</text>", PX(v), h - 14, v);
+    }
+    for (int i = 0; i <= 40 && ceil(x0 / xs) * xs + i * xs <= x1 + 1e-9; i++)
+      dlc_sb_printf(b, "<text x=\"%.1f\" y=\"%d\" class=\"tick\" text-anchor=\"middle\">%.0f</text>",
+                    PX(ceil(x0 / xs) * xs + i * xs), h - 14, ceil(x0 / xs) * xs + i * xs);
     dlc_sb_printf(b, "<text x=\"%.1f\" y=\"%d\" class=\"tick\" text-anchor=\"middle\">epoch</text>", left + pw / 2,
                   h - 1);
     dlc_sb_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" class=\"frame\"/>", left, top, pw, ph);
