@@ -10,7 +10,8 @@
 # (GNU time's maximum RSS of the whole process). It also says which kernels each side
 # ran: OpenBLAS's core type (OPENBLAS_CORETYPE may force one) and PyTorch's CPU
 # capability and BLAS. Raw lines, one per model and round, go to $OUT (default
-# bench/cpu_train_speed.jsonl). Needs a built tree (tools/build) and GNU time.
+# bench/cpu_train_speed.jsonl). DLCUDA_ARGS adds options to every dlcuda run (e.g.
+# "--cpu-gemm openblas"). Needs a built tree (tools/build) and GNU time.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 threads=${1:-$(nproc)}
@@ -24,19 +25,11 @@ py=$("$root/bench/torch_venv.sh")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# The kernels each side runs. Ours: the OpenBLAS that dlcuda loads, asked for its core.
-blas=$(ldd "$bin" | sed -n 's/.*libopenblas[^ ]* => \([^ ]*\).*/\1/p' | head -n 1)
-ours_kernels=$(python3 - "$blas" <<'EOF'
-import ctypes, sys
-try:
-    lib = ctypes.CDLL(sys.argv[1])
-    lib.openblas_get_corename.restype = ctypes.c_char_p
-    lib.openblas_get_config.restype = ctypes.c_char_p
-    print("OpenBLAS %s, core %s" % (lib.openblas_get_config().decode().split()[1], lib.openblas_get_corename().decode()))
-except Exception as e:
-    print("OpenBLAS (core unknown: %s)" % e)
-EOF
-)
+# The kernels each side runs. Ours: the CPU GEMM that dlcuda's context picks here (oneDNN,
+# or OpenBLAS with the core its detection or OPENBLAS_CORETYPE chose; --cpu-gemm in
+# DLCUDA_ARGS forces one).
+# shellcheck disable=SC2086
+ours_kernels=$("$bin" info --device cpu --threads "$threads" ${DLCUDA_ARGS:-} 2>/dev/null | sed -n 's/^CPU GEMM: //p')
 theirs_kernels=$("$py" -c 'import torch; print("PyTorch %s, CPU capability %s, MKL %s, oneDNN %s" % (torch.__version__, torch.backends.cpu.get_cpu_capability(), torch.backends.mkl.is_available(), torch.backends.mkldnn.is_available()))')
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 commit=$(git -C "$root" rev-parse --short HEAD)
@@ -52,7 +45,8 @@ models="mlp lenet5 fashion_cnn"
 for r in $(seq 1 "$rounds"); do
   for m in $models; do
     cfg=$root/models/$m.cfg
-    timed "$bin" train "$cfg" --device cpu --threads "$threads" --epochs 1 --steps "$steps"
+    # shellcheck disable=SC2086
+    timed "$bin" train "$cfg" --device cpu --threads "$threads" --epochs 1 --steps "$steps" ${DLCUDA_ARGS:-}
     ours=$(sed -n 's/.*, \([0-9.]*\) img\/s.*/\1/p' "$tmp/o" | tail -n 1)
     ours_rss=$(tail -n 1 "$tmp/rss")
     OMP_NUM_THREADS=$threads timed "$py" "$root/bench/torch_train.py" "$cfg" --threads "$threads" --steps "$steps"

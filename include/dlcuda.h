@@ -74,6 +74,18 @@ DLC_API const char *dlc_dtype_name(dlc_dtype t);
 
 typedef struct dlc_ctx dlc_ctx;
 
+/* The GEMM the CPU path runs (dense layers, each image of a convolution, RNN projections).
+ * AUTO: oneDNN's where the build has it and the CPU has AVX-512 while OpenBLAS runs
+ * kernels without it (its core detection or OPENBLAS_CORETYPE chose an older core; oneDNN
+ * picks its kernels from the CPU itself); OpenBLAS otherwise. ONEDNN in a build without
+ * oneDNN is an error. Names: "auto", "openblas", "onednn". */
+typedef enum dlc_cpu_gemm {
+  DLC_CPU_GEMM_AUTO = 0,
+  DLC_CPU_GEMM_OPENBLAS,
+  DLC_CPU_GEMM_ONEDNN,
+  DLC_CPU_GEMM_COUNT
+} dlc_cpu_gemm;
+
 typedef struct dlc_ctx_options {
   dlc_device_kind device; /* AUTO (default), CPU or CUDA */
   int device_index;       /* CUDA ordinal, used when device is CUDA */
@@ -83,6 +95,7 @@ typedef struct dlc_ctx_options {
   size_t workspace_limit; /* bytes of scratch a layer may use (im2col, ...); 0 = default */
   size_t host_alloc_limit; /* most bytes one host allocation may take (a tensor, a network's
                               parameters, ...); 0 = this machine's physical memory */
+  dlc_cpu_gemm cpu_gemm;  /* the CPU's GEMM library (above); AUTO by default */
 } dlc_ctx_options;
 
 DLC_API dlc_ctx_options dlc_ctx_options_default(void);
@@ -99,6 +112,10 @@ DLC_API const char *dlc_ctx_notice(const dlc_ctx *ctx); /* "" when none */
 DLC_API void dlc_ctx_clear_error(dlc_ctx *ctx);
 DLC_API dlc_device dlc_ctx_device(const dlc_ctx *ctx);
 DLC_API int dlc_ctx_threads(const dlc_ctx *ctx); /* effective CPU threads */
+/* The CPU GEMM the context runs (OPENBLAS or ONEDNN: AUTO resolved), and a line naming it
+ * with its version and kernels, e.g. "oneDNN 2.6.3" or "OpenBLAS 0.3.21 (Haswell kernels)". */
+DLC_API dlc_cpu_gemm dlc_ctx_cpu_gemm(const dlc_ctx *ctx);
+DLC_API const char *dlc_ctx_cpu_gemm_info(const dlc_ctx *ctx);
 DLC_API size_t dlc_ctx_workspace_limit(const dlc_ctx *ctx);
 DLC_API dlc_status dlc_ctx_set_seed(dlc_ctx *ctx, uint64_t seed);
 DLC_API uint64_t dlc_ctx_seed(const dlc_ctx *ctx);
@@ -470,7 +487,8 @@ typedef enum dlc_lr_schedule {
 
 /* Names, one table per kind, spelled as model files and the command spell them:
  * optimizers "sgd", "adam", "adamw"; schedules "constant", "step", "cosine"; activations
- * "none", "tanh", "sigmoid", "relu", "leaky_relu". _name gives NULL for a value out of
+ * "none", "tanh", "sigmoid", "relu", "leaky_relu"; CPU GEMMs "auto", "openblas", "onednn".
+ * _name gives NULL for a value out of
  * range; _from_name gives DLC_ERR_INVALID_ARG for an unknown name (*out unchanged). */
 DLC_API const char *dlc_optimizer_name(dlc_optimizer_kind k);
 DLC_API dlc_status dlc_optimizer_from_name(const char *name, dlc_optimizer_kind *out);
@@ -478,6 +496,8 @@ DLC_API const char *dlc_lr_schedule_name(dlc_lr_schedule s);
 DLC_API dlc_status dlc_lr_schedule_from_name(const char *name, dlc_lr_schedule *out);
 DLC_API const char *dlc_act_name(dlc_act a);
 DLC_API dlc_status dlc_act_from_name(const char *name, dlc_act *out);
+DLC_API const char *dlc_cpu_gemm_name(dlc_cpu_gemm g);
+DLC_API dlc_status dlc_cpu_gemm_from_name(const char *name, dlc_cpu_gemm *out);
 
 /* PyTorch's update rules (torch.optim.SGD, Adam, AdamW) and clip_grad_norm_. */
 typedef struct dlc_optim_options {

@@ -119,6 +119,31 @@ int main(void) {
     const char *n = dlc_act_name((dlc_act)k);
     T_CHECK(n && dlc_act_from_name(n, &v) == DLC_OK && (int)v == k, "activation %d: name %s", k, n ? n : "NULL");
   }
+  for (int k = 0; k < DLC_CPU_GEMM_COUNT; k++) {
+    dlc_cpu_gemm v = DLC_CPU_GEMM_COUNT;
+    const char *n = dlc_cpu_gemm_name((dlc_cpu_gemm)k);
+    T_CHECK(n && dlc_cpu_gemm_from_name(n, &v) == DLC_OK && (int)v == k, "CPU GEMM %d: name %s", k, n ? n : "NULL");
+  }
+  /* The CPU GEMM: AUTO resolves to a library; ONEDNN without it, or a value out of range, is an error. */
+  for (int k = 0; k <= DLC_CPU_GEMM_COUNT; k++) {
+    dlc_ctx_options o = dlc_ctx_options_default();
+    o.device = DLC_DEVICE_CPU;
+    o.cpu_gemm = (dlc_cpu_gemm)k;
+    dlc_ctx *g = NULL;
+    dlc_status s = dlc_ctx_create(&g, &o);
+    int have_onednn = strstr(dlc_build_info(), "onednn=ON") != NULL;
+    if (k == DLC_CPU_GEMM_COUNT)
+      T_CHECK(s == DLC_ERR_INVALID_ARG && t_contains(dlc_ctx_error(g), "cpu_gemm"), "cpu_gemm out of range: %s", dlc_ctx_error(g));
+    else if (k == DLC_CPU_GEMM_ONEDNN && !have_onednn)
+      T_CHECK(s == DLC_ERR_INVALID_ARG && t_contains(dlc_ctx_error(g), "without oneDNN"), "onednn unbuilt: %s", dlc_ctx_error(g));
+    else {
+      dlc_cpu_gemm got = dlc_ctx_cpu_gemm(g);
+      T_CHECK(s == DLC_OK && (k == DLC_CPU_GEMM_AUTO ? got != DLC_CPU_GEMM_AUTO : (int)got == k), "cpu_gemm %d -> %d", k, (int)got);
+      T_CHECK(t_contains(dlc_ctx_cpu_gemm_info(g), got == DLC_CPU_GEMM_ONEDNN ? "oneDNN" : "OpenBLAS"), "info %s",
+              dlc_ctx_cpu_gemm_info(g));
+    }
+    dlc_ctx_destroy(g);
+  }
   T_CHECK(!strcmp(dlc_optimizer_name(DLC_OPT_ADAMW), "adamw") && !strcmp(dlc_lr_schedule_name(DLC_LR_COSINE), "cosine") &&
               !strcmp(dlc_act_name(DLC_ACT_LEAKY_RELU), "leaky_relu"),
           "names as model files spell them");

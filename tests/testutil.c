@@ -25,11 +25,18 @@ dlc_ctx *t_cpu_ctx(uint64_t seed) {
   dlc_ctx_options o = dlc_ctx_options_default();
   o.device = DLC_DEVICE_CPU;
   o.seed = seed;
+  const char *gemm = getenv("DLC_TEST_CPU_GEMM");
+  if (gemm && *gemm && dlc_cpu_gemm_from_name(gemm, &o.cpu_gemm) != DLC_OK) {
+    fprintf(stderr, "DLC_TEST_CPU_GEMM=%s: use auto, openblas or onednn\n", gemm);
+    exit(1);
+  }
   dlc_ctx *ctx = NULL;
   if (dlc_ctx_create(&ctx, &o) != DLC_OK) {
     fprintf(stderr, "cannot create a CPU context: %s\n", dlc_ctx_error(ctx));
     exit(1);
   }
+  static int said;
+  if (!said++) printf("CPU GEMM: %s\n", dlc_ctx_cpu_gemm_info(ctx));
   return ctx;
 }
 

@@ -46,6 +46,8 @@ int t_contains(const char *hay, const char *needle);
 /* Prints "N passed, N failed" and returns the process exit code. */
 int t_finish(const char *name);
 
+/* A CPU context; DLC_TEST_CPU_GEMM (auto, openblas, onednn) picks its GEMM library, so that
+ * CTest runs the GEMM-heavy tests once per library (tests/CMakeLists.txt). */
 dlc_ctx *t_cpu_ctx(uint64_t seed);
 /* A context on cuda:0, or exit(77) with the reason when there is no usable device. */
 dlc_ctx *t_gpu_ctx_or_skip(uint64_t seed);

@@ -17,7 +17,7 @@
 typedef struct options {
   const char *pos[2]; /* positional: the model, then (predict) the input */
   int npos;
-  const char *data, *test_data, *log, *device, *optimizer;
+  const char *data, *test_data, *log, *device, *optimizer, *cpu_gemm;
   const char *weights, *save, *checkpoint, *resume;
   const char *input, *output, *grad_output, *input_grad, *param_grads, *subsample, *sampler, *class_weights;
   const char *method, *layer, *out_dir; /* explain (--out, --layer: also report) */
@@ -37,7 +37,8 @@ static void usage(FILE *f) {
           "usage: dlcuda COMMAND [ARGS]\n"
           "  train [MODEL.cfg] [--data DIR|FILE] [--test-data DIR|FILE] [--epochs N] [--batch N] [--lr X]\n"
           "        [--optimizer sgd|adam|adamw] [--device auto|cpu|cuda[:i]] [--seed N]\n"
-          "        [--threads N] [--log FILE.csv|FILE.jsonl] [--steps N] [--quiet]\n"
+          "        [--threads N] [--cpu-gemm auto|openblas|onednn] [--log FILE.csv|FILE.jsonl]\n"
+          "        [--steps N] [--quiet]\n"
           "        [--weights W.safetensors] [--save W.safetensors] [--checkpoint CKPT]\n"
           "        [--checkpoint-every N] [--resume CKPT] [--stop-after N] [--layer-stats] [--report DIR]\n"
           "        trains MODEL (default " DEFAULT_MODEL ") on its data set (default\n"
@@ -79,7 +80,8 @@ static void usage(FILE *f) {
           "        learning rate per epoch from the run's LOG (and its layer statistics), and on\n"
           "        the test split the confusion matrix, precision, recall and F1 per class and the\n"
           "        N (32) most confident mistakes with their Grad-CAM (last conv2d, or --layer)\n"
-          "  info   devices, build options, library versions\n");
+          "  info [--device D] [--threads N] [--cpu-gemm G]   devices, build options, library\n"
+          "        versions, and the CPU GEMM a context picks\n");
 }
 
 static int fail(dlc_ctx *ctx, const char *what) {
@@ -163,6 +165,7 @@ static int parse_args(int argc, char **argv, options *op) {
     else if (!strcmp(a, "--device")) { NEEDV(); op->device = v; }
     else if (!strcmp(a, "--seed")) { NEEDV(); if (!parse_u64(a, v, &op->seed)) return 0; op->have_seed = 1; }
     else if (!strcmp(a, "--threads")) INT(threads, 4096);
+    else if (!strcmp(a, "--cpu-gemm")) { NEEDV(); op->cpu_gemm = v; }
     else if (!strcmp(a, "--log")) { NEEDV(); op->log = v; }
     else if (!strcmp(a, "--steps")) INT(steps, INT64_MAX);
     else if (!strcmp(a, "--weights")) { NEEDV(); op->weights = v; }
@@ -222,6 +225,10 @@ static dlc_ctx *make_ctx(const options *op) {
   }
   if (op->have_seed) o.seed = op->seed;
   o.threads = op->threads;
+  if (op->cpu_gemm && dlc_cpu_gemm_from_name(op->cpu_gemm, &o.cpu_gemm) != DLC_OK) {
+    fprintf(stderr, "dlcuda: --cpu-gemm %s: use auto, openblas or onednn\n", op->cpu_gemm);
+    return NULL;
+  }
   dlc_ctx *ctx = NULL;
   if (dlc_ctx_create(&ctx, &o) != DLC_OK) {
     fail(ctx, "cannot start");
@@ -474,8 +481,8 @@ static int cmd_train(const options *in) {
   dlc_net_summary(net, summary, sizeof summary);
   dlc_device dev = dlc_ctx_device(ctx);
   if (!op.quiet) {
-    printf("model %s on %s%s%.0d, %d CPU threads\n%s", model, dev.kind == DLC_DEVICE_CUDA ? "cuda:" : "cpu",
-           "", dev.kind == DLC_DEVICE_CUDA ? dev.index : 0, dlc_ctx_threads(ctx), summary);
+    printf("model %s on %s%s%.0d, %d CPU threads, CPU GEMM %s\n%s", model, dev.kind == DLC_DEVICE_CUDA ? "cuda:" : "cpu",
+           "", dev.kind == DLC_DEVICE_CUDA ? dev.index : 0, dlc_ctx_threads(ctx), dlc_ctx_cpu_gemm_info(ctx), summary);
     printf("data %s: %lld training, %lld test samples%s%s of %dx%dx%d\n", data, (long long)train_ds.count,
            (long long)(have_test ? test_ds.count : 0), op.test_data ? " from " : "", op.test_data ? op.test_data : "",
            train_ds.channels, train_ds.height, train_ds.width);
@@ -954,7 +961,7 @@ out:
   return rc;
 }
 
-static int cmd_info(void) {
+static int cmd_info(const options *op) {
   printf("%s\n", dlc_build_info());
   char versions[512];
   dlc_runtime_versions(versions, sizeof versions);
@@ -972,24 +979,18 @@ static int cmd_info(void) {
     printf("cuda:%d %s\n", i, s == DLC_OK ? "usable" : dlc_ctx_error(ctx));
     dlc_ctx_destroy(ctx);
   }
-  dlc_ctx *ctx = NULL;
-  if (dlc_ctx_create(&ctx, NULL) != DLC_OK) {
-    fail(ctx, "cannot start");
-    dlc_ctx_destroy(ctx);
-    return 1;
-  }
+  dlc_ctx *ctx = make_ctx(op); /* the default device, or --device's; --threads, --cpu-gemm */
+  if (!ctx) return 1;
   dlc_device d = dlc_ctx_device(ctx);
   printf("default device: %s", d.kind == DLC_DEVICE_CUDA ? "cuda" : "cpu");
   if (d.kind == DLC_DEVICE_CUDA) printf(":%d", d.index);
-  printf(" (%d CPU threads)\n", dlc_ctx_threads(ctx));
-  if (dlc_ctx_notice(ctx)[0]) printf("notice: %s\n", dlc_ctx_notice(ctx));
+  printf(" (%d CPU threads)\nCPU GEMM: %s\n", dlc_ctx_threads(ctx), dlc_ctx_cpu_gemm_info(ctx));
   dlc_ctx_destroy(ctx);
   return 0;
 }
 
 int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "train";
-  if (!strcmp(cmd, "info")) return cmd_info();
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
     usage(stdout);
     return 0;
@@ -997,7 +998,7 @@ int main(int argc, char **argv) {
   int (*run)(const options *) = !strcmp(cmd, "train") ? cmd_train : !strcmp(cmd, "eval") ? cmd_eval
                                 : !strcmp(cmd, "predict") ? cmd_predict : !strcmp(cmd, "forward") ? cmd_forward
                                 : !strcmp(cmd, "explain") ? cmd_explain
-                                : !strcmp(cmd, "report") ? cmd_report : NULL;
+                                : !strcmp(cmd, "report") ? cmd_report : !strcmp(cmd, "info") ? cmd_info : NULL;
   if (!run) {
     fprintf(stderr, "dlcuda: unknown command '%s'\n", cmd);
     usage(stderr);

@@ -1,5 +1,6 @@
 /* The context: device choice, seed, threads, the last error and notice. */
 #include "build_config.h"
+#include "core/core_ops.h"
 #include "core/internal.h"
 
 #include <stdio.h>
@@ -25,6 +26,9 @@ dlc_ctx_options dlc_ctx_options_default(void) {
 static void set_threads(dlc_ctx *ctx, int threads) {
   ctx->opts.threads = threads;
   if (threads > 0) openblas_set_num_threads(threads);
+#ifdef _OPENMP
+  if (threads > 0) omp_set_num_threads(threads); /* oneDNN's GEMMs take OpenMP's count */
+#endif
 }
 
 dlc_status dlc_ctx_create(dlc_ctx **out, const dlc_ctx_options *opts) {
@@ -41,6 +45,7 @@ dlc_status dlc_ctx_create(dlc_ctx **out, const dlc_ctx_options *opts) {
     return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "threads is %d: use 0 (default) or a positive count",
                     ctx->opts.threads);
   set_threads(ctx, ctx->opts.threads);
+  DLC_TRY(dlc_cpu_gemm_init(ctx));
   switch (ctx->opts.device) {
     case DLC_DEVICE_CPU:
       return DLC_OK;
@@ -147,6 +152,11 @@ const char *dlc_build_info(void) {
       " cudnn=OFF"
 #endif
       " blas=openblas"
+#ifdef DLC_HAVE_ONEDNN
+      " onednn=ON"
+#else
+      " onednn=OFF"
+#endif
 #ifdef _OPENMP
       " openmp=ON"
 #else

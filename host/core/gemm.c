@@ -1,10 +1,17 @@
-/* The one row-major GEMM wrapper: OpenBLAS on the CPU, cuBLAS on CUDA.
- * cuBLAS is column-major; a row-major C = op(A) op(B) is the column-major
+/* The one row-major GEMM wrapper: OpenBLAS or oneDNN on the CPU (the context's cpu_gemm),
+ * cuBLAS on CUDA. cuBLAS is column-major; a row-major C = op(A) op(B) is the column-major
  * C^T = op(B)^T op(A)^T, so the operands swap and the dimensions M, N trade places. */
 #include <cblas.h>
+#include <ctype.h>
 #include <limits.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "core/core_ops.h"
+
+#ifdef DLC_HAVE_ONEDNN
+#include <dnnl.h>
+#endif
 
 #ifdef DLC_HAVE_CUDA
 #include <cublas_v2.h>
@@ -99,21 +106,91 @@ dlc_status dlc_op_gemm_strided_batched(dlc_ctx *ctx, dlc_device dev, int ta, int
                     Ab, (int)lda, Bb, tb ? 1 : (int)ldb, beta, Cb, (int)ldc);
       continue;
     }
-    dlc_sgemm_cpu(ta, tb, M, N, K, alpha, Ab, lda, Bb, ldb, beta, Cb, ldc);
+    dlc_sgemm_cpu(ctx, ta, tb, M, N, K, alpha, Ab, lda, Bb, ldb, beta, Cb, ldc);
   }
   return DLC_OK;
 }
 
-int dlc_blas_per_thread(void) {
+int dlc_blas_per_thread(const dlc_ctx *ctx) {
+#ifdef DLC_HAVE_ONEDNN
+  /* oneDNN's OpenMP runtime runs a GEMM called inside a parallel region on its caller alone. */
+  if (ctx && ctx->cpu_gemm == DLC_CPU_GEMM_ONEDNN) return dnnl_version()->cpu_runtime != DNNL_RUNTIME_THREADPOOL;
+#else
+  (void)ctx;
+#endif
   int model = openblas_get_parallel(); /* 0 sequential, 1 pthreads, 2 OpenMP */
   return model == 0 || model == 2;
 }
 
-void dlc_sgemm_cpu(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+void dlc_sgemm_cpu(const dlc_ctx *ctx, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                   int64_t ldc) {
+#ifdef DLC_HAVE_ONEDNN
+  /* Row-major, as ours. It fails only on arguments check_gemm and the callers' plans have
+   * already refused (negative sizes, leading dimensions shorter than their rows). */
+  if (ctx->cpu_gemm == DLC_CPU_GEMM_ONEDNN) {
+    dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#else
+  (void)ctx;
+#endif
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
               (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
+
+/* OpenBLAS's kernels use AVX-512 only on these cores (0.3.21 to 0.3.28 names). */
+static int openblas_core_has_avx512(const char *core) {
+  static const char *const cores[] = {"skylakex", "cooperlake", "sapphirerapids"};
+  char low[32] = "";
+  for (size_t i = 0; core && core[i] && i + 1 < sizeof low; i++) low[i] = (char)tolower((unsigned char)core[i]);
+  for (size_t i = 0; i < sizeof cores / sizeof cores[0]; i++)
+    if (strcmp(low, cores[i]) == 0) return 1;
+  return 0;
+}
+
+dlc_status dlc_cpu_gemm_init(dlc_ctx *ctx) {
+  dlc_cpu_gemm want = ctx->opts.cpu_gemm;
+  const char *core = openblas_get_corename();
+  if ((int)want < 0 || want >= DLC_CPU_GEMM_COUNT)
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "cpu_gemm %d is not AUTO, OPENBLAS or ONEDNN", (int)want);
+#ifdef DLC_HAVE_ONEDNN
+  if (want == DLC_CPU_GEMM_AUTO) {
+    /* The kernels a library can run are the CPU's; the ones OpenBLAS runs are its core's,
+     * which its detection or OPENBLAS_CORETYPE chose, often an older one on a new or a
+     * virtual CPU. With AVX-512 left unused, oneDNN's GEMMs are 1.7-5x faster on our
+     * convolution shapes (bench/RESULTS.md). */
+    __builtin_cpu_init();
+    int cpu512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    want = cpu512 && !openblas_core_has_avx512(core) ? DLC_CPU_GEMM_ONEDNN : DLC_CPU_GEMM_OPENBLAS;
+  }
+#else
+  if (want == DLC_CPU_GEMM_ONEDNN)
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG,
+                    "cpu_gemm onednn: libdlcuda was built without oneDNN (DLC_ONEDNN=OFF or no libdnnl-dev)");
+  want = DLC_CPU_GEMM_OPENBLAS;
+#endif
+  ctx->cpu_gemm = want;
+  /* "OpenBLAS 0.3.21 DYNAMIC_ARCH ...": its second word is the version. */
+  char ob[48] = "OpenBLAS";
+  const char *config = openblas_get_config();
+  if (config && !strncmp(config, "OpenBLAS ", 9)) snprintf(ob, sizeof ob, "OpenBLAS %.*s", (int)strcspn(config + 9, " "), config + 9);
+  snprintf(ctx->cpu_gemm_info, sizeof ctx->cpu_gemm_info, "%s with %s kernels", ob, core ? core : "unknown");
+#ifdef DLC_HAVE_ONEDNN
+  if (want == DLC_CPU_GEMM_ONEDNN) { /* OpenBLAS still runs the matrix-vector products */
+    const dnnl_version_t *v = dnnl_version();
+    char rest[sizeof ctx->cpu_gemm_info];
+    snprintf(rest, sizeof rest, "%s", ctx->cpu_gemm_info);
+    snprintf(ctx->cpu_gemm_info, sizeof ctx->cpu_gemm_info, "oneDNN %d.%d.%d (%.100s for matrix-vector)", v->major,
+             v->minor, v->patch, rest);
+  }
+#endif
+  return DLC_OK;
+}
+
+dlc_cpu_gemm dlc_ctx_cpu_gemm(const dlc_ctx *ctx) { return ctx ? ctx->cpu_gemm : DLC_CPU_GEMM_OPENBLAS; }
+const char *dlc_ctx_cpu_gemm_info(const dlc_ctx *ctx) { return ctx ? ctx->cpu_gemm_info : ""; }
 
 dlc_status dlc_op_gemm(dlc_ctx *ctx, dlc_device dev, int ta, int tb, int64_t M, int64_t N,
                        int64_t K, float alpha, const float *A, int64_t lda, const float *B,

@@ -36,6 +36,8 @@ struct dlc_ctx {
   void *cublas_ws;  /* cuBLAS workspace from our allocator, so GEMMs never cudaMalloc */
   size_t cublas_ws_size;
   int64_t write_fail_at; /* test hook (atomic_file.h): 0 = off, else fail after this - 1 bytes */
+  dlc_cpu_gemm cpu_gemm;   /* opts.cpu_gemm resolved: OPENBLAS or ONEDNN */
+  char cpu_gemm_info[160];
 };
 
 /* Records "file:line: message" as the context's error and returns code. A NULL ctx just

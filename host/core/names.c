@@ -9,12 +9,14 @@
 const char *const dlc_optimizer_names[] = {"sgd", "adam", "adamw", NULL};
 const char *const dlc_lr_schedule_names[] = {"constant", "step", "cosine", NULL};
 const char *const dlc_act_names[] = {"none", "tanh", "sigmoid", "relu", "leaky_relu", NULL};
+const char *const dlc_cpu_gemm_names[] = {"auto", "openblas", "onednn", NULL};
 
 #define DLC_NAMES_FULL(table, count) \
   _Static_assert(sizeof(table) / sizeof(table[0]) == (count) + 1, #table " has one name per value")
 DLC_NAMES_FULL(dlc_optimizer_names, DLC_OPT_COUNT);
 DLC_NAMES_FULL(dlc_lr_schedule_names, DLC_LR_SCHEDULE_COUNT);
 DLC_NAMES_FULL(dlc_act_names, DLC_ACT_COUNT);
+DLC_NAMES_FULL(dlc_cpu_gemm_names, DLC_CPU_GEMM_COUNT);
 
 int dlc_name_index(const char *const *names, const char *name) {
   if (!name) return -1;
@@ -30,22 +32,17 @@ const char *dlc_lr_schedule_name(dlc_lr_schedule s) {
   return name_of(dlc_lr_schedule_names, DLC_LR_SCHEDULE_COUNT, (int)s);
 }
 const char *dlc_act_name(dlc_act a) { return name_of(dlc_act_names, DLC_ACT_COUNT, (int)a); }
+const char *dlc_cpu_gemm_name(dlc_cpu_gemm g) { return name_of(dlc_cpu_gemm_names, DLC_CPU_GEMM_COUNT, (int)g); }
 
-dlc_status dlc_optimizer_from_name(const char *name, dlc_optimizer_kind *out) {
-  int i = dlc_name_index(dlc_optimizer_names, name);
-  if (i < 0 || !out) return DLC_ERR_INVALID_ARG;
-  *out = (dlc_optimizer_kind)i;
-  return DLC_OK;
-}
-dlc_status dlc_lr_schedule_from_name(const char *name, dlc_lr_schedule *out) {
-  int i = dlc_name_index(dlc_lr_schedule_names, name);
-  if (i < 0 || !out) return DLC_ERR_INVALID_ARG;
-  *out = (dlc_lr_schedule)i;
-  return DLC_OK;
-}
-dlc_status dlc_act_from_name(const char *name, dlc_act *out) {
-  int i = dlc_name_index(dlc_act_names, name);
-  if (i < 0 || !out) return DLC_ERR_INVALID_ARG;
-  *out = (dlc_act)i;
-  return DLC_OK;
-}
+/* name -> value through the table; DLC_ERR_INVALID_ARG (and *out unchanged) when unknown. */
+#define DLC_FROM_NAME(fn, type, table)                \
+  dlc_status fn(const char *name, type *out) {         \
+    int i = dlc_name_index(table, name);               \
+    if (i < 0 || !out) return DLC_ERR_INVALID_ARG;     \
+    *out = (type)i;                                    \
+    return DLC_OK;                                     \
+  }
+DLC_FROM_NAME(dlc_optimizer_from_name, dlc_optimizer_kind, dlc_optimizer_names)
+DLC_FROM_NAME(dlc_lr_schedule_from_name, dlc_lr_schedule, dlc_lr_schedule_names)
+DLC_FROM_NAME(dlc_act_from_name, dlc_act, dlc_act_names)
+DLC_FROM_NAME(dlc_cpu_gemm_from_name, dlc_cpu_gemm, dlc_cpu_gemm_names)

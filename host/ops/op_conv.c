@@ -64,7 +64,7 @@ static int64_t cpu_slot_len(const dlc_conv2d_state *s, int dir) {
  * (that one thread's GEMMs then use the BLAS's own threads). */
 static int cpu_threads_for(dlc_ctx *ctx, const dlc_conv2d_state *s, int dir, int64_t n,
                            size_t ws_bytes) {
-  int64_t nt = dlc_blas_per_thread() ? dlc_cpu_threads(ctx) : 1, len = cpu_slot_len(s, dir);
+  int64_t nt = dlc_blas_per_thread(ctx) ? dlc_cpu_threads(ctx) : 1, len = cpu_slot_len(s, dir);
   if (nt > n) nt = n;
   if (len > 0 && nt > (int64_t)(ws_bytes / sizeof(float)) / len)
     nt = (int64_t)(ws_bytes / sizeof(float)) / len;
@@ -100,35 +100,35 @@ static const float *image_col(const dlc_conv2d_state *s, const float *x, float *
   return col;
 }
 
-static void forward_image(const dlc_conv2d_state *s, const float *x, const float *w,
+static void forward_image(const dlc_ctx *ctx, const dlc_conv2d_state *s, const float *x, const float *w,
                           const float *bias, float *y, float *col) {
   int64_t G = s->p.groups, K = s->group_k, Og = s->p.out_channels / G, P = s->out_h * s->out_w;
   const float *B = image_col(s, x, col);
   for (int64_t g = 0; g < G; g++) /* y_g [Og, P] = W_g [Og, K] col_g [K, P] */
-    dlc_sgemm_cpu(0, 0, Og, P, K, 1.f, w + g * Og * K, K, B + g * K * P, P, 0.f, y + g * Og * P, P);
+    dlc_sgemm_cpu(ctx, 0, 0, Og, P, K, 1.f, w + g * Og * K, K, B + g * K * P, P, 0.f, y + g * Og * P, P);
   for (int64_t o = 0; bias && o < G * Og; o++) { /* y += b while the image is in cache */
     float bo = bias[o], *yr = y + o * P;
     for (int64_t p = 0; p < P; p++) yr[p] += bo;
   }
 }
 
-static void backward_data_image(const dlc_conv2d_state *s, const float *dy, const float *w,
+static void backward_data_image(const dlc_ctx *ctx, const dlc_conv2d_state *s, const float *dy, const float *w,
                                 float *dx, float *col) {
   int64_t G = s->p.groups, K = s->group_k, Og = s->p.out_channels / G, P = s->out_h * s->out_w;
   /* col_g [K, P] = W_g^T dy_g; a 1x1 convolution's col is dx itself. */
   float *C = s->skip_im2col ? dx : col;
   for (int64_t g = 0; g < G; g++)
-    dlc_sgemm_cpu(1, 0, K, P, Og, 1.f, w + g * Og * K, K, dy + g * Og * P, P,
+    dlc_sgemm_cpu(ctx, 1, 0, K, P, Og, 1.f, w + g * Og * K, K, dy + g * Og * P, P,
                   s->skip_im2col ? 1.f : 0.f, C + g * K * P, P);
   if (!s->skip_im2col) dlc_col2im_cpu_planes(s->geom, col, dx, 0, s->geom.C); /* geom.N is 1 */
 }
 
-static void backward_weights_image(const dlc_conv2d_state *s, const float *x, const float *dy,
+static void backward_weights_image(const dlc_ctx *ctx, const dlc_conv2d_state *s, const float *x, const float *dy,
                                    float *dw, float *col) {
   int64_t G = s->p.groups, K = s->group_k, Og = s->p.out_channels / G, P = s->out_h * s->out_w;
   const float *B = image_col(s, x, col);
   for (int64_t g = 0; g < G; g++) /* dW_g [Og, K] += dy_g [Og, P] col_g^T */
-    dlc_sgemm_cpu(0, 1, Og, K, P, 1.f, dy + g * Og * P, P, B + g * K * P, P, 1.f, dw + g * Og * K, K);
+    dlc_sgemm_cpu(ctx, 0, 1, Og, K, P, 1.f, dy + g * Og * P, P, B + g * K * P, P, 1.f, dw + g * Og * K, K);
 }
 
 /* Slot t of per-thread scratch, `len` floats each, from the start of ws. */
@@ -136,7 +136,7 @@ static float *slot(float *ws, int t, int64_t len) { return len ? ws + t * len : 
 
 /* Forward (in = x, out = y, plus the bias) or backward-data (in = dy, out = dx) of n
  * images, each thread on a contiguous share with its own column slot. */
-static dlc_status cpu_data_pass(const dlc_conv2d_state *s, int dir, int nt, int64_t n, const float *in,
+static dlc_status cpu_data_pass(const dlc_ctx *ctx, const dlc_conv2d_state *s, int dir, int nt, int64_t n, const float *in,
                                 const float *w, const float *bias, float *out, float *ws) {
   int64_t image_x = s->p.in_channels * s->height * s->width, image_y = s->p.out_channels * s->out_h * s->out_w;
   int64_t in_len = dir == DLC_CONV_FWD ? image_x : image_y, out_len = dir == DLC_CONV_FWD ? image_y : image_x;
@@ -148,9 +148,9 @@ static dlc_status cpu_data_pass(const dlc_conv2d_state *s, int dir, int nt, int6
     float *col = slot(ws, omp_thread(), col_len);
     for (int64_t i = lo; i < hi; i++)
       if (dir == DLC_CONV_FWD)
-        forward_image(s, in + i * in_len, w, bias, out + i * out_len, col);
+        forward_image(ctx, s, in + i * in_len, w, bias, out + i * out_len, col);
       else
-        backward_data_image(s, in + i * in_len, w, out + i * out_len, col);
+        backward_data_image(ctx, s, in + i * in_len, w, out + i * out_len, col);
   }
   return DLC_OK;
 }
@@ -158,14 +158,14 @@ static dlc_status cpu_data_pass(const dlc_conv2d_state *s, int dir, int nt, int6
 /* Each thread sums its images' dW into a zeroed partial [O][K] after its column slot; then
  * dw += the partials, added in thread order (deterministic for a given thread count). One
  * thread adds straight into dw. */
-static dlc_status cpu_backward_weights(const dlc_conv2d_state *s, int nt,
+static dlc_status cpu_backward_weights(const dlc_ctx *ctx, const dlc_conv2d_state *s, int nt,
                                        int64_t n, const float *x, const float *dy, float *dw,
                                        float *ws) {
   int64_t image_in = s->p.in_channels * s->height * s->width, image_out = s->p.out_channels * s->out_h * s->out_w;
   int64_t col_len = cpu_slot_len(s, DLC_CONV_FWD);
   int64_t OK = s->p.out_channels * s->group_k, len = col_len + OK;
   if (nt == 1) { /* straight into dw (the scratch may hold only the column slot) */
-    for (int64_t i = 0; i < n; i++) backward_weights_image(s, x + i * image_in, dy + i * image_out, dw, slot(ws, 0, col_len));
+    for (int64_t i = 0; i < n; i++) backward_weights_image(ctx, s, x + i * image_in, dy + i * image_out, dw, slot(ws, 0, col_len));
     return DLC_OK;
   }
 #pragma omp parallel num_threads(nt)
@@ -175,7 +175,7 @@ static dlc_status cpu_backward_weights(const dlc_conv2d_state *s, int nt,
     dlc_omp_range(n, &lo, &hi);
     float *col = col_len ? ws + t * len : NULL, *part = ws + t * len + col_len;
     memset(part, 0, sizeof(float) * (size_t)OK);
-    for (int64_t i = lo; i < hi; i++) backward_weights_image(s, x + i * image_in, dy + i * image_out, part, col);
+    for (int64_t i = lo; i < hi; i++) backward_weights_image(ctx, s, x + i * image_in, dy + i * image_out, part, col);
 #pragma omp barrier
     int team = omp_team(); /* OpenMP may start fewer than nt */
     dlc_omp_range(OK, &lo, &hi);
@@ -197,7 +197,7 @@ dlc_status dlc_conv_im2col_forward(dlc_ctx *ctx, const dlc_conv2d_state *s, dlc_
   int64_t nb_max;
   DLC_TRY(chunk_or_fail(ctx, s, DLC_CONV_FWD, n, ws_bytes, &nb_max));
   if (dev.kind == DLC_DEVICE_CPU)
-    return cpu_data_pass(s, DLC_CONV_FWD, cpu_threads_for(ctx, s, DLC_CONV_FWD, n, ws_bytes), n, x, w, bias, y, ws);
+    return cpu_data_pass(ctx, s, DLC_CONV_FWD, cpu_threads_for(ctx, s, DLC_CONV_FWD, n, ws_bytes), n, x, w, bias, y, ws);
   dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_FWD, nb_max);
   const float *A;
   int64_t stride_a;
@@ -228,7 +228,7 @@ dlc_status dlc_conv_im2col_backward_data(dlc_ctx *ctx, const dlc_conv2d_state *s
   int64_t nb_max;
   DLC_TRY(chunk_or_fail(ctx, s, DLC_CONV_BWD_DATA, n, ws_bytes, &nb_max));
   if (dev.kind == DLC_DEVICE_CPU)
-    return cpu_data_pass(s, DLC_CONV_BWD_DATA, cpu_threads_for(ctx, s, DLC_CONV_BWD_DATA, n, ws_bytes), n, dy, w,
+    return cpu_data_pass(ctx, s, DLC_CONV_BWD_DATA, cpu_threads_for(ctx, s, DLC_CONV_BWD_DATA, n, ws_bytes), n, dy, w,
                          NULL, dx, ws);
   dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_BWD_DATA, nb_max);
   const float *A;
@@ -264,7 +264,7 @@ dlc_status dlc_conv_im2col_backward_weights(dlc_ctx *ctx, const dlc_conv2d_state
   int64_t nb_max;
   DLC_TRY(chunk_or_fail(ctx, s, DLC_CONV_BWD_WEIGHTS, n, ws_bytes, &nb_max));
   if (dev.kind == DLC_DEVICE_CPU)
-    return cpu_backward_weights(s, cpu_threads_for(ctx, s, DLC_CONV_BWD_WEIGHTS, n, ws_bytes), n, x, dy, dw, ws);
+    return cpu_backward_weights(ctx, s, cpu_threads_for(ctx, s, DLC_CONV_BWD_WEIGHTS, n, ws_bytes), n, x, dy, dw, ws);
   dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_BWD_WEIGHTS, nb_max);
   for (int64_t n0 = 0; n0 < n; n0 += nb_max) {
     int64_t nb = n - n0 < nb_max ? n - n0 : nb_max, NP = nb * P;
