@@ -4,7 +4,8 @@
  * (dlc_ctx_options.cpu_gemm). oneDNN's result is first checked against OpenBLAS's; then
  * each shape is timed (median of 15 runs, each long enough to amortise the clock) and the
  * line gives GFLOP/s per library and the ratio oneDNN / OpenBLAS, in the same run.
- *   bench_cpu_gemm [--threads N] [--json FILE]   (default 1 thread: the per-image case)
+ *   bench_cpu_gemm [--threads N] [--quick] [--json FILE]   (default 1 thread: the per-image
+ *   case; --quick: 5 runs per shape)
  * OPENBLAS_CORETYPE in the environment chooses OpenBLAS's kernels, as for dlcuda. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -36,34 +37,35 @@ static const shape shapes[] = {
     {"mlp dense1 bwd-data", 0, 0, 64, 784, 256},      {"mlp dense1 bwd-weights", 1, 0, 256, 784, 64},
 };
 
-/* Median seconds of one GEMM over 15 runs of `reps` calls. */
-static double time_gemm(dlc_ctx *ctx, const shape *s, const float *A, const float *B, float *C, int reps) {
+/* Median seconds of one GEMM over `runs` (at most 15) runs of `reps` calls. */
+static double time_gemm(dlc_ctx *ctx, const shape *s, const float *A, const float *B, float *C, int reps, int runs) {
   dlc_device cpu = {DLC_DEVICE_CPU, 0};
   int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
   double t[15];
-  for (int r = -1; r < 15; r++) { /* r = -1: warm-up (oneDNN generates its kernel on first use) */
+  for (int r = -1; r < runs; r++) { /* r = -1: warm-up (oneDNN generates its kernel on first use) */
     double t0 = now_s();
     for (int i = 0; i < reps; i++)
       if (dlc_op_gemm(ctx, cpu, s->ta, s->tb, s->M, s->N, s->K, 1.f, A, lda, B, ldb, 0.f, C, s->N) != DLC_OK) return -1;
     if (r >= 0) t[r] = (now_s() - t0) / reps;
   }
-  for (int i = 1; i < 15; i++) /* insertion sort, then the middle */
+  for (int i = 1; i < runs; i++) /* insertion sort, then the middle */
     for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
       double x = t[j];
       t[j] = t[j - 1], t[j - 1] = x;
     }
-  return t[7];
+  return t[runs / 2];
 }
 
 int main(int argc, char **argv) {
-  int threads = 1;
+  int threads = 1, runs = 15;
   FILE *json = stdout;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--quick")) runs = 5;
     else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
       if (!(json = fopen(argv[++i], "a"))) { perror(argv[i]); return 1; }
     } else {
-      fprintf(stderr, "usage: bench_cpu_gemm [--threads N] [--json FILE]\n");
+      fprintf(stderr, "usage: bench_cpu_gemm [--threads N] [--quick] [--json FILE]\n");
       return 2;
     }
   }
@@ -93,7 +95,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < nb; i++) B[i] = (float)((i * 40503u) % 2001) / 1000.f - 1.f;
     double flops = 2.0 * sh->M * sh->N * sh->K, sec[2];
     int reps = (int)(2e7 / flops) + 1; /* about 20 MFLOP per timed run */
-    for (int k = 0; k < 2; k++) sec[k] = time_gemm(ctx[k], sh, A, B, C[k], reps);
+    for (int k = 0; k < 2; k++) sec[k] = time_gemm(ctx[k], sh, A, B, C[k], reps, runs);
     /* The two results: the same sums in other orders, each term |a b| <= 1. */
     double worst = 0;
     for (size_t i = 0; i < nc; i++) worst = fmax(worst, fabs((double)C[0][i] - C[1][i]));

@@ -90,7 +90,8 @@ typedef struct dlc_ctx_options {
   dlc_device_kind device; /* AUTO (default), CPU or CUDA */
   int device_index;       /* CUDA ordinal, used when device is CUDA */
   uint64_t seed;          /* seed of the counter-based generator */
-  int threads;            /* CPU threads for loops and OpenBLAS; 0 = leave as is */
+  int threads;            /* CPU threads for loops, OpenBLAS and oneDNN (both set process-wide:
+                             openblas_set_num_threads, omp_set_num_threads); 0 = leave as is */
   int allow_tf32;         /* 1 lets cuBLAS use TF32 tensor cores; default 0 (exact fp32) */
   size_t workspace_limit; /* bytes of scratch a layer may use (im2col, ...); 0 = default */
   size_t host_alloc_limit; /* most bytes one host allocation may take (a tensor, a network's

@@ -113,8 +113,12 @@ dlc_status dlc_op_gemm_strided_batched(dlc_ctx *ctx, dlc_device dev, int ta, int
 
 int dlc_blas_per_thread(const dlc_ctx *ctx) {
 #ifdef DLC_HAVE_ONEDNN
-  /* oneDNN's OpenMP runtime runs a GEMM called inside a parallel region on its caller alone. */
-  if (ctx && ctx->cpu_gemm == DLC_CPU_GEMM_ONEDNN) return dnnl_version()->cpu_runtime != DNNL_RUNTIME_THREADPOOL;
+  /* oneDNN on OpenMP runs a GEMM called inside a parallel region on its caller alone (its
+   * TBB or thread-pool builds would start threads of their own). */
+  if (ctx && ctx->cpu_gemm == DLC_CPU_GEMM_ONEDNN) {
+    unsigned rt = dnnl_version()->cpu_runtime;
+    return rt == DNNL_RUNTIME_OMP || rt == DNNL_RUNTIME_SEQ;
+  }
 #else
   (void)ctx;
 #endif
