@@ -288,8 +288,12 @@ static void test_gradcheck(dlc_ctx *ctx) {
       {"stride/pad/dilation/groups", 2, 4, 7, 6, 4, 3, 2, 2, 1, 1, 1, 1, 2, 2},
       {"depthwise s2", 2, 3, 6, 5, 3, 3, 3, 2, 2, 1, 1, 1, 1, 3},
       {"1x1", 3, 5, 3, 4, 2, 1, 1, 1, 1, 0, 0, 1, 1, 1},
+      /* the CPU's wide columns (stride 1, undilated, one group): pads that differ, and as
+       * many extra columns as outputs (KW - 1 = OW) */
+      {"wide pad 2x1", 2, 3, 6, 7, 4, 3, 3, 1, 1, 2, 1, 1, 1, 1},
+      {"wide KW-1 = OW", 3, 2, 5, 4, 3, 2, 3, 1, 1, 1, 0, 1, 1, 1},
   };
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < (int)(sizeof gc / sizeof gc[0]); k++) {
     const conv_case *q = &gc[k];
     dlc_conv2d_params p = params_of(q);
     grad_case c;

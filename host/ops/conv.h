@@ -38,6 +38,7 @@ struct dlc_conv2d_state {
   dlc_conv_geom geom;           /* geom.N = 1; a chunk's copy sets N */
   int64_t group_k;              /* K = C/G * KH * KW: rows of one group's column matrix */
   int skip_im2col;              /* 1x1, stride 1, no padding */
+  int cpu_wide;                 /* the CPU's wide-column forward and backward-weights (op_conv.c) */
   int64_t chunk[DLC_CONV_DIRS]; /* images per im2col pass */
   int use_cudnn[DLC_CONV_DIRS]; /* the path each direction takes on CUDA tensors */
   /* Calls of a cuDNN direction that ran im2col instead because the batch's workspace did

@@ -177,6 +177,10 @@ dlc_status dlc_conv2d_create(dlc_ctx *ctx, const dlc_conv2d_params *p, int64_t b
   s->group_k = p->in_channels / p->groups * p->kernel_h * p->kernel_w;
   s->skip_im2col = p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
                    p->pad_h == 0 && p->pad_w == 0;
+  /* Stride 1, no dilation, one group, and at most as many padded columns as output columns
+   * (the wide path computes Wp = W + 2 pad_w of each output row, OW of them kept). */
+  s->cpu_wide = !s->skip_im2col && p->stride_h == 1 && p->stride_w == 1 && p->dilation_h == 1 &&
+                p->dilation_w == 1 && p->groups == 1 && p->kernel_w - 1 <= ow;
   dlc_conv_geom g = {1, (int)p->in_channels, (int)height, (int)width, (int)p->kernel_h,
                      (int)p->kernel_w, (int)p->stride_h, (int)p->stride_w, (int)p->pad_h,
                      (int)p->pad_w, (int)p->dilation_h, (int)p->dilation_w, (int)oh, (int)ow};

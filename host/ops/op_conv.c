@@ -52,11 +52,53 @@ static dlc_status weights_operand(dlc_ctx *ctx, const dlc_conv2d_state *s, int o
  * This needs BLAS calls that stay on their thread (dlc_blas_per_thread); otherwise one
  * thread walks the images and each GEMM uses the BLAS's own threads. */
 
+/* The wide columns (forward and backward-weights of a stride-1, undilated, ungrouped
+ * convolution). With the image zero-padded into xp [C][Hp][Wp] (Hp = H + 2 pad_h, Wp =
+ * W + 2 pad_w), tap (c, kh, kw) of output (oh, ow) reads xp[c][oh + kh][ow + kw]: at flat
+ * index c Hp Wp + kh Wp + kw + (oh Wp + ow). So over "wide" output positions q = oh Wp + ow
+ * with ow running to Wp (the last KW - 1 of each row are not outputs), the column row of a
+ * tap is the contiguous run xp[c Hp Wp + kh Wp + kw + q], q < OH Wp: one copy per tap (K of
+ * them) instead of one per tap and output row (K OH of OW floats each, most of im2col's time
+ * on small images). The GEMM then runs over OH Wp columns, (KW - 1) / OW more than OH OW,
+ * and the output rows are copied out of its wide result (with the bias), or dy is spread
+ * into wide rows with zeros in the extra columns for backward-weights. The last tap's run
+ * ends KW - 1 floats past xp, which are kept as zeros. */
+typedef struct wide_geom {
+  int64_t C, H, W, Hp, Wp, OH, OW, Q, K, O, xp_len;
+} wide_geom;
+
+static wide_geom wide_of(const dlc_conv2d_state *s) {
+  wide_geom g;
+  g.C = s->p.in_channels, g.H = s->height, g.W = s->width;
+  g.Hp = g.H + 2 * s->p.pad_h, g.Wp = g.W + 2 * s->p.pad_w;
+  g.OH = s->out_h, g.OW = s->out_w, g.Q = g.OH * g.Wp;
+  g.K = s->group_k, g.O = s->p.out_channels;
+  g.xp_len = g.C * g.Hp * g.Wp + s->p.kernel_w - 1;
+  return g;
+}
+
+/* Floats of one image's wide scratch: xp, the wide columns [K][Q], the wide output or
+ * output gradient [O][Q]. */
+static int64_t wide_len(const dlc_conv2d_state *s) {
+  wide_geom g = wide_of(s);
+  return g.xp_len + g.K * g.Q + g.O * g.Q;
+}
+
 /* Floats of per-thread scratch for direction dir: a column slot [G][K][P] (none for a 1x1
- * convolution), and for backward-weights a partial dW [O][K] after it. */
-static int64_t cpu_slot_len(const dlc_conv2d_state *s, int dir) {
-  int64_t col = s->skip_im2col ? 0 : s->p.groups * s->group_k * s->out_h * s->out_w;
+ * convolution) or the wide scratch, and for backward-weights a partial dW [O][K] after it. */
+static int64_t cpu_slot_len_for(const dlc_conv2d_state *s, int dir, int wide) {
+  int64_t col = wide ? wide_len(s) : s->skip_im2col ? 0 : s->p.groups * s->group_k * s->out_h * s->out_w;
   return col + (dir == DLC_CONV_BWD_WEIGHTS ? s->p.out_channels * s->group_k : 0);
+}
+
+/* Whether direction dir takes the wide columns with ws_bytes of scratch: one image's wide
+ * scratch must fit (one thread of backward-weights adds into dw, with no partial). */
+static int cpu_wide_for(const dlc_conv2d_state *s, int dir, size_t ws_bytes) {
+  return s->cpu_wide && dir != DLC_CONV_BWD_DATA && (uint64_t)wide_len(s) <= ws_bytes / sizeof(float);
+}
+
+static int64_t cpu_slot_len(const dlc_conv2d_state *s, int dir, size_t ws_bytes) {
+  return cpu_slot_len_for(s, dir, cpu_wide_for(s, dir, ws_bytes));
 }
 
 /* Threads for n images of direction dir in ws_bytes of scratch: the context's, at most one
@@ -64,7 +106,7 @@ static int64_t cpu_slot_len(const dlc_conv2d_state *s, int dir) {
  * (that one thread's GEMMs then use the BLAS's own threads). */
 static int cpu_threads_for(dlc_ctx *ctx, const dlc_conv2d_state *s, int dir, int64_t n,
                            size_t ws_bytes) {
-  int64_t nt = dlc_blas_per_thread(ctx) ? dlc_cpu_threads(ctx) : 1, len = cpu_slot_len(s, dir);
+  int64_t nt = dlc_blas_per_thread(ctx) ? dlc_cpu_threads(ctx) : 1, len = cpu_slot_len(s, dir, ws_bytes);
   if (nt > n) nt = n;
   if (len > 0 && nt > (int64_t)(ws_bytes / sizeof(float)) / len)
     nt = (int64_t)(ws_bytes / sizeof(float)) / len;
@@ -72,9 +114,16 @@ static int cpu_threads_for(dlc_ctx *ctx, const dlc_conv2d_state *s, int dir, int
 }
 
 size_t dlc_conv_cpu_workspace_bytes(dlc_ctx *ctx, const dlc_conv2d_state *s, size_t limit) {
-  /* Backward-weights' slots are the largest; one thread needs no partial dW, just a column. */
-  int nt = cpu_threads_for(ctx, s, DLC_CONV_BWD_WEIGHTS, s->batch, limit);
-  return (size_t)(nt > 1 ? nt * cpu_slot_len(s, DLC_CONV_BWD_WEIGHTS) : cpu_slot_len(s, DLC_CONV_FWD)) * sizeof(float);
+  /* The most any direction's threads take; one thread of backward-weights needs no partial
+   * dW, only its column slot. */
+  int64_t most = 0;
+  for (int d = 0; d < DLC_CONV_DIRS; d++) {
+    int nt = cpu_threads_for(ctx, s, d, s->batch, limit);
+    int64_t len = cpu_slot_len(s, d, limit);
+    if (d == DLC_CONV_BWD_WEIGHTS && nt == 1) len -= s->p.out_channels * s->group_k;
+    if (nt * len > most) most = nt * len;
+  }
+  return (size_t)most * sizeof(float);
 }
 
 static int omp_thread(void) {
@@ -131,23 +180,70 @@ static void backward_weights_image(const dlc_ctx *ctx, const dlc_conv2d_state *s
     dlc_sgemm_cpu(ctx, 0, 1, Og, K, P, 1.f, dy + g * Og * P, P, B + g * K * P, P, 1.f, dw + g * Og * K, K);
 }
 
+/* xp (the image zero-padded, plus the tail) and the wide columns from it, in slot. */
+static void wide_columns(const dlc_conv2d_state *s, const wide_geom *g, const float *x, float *slot) {
+  float *xp = slot, *col = slot + g->xp_len;
+  int64_t ph = s->p.pad_h, pw = s->p.pad_w, KH = s->p.kernel_h, KW = s->p.kernel_w;
+  memset(xp, 0, sizeof(float) * (size_t)g->xp_len);
+  for (int64_t c = 0; c < g->C; c++)
+    for (int64_t h = 0; h < g->H; h++)
+      memcpy(xp + (c * g->Hp + h + ph) * g->Wp + pw, x + (c * g->H + h) * g->W, sizeof(float) * (size_t)g->W);
+  for (int64_t c = 0, k = 0; c < g->C; c++)
+    for (int64_t kh = 0; kh < KH; kh++)
+      for (int64_t kw = 0; kw < KW; kw++, k++)
+        memcpy(col + k * g->Q, xp + c * g->Hp * g->Wp + kh * g->Wp + kw, sizeof(float) * (size_t)g->Q);
+}
+
+static void forward_image_wide(const dlc_ctx *ctx, const dlc_conv2d_state *s, const float *x, const float *w,
+                               const float *bias, float *y, float *slot) {
+  wide_geom g = wide_of(s);
+  float *col = slot + g.xp_len, *yw = col + g.K * g.Q;
+  wide_columns(s, &g, x, slot);
+  dlc_sgemm_cpu(ctx, 0, 0, g.O, g.Q, g.K, 1.f, w, g.K, col, g.Q, 0.f, yw, g.Q); /* yw [O, Q] = W col */
+  for (int64_t o = 0; o < g.O; o++) {
+    float b = bias ? bias[o] : 0.f;
+    for (int64_t oh = 0; oh < g.OH; oh++) {
+      const float *from = yw + o * g.Q + oh * g.Wp;
+      float *to = y + (o * g.OH + oh) * g.OW;
+      for (int64_t ow = 0; ow < g.OW; ow++) to[ow] = from[ow] + b;
+    }
+  }
+}
+
+static void backward_weights_image_wide(const dlc_ctx *ctx, const dlc_conv2d_state *s, const float *x,
+                                        const float *dy, float *dw, float *slot) {
+  wide_geom g = wide_of(s);
+  float *col = slot + g.xp_len, *dyw = col + g.K * g.Q;
+  wide_columns(s, &g, x, slot);
+  for (int64_t o = 0; o < g.O; o++) /* dy in wide rows, zeros in the extra columns */
+    for (int64_t oh = 0; oh < g.OH; oh++) {
+      float *to = dyw + o * g.Q + oh * g.Wp;
+      memcpy(to, dy + (o * g.OH + oh) * g.OW, sizeof(float) * (size_t)g.OW);
+      memset(to + g.OW, 0, sizeof(float) * (size_t)(g.Wp - g.OW));
+    }
+  dlc_sgemm_cpu(ctx, 0, 1, g.O, g.K, g.Q, 1.f, dyw, g.Q, col, g.Q, 1.f, dw, g.K); /* dW += dyw col^T */
+}
+
 /* Slot t of per-thread scratch, `len` floats each, from the start of ws. */
 static float *slot(float *ws, int t, int64_t len) { return len ? ws + t * len : NULL; }
 
 /* Forward (in = x, out = y, plus the bias) or backward-data (in = dy, out = dx) of n
- * images, each thread on a contiguous share with its own column slot. */
-static dlc_status cpu_data_pass(const dlc_ctx *ctx, const dlc_conv2d_state *s, int dir, int nt, int64_t n, const float *in,
-                                const float *w, const float *bias, float *out, float *ws) {
+ * images, each thread on a contiguous share with its own column slot (wide: the forward's
+ * wide columns). */
+static dlc_status cpu_data_pass(const dlc_ctx *ctx, const dlc_conv2d_state *s, int dir, int wide, int nt, int64_t n,
+                                const float *in, const float *w, const float *bias, float *out, float *ws) {
   int64_t image_x = s->p.in_channels * s->height * s->width, image_y = s->p.out_channels * s->out_h * s->out_w;
   int64_t in_len = dir == DLC_CONV_FWD ? image_x : image_y, out_len = dir == DLC_CONV_FWD ? image_y : image_x;
-  int64_t col_len = cpu_slot_len(s, DLC_CONV_FWD);
+  int64_t col_len = cpu_slot_len_for(s, DLC_CONV_FWD, wide);
 #pragma omp parallel num_threads(nt)
   {
     int64_t lo, hi;
     dlc_omp_range(n, &lo, &hi);
     float *col = slot(ws, omp_thread(), col_len);
     for (int64_t i = lo; i < hi; i++)
-      if (dir == DLC_CONV_FWD)
+      if (wide)
+        forward_image_wide(ctx, s, in + i * in_len, w, bias, out + i * out_len, col);
+      else if (dir == DLC_CONV_FWD)
         forward_image(ctx, s, in + i * in_len, w, bias, out + i * out_len, col);
       else
         backward_data_image(ctx, s, in + i * in_len, w, out + i * out_len, col);
@@ -158,14 +254,23 @@ static dlc_status cpu_data_pass(const dlc_ctx *ctx, const dlc_conv2d_state *s, i
 /* Each thread sums its images' dW into a zeroed partial [O][K] after its column slot; then
  * dw += the partials, added in thread order (deterministic for a given thread count). One
  * thread adds straight into dw. */
-static dlc_status cpu_backward_weights(const dlc_ctx *ctx, const dlc_conv2d_state *s, int nt,
+static void backward_weights_any(const dlc_ctx *ctx, const dlc_conv2d_state *s, int wide, const float *x,
+                                 const float *dy, float *dw, float *col) {
+  if (wide)
+    backward_weights_image_wide(ctx, s, x, dy, dw, col);
+  else
+    backward_weights_image(ctx, s, x, dy, dw, col);
+}
+
+static dlc_status cpu_backward_weights(const dlc_ctx *ctx, const dlc_conv2d_state *s, int wide, int nt,
                                        int64_t n, const float *x, const float *dy, float *dw,
                                        float *ws) {
   int64_t image_in = s->p.in_channels * s->height * s->width, image_out = s->p.out_channels * s->out_h * s->out_w;
-  int64_t col_len = cpu_slot_len(s, DLC_CONV_FWD);
+  int64_t col_len = cpu_slot_len_for(s, DLC_CONV_FWD, wide);
   int64_t OK = s->p.out_channels * s->group_k, len = col_len + OK;
   if (nt == 1) { /* straight into dw (the scratch may hold only the column slot) */
-    for (int64_t i = 0; i < n; i++) backward_weights_image(ctx, s, x + i * image_in, dy + i * image_out, dw, slot(ws, 0, col_len));
+    for (int64_t i = 0; i < n; i++)
+      backward_weights_any(ctx, s, wide, x + i * image_in, dy + i * image_out, dw, slot(ws, 0, col_len));
     return DLC_OK;
   }
 #pragma omp parallel num_threads(nt)
@@ -175,7 +280,7 @@ static dlc_status cpu_backward_weights(const dlc_ctx *ctx, const dlc_conv2d_stat
     dlc_omp_range(n, &lo, &hi);
     float *col = col_len ? ws + t * len : NULL, *part = ws + t * len + col_len;
     memset(part, 0, sizeof(float) * (size_t)OK);
-    for (int64_t i = lo; i < hi; i++) backward_weights_image(ctx, s, x + i * image_in, dy + i * image_out, part, col);
+    for (int64_t i = lo; i < hi; i++) backward_weights_any(ctx, s, wide, x + i * image_in, dy + i * image_out, part, col);
 #pragma omp barrier
     int team = omp_team(); /* OpenMP may start fewer than nt */
     dlc_omp_range(OK, &lo, &hi);
@@ -197,7 +302,8 @@ dlc_status dlc_conv_im2col_forward(dlc_ctx *ctx, const dlc_conv2d_state *s, dlc_
   int64_t nb_max;
   DLC_TRY(chunk_or_fail(ctx, s, DLC_CONV_FWD, n, ws_bytes, &nb_max));
   if (dev.kind == DLC_DEVICE_CPU)
-    return cpu_data_pass(ctx, s, DLC_CONV_FWD, cpu_threads_for(ctx, s, DLC_CONV_FWD, n, ws_bytes), n, x, w, bias, y, ws);
+    return cpu_data_pass(ctx, s, DLC_CONV_FWD, cpu_wide_for(s, DLC_CONV_FWD, ws_bytes),
+                         cpu_threads_for(ctx, s, DLC_CONV_FWD, n, ws_bytes), n, x, w, bias, y, ws);
   dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_FWD, nb_max);
   const float *A;
   int64_t stride_a;
@@ -228,8 +334,8 @@ dlc_status dlc_conv_im2col_backward_data(dlc_ctx *ctx, const dlc_conv2d_state *s
   int64_t nb_max;
   DLC_TRY(chunk_or_fail(ctx, s, DLC_CONV_BWD_DATA, n, ws_bytes, &nb_max));
   if (dev.kind == DLC_DEVICE_CPU)
-    return cpu_data_pass(ctx, s, DLC_CONV_BWD_DATA, cpu_threads_for(ctx, s, DLC_CONV_BWD_DATA, n, ws_bytes), n, dy, w,
-                         NULL, dx, ws);
+    return cpu_data_pass(ctx, s, DLC_CONV_BWD_DATA, 0, cpu_threads_for(ctx, s, DLC_CONV_BWD_DATA, n, ws_bytes), n,
+                         dy, w, NULL, dx, ws);
   dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_BWD_DATA, nb_max);
   const float *A;
   int64_t stride_a;
@@ -264,7 +370,8 @@ dlc_status dlc_conv_im2col_backward_weights(dlc_ctx *ctx, const dlc_conv2d_state
   int64_t nb_max;
   DLC_TRY(chunk_or_fail(ctx, s, DLC_CONV_BWD_WEIGHTS, n, ws_bytes, &nb_max));
   if (dev.kind == DLC_DEVICE_CPU)
-    return cpu_backward_weights(ctx, s, cpu_threads_for(ctx, s, DLC_CONV_BWD_WEIGHTS, n, ws_bytes), n, x, dy, dw, ws);
+    return cpu_backward_weights(ctx, s, cpu_wide_for(s, DLC_CONV_BWD_WEIGHTS, ws_bytes),
+                                cpu_threads_for(ctx, s, DLC_CONV_BWD_WEIGHTS, n, ws_bytes), n, x, dy, dw, ws);
   dlc_conv_ws_layout l = dlc_conv_ws_layout_for(s, DLC_CONV_BWD_WEIGHTS, nb_max);
   for (int64_t n0 = 0; n0 < n; n0 += nb_max) {
     int64_t nb = n - n0 < nb_max ? n - n0 : nb_max, NP = nb * P;
