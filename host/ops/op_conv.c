@@ -92,9 +92,11 @@ static int64_t cpu_slot_len_for(const dlc_conv2d_state *s, int dir, int wide) {
 }
 
 /* Whether direction dir takes the wide columns with ws_bytes of scratch: one image's wide
- * scratch must fit (one thread of backward-weights adds into dw, with no partial). */
+ * scratch must fit (one thread of backward-weights adds into dw, with no partial), and
+ * under 2^31 floats, so that every GEMM dimension fits BLAS's int. */
 static int cpu_wide_for(const dlc_conv2d_state *s, int dir, size_t ws_bytes) {
-  return s->cpu_wide && dir != DLC_CONV_BWD_DATA && (uint64_t)wide_len(s) <= ws_bytes / sizeof(float);
+  int64_t len = s->cpu_wide ? wide_len(s) : 0;
+  return s->cpu_wide && dir != DLC_CONV_BWD_DATA && len < INT32_MAX && (uint64_t)len <= ws_bytes / sizeof(float);
 }
 
 static int64_t cpu_slot_len(const dlc_conv2d_state *s, int dir, size_t ws_bytes) {
