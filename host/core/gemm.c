@@ -162,8 +162,10 @@ dlc_status dlc_cpu_gemm_init(dlc_ctx *ctx) {
   if (want == DLC_CPU_GEMM_AUTO) {
     /* The kernels a library can run are the CPU's; the ones OpenBLAS runs are its core's,
      * which its detection or OPENBLAS_CORETYPE chose, often an older one on a new or a
-     * virtual CPU. With AVX-512 left unused, oneDNN's GEMMs are 1.7-5x faster on our
-     * convolution shapes (bench/RESULTS.md). */
+     * virtual CPU. With AVX-512 left unused, oneDNN's GEMMs are 1.7-3.2x faster than
+     * OpenBLAS's Haswell kernels on the models' shapes, 3-7x than its Prescott ones; with
+     * OpenBLAS's AVX-512 kernels the small per-image GEMMs are as fast or faster there
+     * (bench_cpu_gemm, bench/RESULTS.md). */
     __builtin_cpu_init();
     int cpu512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
