@@ -8,8 +8,8 @@
 # training steps (forward, loss, backward, optimizer step) over the rounds, the median
 # ratio and its spread (lowest to highest round), and each side's peak resident memory
 # (GNU time's maximum RSS of the whole process). It also says which kernels each side
-# ran: OpenBLAS's core type (OPENBLAS_CORETYPE may force one) and PyTorch's CPU
-# capability and BLAS. Raw lines, one per model and round, go to $OUT (default
+# ran: our CPU GEMM (oneDNN, or OpenBLAS with its core type, which OPENBLAS_CORETYPE may
+# force) and PyTorch's CPU capability and BLAS. Raw lines, one per model and round, go to $OUT (default
 # bench/cpu_train_speed.jsonl). DLCUDA_ARGS adds options to every dlcuda run (e.g.
 # "--cpu-gemm openblas"). Needs a built tree (tools/build) and GNU time.
 set -euo pipefail

@@ -84,6 +84,14 @@ static void usage(FILE *f) {
           "        versions, and the CPU GEMM a context picks\n");
 }
 
+/* "dlcuda: OPT VALUE: use a, b, c": the choices from the library's name table of the enum. */
+#define SAY_CHOICES(opt, value, count, name_of, type)                                          \
+  do {                                                                                         \
+    fprintf(stderr, "dlcuda: %s %s: use", (opt), (value));                                     \
+    for (int k_ = 0; k_ < (count); k_++) fprintf(stderr, "%s %s", k_ ? "," : "", name_of((type)k_)); \
+    fprintf(stderr, "\n");                                                                     \
+  } while (0)
+
 static int fail(dlc_ctx *ctx, const char *what) {
   fprintf(stderr, "dlcuda: %s%s%s\n", what, ctx ? ": " : "", ctx ? dlc_ctx_error(ctx) : "");
   return 1;
@@ -226,7 +234,7 @@ static dlc_ctx *make_ctx(const options *op) {
   if (op->have_seed) o.seed = op->seed;
   o.threads = op->threads;
   if (op->cpu_gemm && dlc_cpu_gemm_from_name(op->cpu_gemm, &o.cpu_gemm) != DLC_OK) {
-    fprintf(stderr, "dlcuda: --cpu-gemm %s: use auto, openblas or onednn\n", op->cpu_gemm);
+    SAY_CHOICES("--cpu-gemm", op->cpu_gemm, DLC_CPU_GEMM_COUNT, dlc_cpu_gemm_name, dlc_cpu_gemm);
     return NULL;
   }
   dlc_ctx *ctx = NULL;
@@ -418,9 +426,7 @@ static int cmd_train(const options *in) {
   if (op.lr > 0) cfg.optim.lr = op.lr;
   if (op.optimizer) {
     if (dlc_optimizer_from_name(op.optimizer, &cfg.optim.kind) != DLC_OK) {
-      fprintf(stderr, "dlcuda: --optimizer %s: use", op.optimizer);
-      for (int k = 0; k < DLC_OPT_COUNT; k++) fprintf(stderr, "%s %s", k ? "," : "", dlc_optimizer_name((dlc_optimizer_kind)k));
-      fprintf(stderr, "\n");
+      SAY_CHOICES("--optimizer", op.optimizer, DLC_OPT_COUNT, dlc_optimizer_name, dlc_optimizer_kind);
       goto out;
     }
   }

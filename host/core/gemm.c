@@ -179,17 +179,17 @@ dlc_status dlc_cpu_gemm_init(dlc_ctx *ctx) {
 #endif
   ctx->cpu_gemm = want;
   /* "OpenBLAS 0.3.21 DYNAMIC_ARCH ...": its second word is the version. */
-  char ob[48] = "OpenBLAS";
   const char *config = openblas_get_config();
-  if (config && !strncmp(config, "OpenBLAS ", 9)) snprintf(ob, sizeof ob, "OpenBLAS %.*s", (int)strcspn(config + 9, " "), config + 9);
-  snprintf(ctx->cpu_gemm_info, sizeof ctx->cpu_gemm_info, "%s with %s kernels", ob, core ? core : "unknown");
+  int vlen = config && !strncmp(config, "OpenBLAS ", 9) ? (int)strcspn(config + 9, " ") : 0;
+  char blas[96];
+  snprintf(blas, sizeof blas, "OpenBLAS%s%.*s with %s kernels", vlen ? " " : "", vlen, vlen ? config + 9 : "",
+           core ? core : "unknown");
+  snprintf(ctx->cpu_gemm_info, sizeof ctx->cpu_gemm_info, "%s", blas);
 #ifdef DLC_HAVE_ONEDNN
   if (want == DLC_CPU_GEMM_ONEDNN) { /* OpenBLAS still runs the matrix-vector products */
     const dnnl_version_t *v = dnnl_version();
-    char rest[sizeof ctx->cpu_gemm_info];
-    snprintf(rest, sizeof rest, "%s", ctx->cpu_gemm_info);
-    snprintf(ctx->cpu_gemm_info, sizeof ctx->cpu_gemm_info, "oneDNN %d.%d.%d (%.100s for matrix-vector)", v->major,
-             v->minor, v->patch, rest);
+    snprintf(ctx->cpu_gemm_info, sizeof ctx->cpu_gemm_info, "oneDNN %d.%d.%d (%s for matrix-vector)", v->major,
+             v->minor, v->patch, blas);
   }
 #endif
   return DLC_OK;
