@@ -100,6 +100,9 @@ typedef struct dlc_ctx_options {
 } dlc_ctx_options;
 
 DLC_API dlc_ctx_options dlc_ctx_options_default(void);
+/* Sets o's device from its name: "auto", "cpu", "cuda" (cuda:0) or "cuda:N" (N from 0 to
+ * 1023); DLC_ERR_INVALID_ARG (o unchanged) for anything else. */
+DLC_API dlc_status dlc_ctx_options_set_device(dlc_ctx_options *o, const char *name);
 
 /* Creates a context. opts may be NULL for the defaults. On failure *out is still set
  * (unless host memory ran out) so that dlc_ctx_error() can say why; destroy it either way.
@@ -454,6 +457,11 @@ DLC_API void dlc_infer_destroy(dlc_infer *s);
 /* Any number of samples (x: n * input values, y: n * output values, host memory) in
  * evaluation mode, in batches of the network's size: what predicting a file takes. */
 DLC_API dlc_status dlc_net_predict(dlc_net *net, const float *x, int64_t n, float *y);
+/* A classifier's predictions: probs (n * classes) the softmax of each input's scores
+ * (computed in double, the row's maximum subtracted) and best[i] its most likely class; an
+ * input whose scores are not all finite ranks nothing: best[i] = -1 and its row holds the
+ * raw scores. The output must be one row of class scores per input. */
+DLC_API dlc_status dlc_net_predict_classes(dlc_net *net, const float *x, int64_t n, float *probs, int64_t *best);
 /* The loss of the last forward against target (labels or values); *loss becomes a view of
  * a one-element tensor on the network's device. The input and target must stay valid until
  * backward. */
@@ -605,6 +613,35 @@ DLC_API dlc_status dlc_net_gradcam(dlc_net *net, const float *x, int64_t n, cons
                                    float *map);
 DLC_API dlc_status dlc_net_integrated_gradients(dlc_net *net, const float *x, int64_t n, const float *baseline,
                                                 const int32_t *cls, int steps, float *attr);
+/* Explanations of the inputs of a file, written as files: for each input i,
+ * OUT/iiiii-METHOD.npy (the map [H, W]; ig: the attribution [C, H, W]) and
+ * OUT/iiiii-METHOD.png (the input with the map over it: ig's |attribution| summed over
+ * channels), and OUT/grid-METHOD.png with all of them. The input file is read as
+ * dlc_input_load reads it under norm; ig's baseline is a black image, normalised so. The
+ * folder is checked before any work. */
+typedef enum dlc_explain_method {
+  DLC_EXPLAIN_SALIENCY = 0, DLC_EXPLAIN_GRADCAM = 1, DLC_EXPLAIN_IG = 2, DLC_EXPLAIN_COUNT
+} dlc_explain_method;
+DLC_API const char *dlc_explain_method_name(dlc_explain_method m); /* "saliency", "gradcam", "ig" */
+DLC_API dlc_status dlc_explain_method_from_name(const char *name, dlc_explain_method *out);
+typedef struct dlc_explain_options {
+  dlc_explain_method method;
+  int klass;         /* the class explained; -1 (default): each input's predicted class */
+  int layer;         /* Grad-CAM's layer; -1 (default): the last conv2d */
+  int steps;         /* integrated gradients' steps; 0: 32 */
+  int64_t first;     /* > 0: the first inputs only */
+  const char *out;   /* the folder */
+} dlc_explain_options;
+DLC_API dlc_explain_options dlc_explain_options_default(void);
+typedef struct dlc_explain_result {
+  int64_t n;                 /* inputs explained */
+  int64_t *predicted;        /* [n] each input's most likely class */
+  float *probability;        /* [n] its probability */
+  int32_t *explained;        /* [n] the class explained */
+} dlc_explain_result;
+DLC_API dlc_status dlc_net_explain_files(dlc_net *net, const char *input, const dlc_loader_options *norm,
+                                         const dlc_explain_options *o, dlc_explain_result *r);
+DLC_API void dlc_explain_result_free(dlc_explain_result *r);
 /* The index of the network's last conv2d layer, or -1. */
 DLC_API int dlc_net_last_conv(const dlc_net *net);
 /* Layer `name`'s index, or -1. */
@@ -905,6 +942,75 @@ DLC_API dlc_status dlc_checkpoint_save(dlc_net *net, dlc_optim *opt, const dlc_c
 DLC_API dlc_status dlc_checkpoint_load(dlc_net *net, dlc_optim *opt, const char *path, dlc_checkpoint_info *info);
 /* Reads only the metadata (e.g. the seed, to create the loader before loading). */
 DLC_API dlc_status dlc_checkpoint_read_info(dlc_ctx *ctx, const char *path, dlc_checkpoint_info *info);
+
+/* ---------------------------------------------------------------- sessions */
+
+/* A model file opened for work in one call: the model and its weights, then (EVAL) its data
+ * set's test split or (TRAIN) its training split and held-out set, each checked against the
+ * model, the imbalance settings applied (subsampling, then balanced class weights from what
+ * remains), the loaders (the held-out set's without augmentation or balanced sampling) and
+ * the optimizer. An error names what failed ("training data: ...", "model: ..."). */
+typedef enum dlc_session_kind {
+  DLC_SESSION_MODEL, /* the model and its weights only */
+  DLC_SESSION_EVAL,  /* and the data's test split (a .csv file: read whole), with its loader */
+  DLC_SESSION_TRAIN  /* and the training split, the held-out set if any, the optimizer */
+} dlc_session_kind;
+
+typedef struct dlc_session_options {
+  dlc_session_kind kind;  /* TRAIN by default */
+  const char *model;      /* the model file */
+  const char *weights;    /* safetensors to start from, or NULL */
+  int64_t batch;          /* 0: the model file's */
+  const char *data;       /* a data folder or .csv file; NULL: the model file's data = */
+  const char *test_data;  /* TRAIN: the held-out set (a folder's test split, or a whole .csv
+                             file); NULL: data's test split, when it has one */
+  /* TRAIN: the model file's settings, replaced where these are set. */
+  int epochs;             /* 0: the file's */
+  float lr;               /* 0: the file's */
+  int optimizer;          /* a dlc_optimizer_kind, or -1 */
+  int sampler;            /* 1 balanced, 0 uniform, -1 the file's */
+  int class_weights;      /* 1 balanced, 0 none (a weights = list stays), -1 the file's */
+  float rotate, erase, brightness, contrast; /* augmentation; < 0: the file's */
+  const char *subsample;  /* "CLASS=FRACTION,...": keep that fraction of each named class's
+                             training samples, chosen from the seed; NULL: all */
+  int64_t steps;          /* > 0: the first steps x batch training samples only */
+  const char *resume;     /* a checkpoint whose seed becomes the context's before the data
+                             order is drawn (dlc_fit resumes from it) */
+} dlc_session_options;
+DLC_API dlc_session_options dlc_session_options_default(void);
+
+typedef struct dlc_session {
+  dlc_net *net;
+  dlc_train_config cfg;          /* the model file's, with the options applied */
+  char data[1024];               /* the data set opened */
+  dlc_dataset train_set, test_set;
+  int have_test;                 /* test_set and test hold the held-out set */
+  int test_whole;                /* it is a whole .csv file, not a folder's test split */
+  dlc_loader *train, *test;      /* NULL where there is no such set */
+  dlc_optim *opt;                /* TRAIN */
+  int64_t classes;               /* the model's classes; 0 for regression ([mse]) */
+  int64_t count_before_subsample; /* the training samples before subsample, when it is set */
+  float *class_weights;          /* [classes] when weights = balanced set them, else NULL */
+  dlc_checkpoint_info resume;    /* the resume checkpoint's, when there is one */
+  char notice[1024];             /* "" or why there is no held-out set */
+} dlc_session;
+DLC_API dlc_status dlc_session_open(dlc_ctx *ctx, const dlc_session_options *o, dlc_session **out);
+DLC_API void dlc_session_destroy(dlc_session *s);
+
+/* A network run on a .npy file, as PyTorch parity checks and scripts use it: the model file
+ * built for the input's N samples (weights: NULL keeps the initial ones), the input
+ * (float32 [N, ...], the model's input values per sample) run forward in evaluation mode
+ * (or training mode), its output written to `output`; with grad_output (float32, the
+ * output's size) also backward, writing the input's gradient and the parameters' (under
+ * the weights' names). Every output path is checked before any work. */
+typedef struct dlc_npy_run {
+  const char *input, *output;
+  int train;
+  const char *grad_output;  /* NULL: forward only */
+  const char *input_grad;   /* NULL, or DX.npy (needs grad_output) */
+  const char *param_grads;  /* NULL, or G.safetensors (needs grad_output) */
+} dlc_npy_run;
+DLC_API dlc_status dlc_model_run_npy(dlc_ctx *ctx, const char *model, const char *weights, const dlc_npy_run *r);
 
 #ifdef __cplusplus
 }

@@ -350,7 +350,7 @@ static void explain(dlc_ctx *ctx) {
   T_CHECK(!f, "--first 2 explains 2 inputs");
   if (f) fclose(f);
   T_CHECK(run(base, fx("cnn.cfg"), fx("cnn_torch.safetensors"), fx("cnn_x.npy"), dir, "lime", "") == 2 &&
-              t_contains(err_text, "unknown --method lime"), "an unknown method: %s", err_text);
+              t_contains(err_text, "--method lime: use saliency, gradcam, ig"), "an unknown method: %s", err_text);
   T_CHECK(run(base, fx("cnn.cfg"), fx("cnn_torch.safetensors"), fx("cnn_x.npy"), dir, "gradcam", " --layer dense9") == 1 &&
               t_contains(err_text, "is not a [channels, height, width] map"), "Grad-CAM on a dense layer: %s", err_text);
   T_CHECK(run(base, fx("cnn.cfg"), fx("cnn_torch.safetensors"), fx("cnn_x.npy"), "/no-such-dir", "saliency", "") == 1 &&

@@ -124,6 +124,61 @@ int main(void) {
     const char *n = dlc_cpu_gemm_name((dlc_cpu_gemm)k);
     T_CHECK(n && dlc_cpu_gemm_from_name(n, &v) == DLC_OK && (int)v == k, "CPU GEMM %d: name %s", k, n ? n : "NULL");
   }
+  for (int k = 0; k < DLC_EXPLAIN_COUNT; k++) {
+    dlc_explain_method v = DLC_EXPLAIN_COUNT;
+    const char *n = dlc_explain_method_name((dlc_explain_method)k);
+    T_CHECK(n && dlc_explain_method_from_name(n, &v) == DLC_OK && (int)v == k, "explain method %d: name %s", k,
+            n ? n : "NULL");
+  }
+  T_CHECK(!dlc_explain_method_name(DLC_EXPLAIN_COUNT) && !strcmp(dlc_explain_method_name(DLC_EXPLAIN_IG), "ig"),
+          "explain method names");
+  /* Device names: auto, cpu, cuda, cuda:N (N in 0..1023, digits only); anything else leaves o as it was. */
+  {
+    static const struct { const char *name; dlc_device_kind kind; int index; } good[] = {
+        {"auto", DLC_DEVICE_AUTO, 0}, {"cpu", DLC_DEVICE_CPU, 0}, {"cuda", DLC_DEVICE_CUDA, 0},
+        {"cuda:3", DLC_DEVICE_CUDA, 3}, {"cuda:1023", DLC_DEVICE_CUDA, 1023}};
+    static const char *const bad[] = {"", "gpu", "CPU", "cuda:", "cuda:x", "cuda:-1", "cuda:+1", "cuda: 1",
+                                      "cuda:1x", "cuda:1024", "cuda:99999999999", "cuda:0:1"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+      dlc_ctx_options o = dlc_ctx_options_default();
+      T_CHECK(dlc_ctx_options_set_device(&o, good[i].name) == DLC_OK && o.device == good[i].kind &&
+                  o.device_index == good[i].index, "device %s", good[i].name);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      dlc_ctx_options o = dlc_ctx_options_default();
+      o.device_index = 7;
+      T_CHECK(dlc_ctx_options_set_device(&o, bad[i]) == DLC_ERR_INVALID_ARG && o.device == DLC_DEVICE_AUTO &&
+                  o.device_index == 7, "device '%s' refused, o unchanged", bad[i]);
+    }
+    T_CHECK(dlc_ctx_options_set_device(NULL, "cpu") == DLC_ERR_INVALID_ARG, "NULL options");
+  }
+  /* Sessions: a bad kind or optimizer, no model, a model file that is not there. */
+  {
+    dlc_session_options so = dlc_session_options_default();
+    dlc_session *sess = (dlc_session *)1;
+    T_CHECK(dlc_session_open(ctx, &so, &sess) == DLC_ERR_INVALID_ARG && t_contains(dlc_ctx_error(ctx), "model is NULL"),
+            "a session without a model: %s", dlc_ctx_error(ctx));
+    so.model = "/no/such/model.cfg";
+    so.kind = (dlc_session_kind)7;
+    T_CHECK(dlc_session_open(ctx, &so, &sess) == DLC_ERR_INVALID_ARG && t_contains(dlc_ctx_error(ctx), "kind 7") && !sess,
+            "a bad session kind: %s", dlc_ctx_error(ctx));
+    so.kind = DLC_SESSION_MODEL;
+    so.optimizer = DLC_OPT_COUNT;
+    T_CHECK(dlc_session_open(ctx, &so, &sess) == DLC_ERR_INVALID_ARG && t_contains(dlc_ctx_error(ctx), "optimizer"),
+            "a bad optimizer: %s", dlc_ctx_error(ctx));
+    so.optimizer = -1;
+    T_CHECK(dlc_session_open(ctx, &so, &sess) != DLC_OK && t_contains(dlc_ctx_error(ctx), "model: ") &&
+                t_contains(dlc_ctx_error(ctx), "/no/such/model.cfg") && !sess,
+            "a missing model file: %s", dlc_ctx_error(ctx));
+    dlc_session_destroy(NULL);
+    dlc_npy_run r = {"/no/x.npy", NULL, 0, NULL, NULL, NULL};
+    T_CHECK(dlc_model_run_npy(ctx, "m.cfg", NULL, &r) == DLC_ERR_INVALID_ARG, "run_npy without an output");
+    r.output = "/tmp/y.npy";
+    r.input_grad = "/tmp/dx.npy";
+    T_CHECK(dlc_model_run_npy(ctx, "m.cfg", NULL, &r) == DLC_ERR_INVALID_ARG &&
+                t_contains(dlc_ctx_error(ctx), "need an output gradient"),
+            "an input gradient without an output gradient: %s", dlc_ctx_error(ctx));
+  }
   /* The CPU GEMM: AUTO resolves to a library; ONEDNN without it, or a value out of range, is an error. */
   for (int k = 0; k <= DLC_CPU_GEMM_COUNT; k++) {
     dlc_ctx_options o = dlc_ctx_options_default();

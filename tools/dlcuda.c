@@ -1,4 +1,6 @@
-/* The dlcuda command: train, eval, predict, forward, explain, report, info. */
+/* The dlcuda command: train, eval, predict, forward, explain, report, info. It parses the
+ * options, calls the library and prints what it returns: the work is the library's (the
+ * sessions, dlc_fit, the files' runs), so a program linking libdlcuda can do the same. */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
@@ -92,8 +94,9 @@ static void usage(FILE *f) {
     fprintf(stderr, "\n");                                                                     \
   } while (0)
 
+/* "dlcuda: WHAT: the library's message" (WHAT may be NULL: the message names it). */
 static int fail(dlc_ctx *ctx, const char *what) {
-  fprintf(stderr, "dlcuda: %s%s%s\n", what, ctx ? ": " : "", ctx ? dlc_ctx_error(ctx) : "");
+  fprintf(stderr, "dlcuda: %s%s%s\n", what ? what : "", what && ctx ? ": " : "", ctx ? dlc_ctx_error(ctx) : "");
   return 1;
 }
 
@@ -132,23 +135,6 @@ static int parse_positive_float(const char *opt, const char *v, float *out) {
     return 0;
   }
   *out = (float)x;
-  return 1;
-}
-
-static int parse_device(const char *s, dlc_ctx_options *o) {
-  if (!strcmp(s, "auto")) o->device = DLC_DEVICE_AUTO;
-  else if (!strcmp(s, "cpu")) o->device = DLC_DEVICE_CPU;
-  else if (!strcmp(s, "cuda")) {
-    o->device = DLC_DEVICE_CUDA;
-    o->device_index = 0;
-  } else if (!strncmp(s, "cuda:", 5)) {
-    char *end;
-    errno = 0;
-    long i = isdigit((unsigned char)s[5]) ? strtol(s + 5, &end, 10) : -1;
-    if (i < 0 || *end || errno == ERANGE || i > 1023) return 0;
-    o->device = DLC_DEVICE_CUDA;
-    o->device_index = (int)i;
-  } else return 0;
   return 1;
 }
 
@@ -227,7 +213,7 @@ static int parse_args(int argc, char **argv, options *op) {
 
 static dlc_ctx *make_ctx(const options *op) {
   dlc_ctx_options o = dlc_ctx_options_default();
-  if (!parse_device(op->device, &o)) {
+  if (dlc_ctx_options_set_device(&o, op->device) != DLC_OK) {
     fprintf(stderr, "dlcuda: --device %s: use auto, cpu, cuda or cuda:N (N from 0)\n", op->device);
     return NULL;
   }
@@ -245,6 +231,34 @@ static dlc_ctx *make_ctx(const options *op) {
   }
   if (dlc_ctx_notice(ctx)[0]) fprintf(stderr, "dlcuda: %s\n", dlc_ctx_notice(ctx));
   return ctx;
+}
+
+/* A session of so->kind on the model (so->model, or the first positional argument) for a
+ * command, in *ctx (made here when NULL); 0 after printing why not. */
+static int open_session(const options *op, dlc_session_options *so, dlc_ctx **ctx, dlc_session **s) {
+  *s = NULL;
+  if (!so->model && op->npos < 1) {
+    fprintf(stderr, "dlcuda: which model? (dlcuda COMMAND MODEL.cfg ...)\n");
+    return 0;
+  }
+  if (so->kind != DLC_SESSION_TRAIN && !op->weights) {
+    fprintf(stderr, "dlcuda: --weights W.safetensors is needed\n");
+    return 0;
+  }
+  if (!so->model) so->model = op->pos[0];
+  so->weights = op->weights;
+  so->data = op->data;
+  if (!so->batch) so->batch = op->batch;
+  if (!*ctx && !(*ctx = make_ctx(op))) return 0;
+  if (dlc_session_open(*ctx, so, s) == DLC_OK) return 1;
+  return fail(*ctx, NULL), 0;
+}
+
+/* The session's end: what was opened, closed; rc passed on. */
+static int done(dlc_ctx *ctx, dlc_session *s, int rc) {
+  dlc_session_destroy(s);
+  dlc_ctx_destroy(ctx);
+  return rc;
 }
 
 typedef struct progress {
@@ -267,43 +281,6 @@ static void show_progress(void *user, int64_t epoch, int64_t b, int64_t nb, cons
   fprintf(stderr, "\repoch %lld/%d [%s] %lld/%lld  loss %.4f  acc %.4f  %.0f img/s ", (long long)epoch + 1, p->epochs,
           bar, (long long)b, (long long)nb, st->loss, st->accuracy, st->samples_per_second);
   fflush(stderr);
-}
-
-static int ends_with(const char *s, const char *suffix) {
-  size_t n = strlen(s), m = strlen(suffix);
-  return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-/* "--subsample 3=0.02,5=0.1" into keep[0..classes) (1 where not named). */
-static int parse_subsample(const char *v, float *keep, int64_t classes) {
-  for (int64_t c = 0; c < classes; c++) keep[c] = 1.f;
-  const char *p = v;
-  while (*p) {
-    char *end;
-    errno = 0;
-    long c = isdigit((unsigned char)*p) ? strtol(p, &end, 10) : -1;
-    if (c < 0 || errno || *end != '=' || c >= classes) {
-      fprintf(stderr, "dlcuda: --subsample %s: expected CLASS=FRACTION,... with classes from 0 to %lld\n", v,
-              (long long)classes - 1);
-      return 0;
-    }
-    p = end + 1;
-    double f = strtod(p, &end);
-    if (end == p || !(f >= 0 && f <= 1) || (*end && *end != ',')) {
-      fprintf(stderr, "dlcuda: --subsample %s: class %ld's fraction must be a number from 0 to 1\n", v, c);
-      return 0;
-    }
-    keep[c] = (float)f;
-    p = *end ? end + 1 : end;
-  }
-  return 1;
-}
-
-/* The model's number of classes (the last dimension of its output). */
-static int64_t model_classes(const dlc_net *net) {
-  int64_t shape[DLC_MAX_DIMS];
-  int nd = dlc_net_output_shape(net, shape);
-  return nd > 0 ? shape[nd - 1] : 0;
 }
 
 static void print_recall(const double *recall, int64_t C, const char *indent) {
@@ -348,181 +325,118 @@ static int report_dir(const char *dir) {
 }
 
 /* DIR/report.html (dlc_report_write) for train --report and report. */
-static int write_report(dlc_ctx *ctx, dlc_net *net, const dlc_train_config *cfg, const options *op, const char *model,
-                        const char *data, const dlc_dataset *test, const char *log, const char *path) {
+static int write_report(dlc_ctx *ctx, const dlc_session *s, const options *op, const char *log, const char *path) {
   dlc_report_options ro = dlc_report_options_default();
-  char sub[1024];
+  char sub[4096];
   dlc_device dev = dlc_ctx_device(ctx);
-  int n = snprintf(sub, sizeof sub, "data %s", data);
-  if (test) n += snprintf(sub + n, sizeof sub - (size_t)n, " (%lld test samples)", (long long)test->count);
-  if (op->weights && (size_t)n < sizeof sub) n += snprintf(sub + n, sizeof sub - (size_t)n, ", weights %s", op->weights);
-  if ((size_t)n < sizeof sub)
-    snprintf(sub + n, sizeof sub - (size_t)n, ", on %s%.0d", dev.kind == DLC_DEVICE_CUDA ? "cuda:" : "the CPU",
-             dev.kind == DLC_DEVICE_CUDA ? dev.index : 0);
-  ro.title = model;
+  snprintf(sub, sizeof sub, "data %s (%lld test samples)%s%s, on %s%.0d", s->data, (long long)s->test_set.count,
+           op->weights ? ", weights " : "", op->weights ? op->weights : "",
+           dev.kind == DLC_DEVICE_CUDA ? "cuda:" : "the CPU", dev.kind == DLC_DEVICE_CUDA ? dev.index : 0);
+  ro.title = op->npos ? op->pos[0] : DEFAULT_MODEL;
   ro.subtitle = sub;
   ro.log = log;
-  ro.class_names = cfg->class_names;
+  ro.class_names = s->cfg.class_names;
   if (op->misclassified >= 0) ro.misclassified = (int)op->misclassified;
-  if (op->layer && (ro.gradcam_layer = dlc_net_layer_index(net, op->layer)) < 0) {
+  if (op->layer && (ro.gradcam_layer = dlc_net_layer_index(s->net, op->layer)) < 0) {
     fprintf(stderr, "dlcuda: --layer %s: no such layer (dlcuda train prints the names)\n", op->layer);
     return 0;
   }
-  dlc_loader_options norm = dlc_loader_options_eval(&cfg->loader);
-  if (dlc_report_write(net, test, &norm, &ro, path) != DLC_OK) return fail(ctx, "report"), 0;
+  dlc_loader_options norm = dlc_loader_options_eval(&s->cfg.loader);
+  if (dlc_report_write(s->net, s->have_test ? &s->test_set : NULL, &norm, &ro, path) != DLC_OK)
+    return fail(ctx, "report"), 0;
   if (!op->quiet) printf("report written to %s\n", path);
   return 1;
 }
 
+/* --sampler, --class-weights: 1 for "balanced", 0 for the other word, -1 when not given;
+ * -2 (after saying so) for anything else. */
+static int balanced_or(const char *opt, const char *v, const char *other, const char *note) {
+  if (!v) return -1;
+  if (!strcmp(v, "balanced") || !strcmp(v, other)) return !strcmp(v, "balanced");
+  fprintf(stderr, "dlcuda: %s %s: use balanced or %s%s\n", opt, v, other, note);
+  return -2;
+}
+
+static void print_setup(const options *op, dlc_ctx *ctx, const dlc_session *s, const char *model) {
+  if (s->notice[0]) fprintf(stderr, "dlcuda: %s\n", s->notice);
+  if (op->resume && op->have_seed && op->seed != s->resume.seed)
+    fprintf(stderr, "dlcuda: --seed %llu ignored: %s continues the run of seed %llu\n", (unsigned long long)op->seed,
+            op->resume, (unsigned long long)s->resume.seed);
+  if (op->quiet) return;
+  if (op->subsample)
+    printf("subsampled: %lld of %lld training samples kept (%s)\n", (long long)s->train_set.count,
+           (long long)s->count_before_subsample, op->subsample);
+  if (s->class_weights) {
+    printf("class weights (balanced, from the training labels):");
+    for (int64_t c = 0; c < s->classes; c++) printf(" %.4g", s->class_weights[c]);
+    printf("\n");
+  }
+  char summary[8192];
+  dlc_net_summary(s->net, summary, sizeof summary);
+  dlc_device dev = dlc_ctx_device(ctx);
+  printf("model %s on %s%.0d, %d CPU threads, CPU GEMM %s\n%s", model, dev.kind == DLC_DEVICE_CUDA ? "cuda:" : "cpu",
+         dev.kind == DLC_DEVICE_CUDA ? dev.index : 0, dlc_ctx_threads(ctx), dlc_ctx_cpu_gemm_info(ctx), summary);
+  printf("data %s: %lld training, %lld test samples%s%s of %dx%dx%d\n", s->data, (long long)s->train_set.count,
+         (long long)(s->have_test ? s->test_set.count : 0), op->test_data ? " from " : "",
+         op->test_data ? op->test_data : "", s->train_set.channels, s->train_set.height, s->train_set.width);
+  if (op->resume)
+    printf("resuming %s: epoch %lld, batch %lld of %lld, step %lld\n", op->resume, (long long)s->resume.epoch + 1,
+           (long long)s->resume.batch, (long long)dlc_loader_batches(s->train), (long long)s->resume.step);
+}
+
+static void print_stop(const options *op, const dlc_fit_result *fr) {
+  const char *again = op->checkpoint ? "; resume with --resume " : "", *ckpt = op->checkpoint ? op->checkpoint : "";
+  if (fr->batch > 0)
+    printf("stopped after %lld batches, at batch %lld of %lld in epoch %lld%s%s\n", (long long)fr->batches,
+           (long long)fr->batch, (long long)fr->batches_per_epoch, (long long)fr->epoch + 1, again, ckpt);
+  else
+    printf("stopped after %lld batches, at the end of epoch %lld%s%s\n", (long long)fr->batches, (long long)fr->epoch,
+           again, ckpt);
+}
+
 static int cmd_train(const options *in) {
   options op = *in;
-  const char *model = op.npos > 0 ? op.pos[0] : DEFAULT_MODEL;
   if (op.npos > 1) {
     fprintf(stderr, "dlcuda: train takes one model file\n");
     return 2;
   }
-  dlc_ctx *ctx = make_ctx(&op);
-  if (!ctx) return 1;
-  int rc = 1;
-  dlc_net *net = NULL;
-  dlc_optim *opt = NULL;
-  dlc_loader *train_l = NULL, *test_l = NULL;
-  dlc_dataset train_ds, test_ds;
-  memset(&train_ds, 0, sizeof train_ds);
-  memset(&test_ds, 0, sizeof test_ds);
-  dlc_train_config cfg;
-  dlc_checkpoint_info resume;
-  memset(&resume, 0, sizeof resume);
-  if (op.resume) {
-    /* The data order follows the seed: take the checkpoint's before the loader exists. */
-    if (dlc_checkpoint_read_info(ctx, op.resume, &resume) != DLC_OK) { fail(ctx, "resume"); goto out; }
-    if (op.have_seed && op.seed != resume.seed)
-      fprintf(stderr, "dlcuda: --seed %llu ignored: %s continues the run of seed %llu\n",
-              (unsigned long long)op.seed, op.resume, (unsigned long long)resume.seed);
-    dlc_ctx_set_seed(ctx, resume.seed);
+  dlc_session_options so = dlc_session_options_default();
+  so.model = op.npos > 0 ? op.pos[0] : DEFAULT_MODEL;
+  so.test_data = op.test_data;
+  so.epochs = op.epochs;
+  so.lr = op.lr;
+  so.rotate = op.rotate, so.erase = op.erase, so.brightness = op.brightness, so.contrast = op.contrast;
+  so.subsample = op.subsample;
+  so.steps = op.steps;
+  so.resume = op.resume;
+  dlc_optimizer_kind ok;
+  if (op.optimizer && dlc_optimizer_from_name(op.optimizer, &ok) != DLC_OK) {
+    SAY_CHOICES("--optimizer", op.optimizer, DLC_OPT_COUNT, dlc_optimizer_name, dlc_optimizer_kind);
+    return 2;
   }
-  if (dlc_model_load(ctx, model, op.batch, &net, &cfg) != DLC_OK) { fail(ctx, "model"); goto out; }
-  if (op.weights && dlc_net_load_weights(net, op.weights) != DLC_OK) { fail(ctx, "weights"); goto out; }
-  if (op.epochs) cfg.epochs = op.epochs;
-  if (op.sampler) {
-    if (strcmp(op.sampler, "balanced") && strcmp(op.sampler, "uniform")) {
-      fprintf(stderr, "dlcuda: --sampler %s: use balanced or uniform\n", op.sampler);
-      goto out;
-    }
-    cfg.loader.balanced = !strcmp(op.sampler, "balanced");
-  }
-  if (op.class_weights) {
-    if (strcmp(op.class_weights, "balanced") && strcmp(op.class_weights, "none")) {
-      fprintf(stderr, "dlcuda: --class-weights %s: use balanced or none (the model file's weights = ... stay)\n",
-              op.class_weights);
-      goto out;
-    }
-    cfg.balanced_class_weights = !strcmp(op.class_weights, "balanced");
-  }
-  if (op.rotate >= 0) cfg.loader.rotate = op.rotate;
-  if (op.erase >= 0) cfg.loader.erase = op.erase;
-  if (op.brightness >= 0) cfg.loader.brightness = op.brightness;
-  if (op.contrast >= 0) cfg.loader.contrast = op.contrast;
-  if (op.lr > 0) cfg.optim.lr = op.lr;
-  if (op.optimizer) {
-    if (dlc_optimizer_from_name(op.optimizer, &cfg.optim.kind) != DLC_OK) {
-      SAY_CHOICES("--optimizer", op.optimizer, DLC_OPT_COUNT, dlc_optimizer_name, dlc_optimizer_kind);
-      goto out;
-    }
-  }
-  const char *data = op.data ? op.data : cfg.data;
-  const dlc_data_spec *spec = &cfg.data_spec;
-  int regression = spec->regression;
-  if (dlc_dataset_open_spec(ctx, data, 1, spec, &train_ds) != DLC_OK) { fail(ctx, "training data"); goto out; }
-  int have_test;
-  if (op.test_data) {
-    /* A folder's test split, or a whole .csv file. */
-    if (dlc_dataset_open_spec(ctx, op.test_data, 0, spec, &test_ds) != DLC_OK) {
-      fail(ctx, "--test-data");
-      goto out;
-    }
-    have_test = 1;
-  } else {
-    have_test = !ends_with(data, ".csv") && dlc_dataset_open_spec(ctx, data, 0, spec, &test_ds) == DLC_OK;
-    if (!have_test && ends_with(data, ".csv"))
-      fprintf(stderr, "dlcuda: %s is one CSV file: reporting training metrics only (--test-data names a held-out file)\n",
-              data);
-    else if (!have_test)
-      fprintf(stderr, "dlcuda: no test split (%s): reporting training metrics only (--test-data names one)\n",
-              dlc_ctx_error(ctx));
-  }
-  if (dlc_net_check_dataset(net, &train_ds) != DLC_OK || (have_test && dlc_net_check_dataset(net, &test_ds) != DLC_OK)) {
-    fail(ctx, "data set and model do not fit");
-    goto out;
-  }
-  /* Imbalance: subsampling the training set, then class weights from what remains. */
-  int64_t C = regression ? 0 : model_classes(net);
-  if (op.subsample) {
-    float *keep = malloc(sizeof(float) * (size_t)(C > 0 ? C : 1));
-    int64_t before = train_ds.count;
-    int ok = keep && C > 0 && parse_subsample(op.subsample, keep, C) &&
-             dlc_dataset_subsample(ctx, &train_ds, keep, C, dlc_ctx_seed(ctx)) == DLC_OK;
-    if (!ok && keep && C > 0 && dlc_ctx_error(ctx)[0]) fail(ctx, "--subsample");
-    if (C == 0) fprintf(stderr, "dlcuda: --subsample needs a classifier\n");
-    free(keep);
-    if (!ok) goto out;
-    if (!op.quiet) printf("subsampled: %lld of %lld training samples kept (%s)\n", (long long)train_ds.count,
-                          (long long)before, op.subsample);
-  }
-  if (cfg.balanced_class_weights) {
-    float *w = malloc(sizeof(float) * (size_t)(C > 0 ? C : 1));
-    if (!w || dlc_net_balance_class_weights(net, &train_ds, w, C) != DLC_OK) {
-      free(w);
-      fail(ctx, "weights = balanced");
-      goto out;
-    }
-    if (!op.quiet) {
-      printf("class weights (balanced, from the training labels):");
-      for (int64_t c = 0; c < C; c++) printf(" %.4g", w[c]);
-      printf("\n");
-    }
-    free(w);
-  }
-  char summary[8192];
-  dlc_net_summary(net, summary, sizeof summary);
-  dlc_device dev = dlc_ctx_device(ctx);
-  if (!op.quiet) {
-    printf("model %s on %s%s%.0d, %d CPU threads, CPU GEMM %s\n%s", model, dev.kind == DLC_DEVICE_CUDA ? "cuda:" : "cpu",
-           "", dev.kind == DLC_DEVICE_CUDA ? dev.index : 0, dlc_ctx_threads(ctx), dlc_ctx_cpu_gemm_info(ctx), summary);
-    printf("data %s: %lld training, %lld test samples%s%s of %dx%dx%d\n", data, (long long)train_ds.count,
-           (long long)(have_test ? test_ds.count : 0), op.test_data ? " from " : "", op.test_data ? op.test_data : "",
-           train_ds.channels, train_ds.height, train_ds.width);
-  }
-  cfg.loader.batch = cfg.batch;
-  /* steps * batch < count, without overflow for any --steps */
-  if (op.steps > 0 && op.steps <= (train_ds.count - 1) / cfg.batch) train_ds.count = op.steps * cfg.batch;
-  cfg.loader.seed = dlc_ctx_seed(ctx);
-  if (dlc_loader_create(ctx, &train_ds, &cfg.loader, &train_l) != DLC_OK) { fail(ctx, "loader"); goto out; }
-  dlc_loader_options tl = dlc_loader_options_eval(&cfg.loader); /* the test set as it is */
-  if (have_test && dlc_loader_create(ctx, &test_ds, &tl, &test_l) != DLC_OK) { fail(ctx, "loader"); goto out; }
-  if (dlc_optim_create(ctx, &cfg.optim, dlc_net_param_count(net) > 0 ? dlc_net_params(net)->numel : 0, &opt) != DLC_OK) {
-    fail(ctx, "optimizer");
-    goto out;
-  }
-  if (op.resume && !op.quiet)
-    printf("resuming %s: epoch %lld, batch %lld of %lld, step %lld\n", op.resume, (long long)resume.epoch + 1,
-           (long long)resume.batch, (long long)dlc_loader_batches(train_l), (long long)resume.step);
+  so.optimizer = op.optimizer ? (int)ok : -1;
+  so.sampler = balanced_or("--sampler", op.sampler, "uniform", "");
+  so.class_weights = balanced_or("--class-weights", op.class_weights, "none", " (the model file's weights = ... stay)");
+  if (so.sampler == -2 || so.class_weights == -2) return 2;
   char report[4096], report_log[4096];
-  if (op.report) {
-    /* Checked before training; the log goes with it unless --log names one. */
+  if (op.report) { /* the log goes with the report unless --log names one */
     snprintf(report, sizeof report, "%s/report.html", op.report);
     snprintf(report_log, sizeof report_log, "%s/train.jsonl", op.report);
     if (!op.log) op.log = report_log;
-    if (!report_dir(op.report)) goto out;
-    if (dlc_check_output_path(ctx, report) != DLC_OK) { fail(ctx, "--report"); goto out; }
   }
+  dlc_ctx *ctx = NULL;
+  dlc_session *s = NULL;
+  if (!open_session(&op, &so, &ctx, &s)) return done(ctx, s, 1);
+  print_setup(&op, ctx, s, so.model);
+  if (op.report && !report_dir(op.report)) return done(ctx, s, 1);
+  if (op.report && dlc_check_output_path(ctx, report) != DLC_OK) return done(ctx, s, fail(ctx, "--report"));
   if (op.stop_after && !op.checkpoint)
     fprintf(stderr, "dlcuda: --stop-after without --checkpoint: the run cannot be resumed\n");
-  progress pr = {isatty(2) && !op.quiet, cfg.epochs};
+  progress pr = {isatty(2) && !op.quiet, s->cfg.epochs};
   epoch_out eo = {&op, &pr};
   dlc_fit_options fo = dlc_fit_options_default();
-  fo.epochs = cfg.epochs;
-  fo.warmup_epochs = cfg.warmup_epochs;
+  fo.epochs = s->cfg.epochs;
+  fo.warmup_epochs = s->cfg.warmup_epochs;
   fo.checkpoint = op.checkpoint;
   fo.checkpoint_every = op.checkpoint_every;
   fo.resume = op.resume;
@@ -534,7 +448,7 @@ static int cmd_train(const options *in) {
   fo.on_epoch = print_epoch;
   fo.user = &eo;
   dlc_fit_result fr;
-  dlc_status fs = dlc_fit(net, opt, train_l, test_l, &fo, &fr);
+  dlc_status fs = dlc_fit(s->net, s->opt, s->train, s->test, &fo, &fr);
   if (pr.tty) fprintf(stderr, "\r%100s\r", "");
   if (fs != DLC_OK) {
     fail(ctx, "training");
@@ -543,46 +457,11 @@ static int cmd_train(const options *in) {
       fprintf(stderr, "dlcuda: the trained weights were saved to %s instead\n", fr.rescued);
     else if (fr.output_failed && fr.batches > 0)
       fprintf(stderr, "dlcuda: the trained weights could not be saved anywhere (tried ., $TMPDIR and /tmp)\n");
-    goto out;
+    return done(ctx, s, 1);
   }
-  if (fr.stopped) {
-    if (fr.batch > 0)
-      printf("stopped after %lld batches, at batch %lld of %lld in epoch %lld%s%s\n", (long long)fr.batches,
-             (long long)fr.batch, (long long)fr.batches_per_epoch, (long long)fr.epoch + 1,
-             op.checkpoint ? "; resume with --resume " : "", op.checkpoint ? op.checkpoint : "");
-    else
-      printf("stopped after %lld batches, at the end of epoch %lld%s%s\n", (long long)fr.batches, (long long)fr.epoch,
-             op.checkpoint ? "; resume with --resume " : "", op.checkpoint ? op.checkpoint : "");
-  }
+  if (fr.stopped) print_stop(&op, &fr);
   if (op.save && !op.quiet) printf("weights saved to %s\n", op.save);
-  if (op.report && !write_report(ctx, net, &cfg, &op, model, data, have_test ? &test_ds : NULL, op.log, report))
-    goto out;
-  rc = 0;
-out:
-  dlc_loader_destroy(train_l);
-  dlc_loader_destroy(test_l);
-  dlc_dataset_free(&train_ds);
-  dlc_dataset_free(&test_ds);
-  dlc_optim_destroy(opt);
-  dlc_net_destroy(net);
-  dlc_ctx_destroy(ctx);
-  return rc;
-}
-
-/* The model (with --weights loaded) for the commands that run a trained network. */
-static int open_model(dlc_ctx *ctx, const options *op, int64_t batch, int need_weights, dlc_net **net,
-                      dlc_train_config *cfg) {
-  if (op->npos < 1) {
-    fprintf(stderr, "dlcuda: which model? (dlcuda COMMAND MODEL.cfg ...)\n");
-    return 0;
-  }
-  if (need_weights && !op->weights) {
-    fprintf(stderr, "dlcuda: --weights W.safetensors is needed\n");
-    return 0;
-  }
-  if (dlc_model_load(ctx, op->pos[0], batch, net, cfg) != DLC_OK) return fail(ctx, "model"), 0;
-  if (op->weights && dlc_net_load_weights(*net, op->weights) != DLC_OK) return fail(ctx, "weights"), 0;
-  return 1;
+  return done(ctx, s, op.report && !write_report(ctx, s, &op, op.log, report));
 }
 
 static int cmd_eval(const options *op) {
@@ -590,58 +469,36 @@ static int cmd_eval(const options *op) {
     fprintf(stderr, "dlcuda: eval takes one model file\n");
     return 2;
   }
-  dlc_ctx *ctx = make_ctx(op);
-  if (!ctx) return 1;
-  int rc = 1;
-  dlc_net *net = NULL;
-  dlc_loader *l = NULL;
-  dlc_dataset ds;
-  memset(&ds, 0, sizeof ds);
-  int64_t *cm = NULL;
-  double *per = NULL;
-  dlc_train_config cfg;
-  if (!open_model(ctx, op, op->batch, 1, &net, &cfg)) goto out;
-  const char *data = op->data ? op->data : cfg.data;
-  /* A folder's test split, or a whole .csv file. */
-  const char *split = ends_with(data, ".csv") ? "whole" : "test";
-  if (dlc_dataset_open_spec(ctx, data, 0, &cfg.data_spec, &ds) != DLC_OK) { fail(ctx, "test data"); goto out; }
-  if (dlc_net_check_dataset(net, &ds) != DLC_OK) { fail(ctx, "data set and model do not fit"); goto out; }
-  dlc_loader_options lo = dlc_loader_options_eval(&cfg.loader);
-  lo.batch = cfg.batch;
+  dlc_session_options so = dlc_session_options_default();
+  so.kind = DLC_SESSION_EVAL;
+  dlc_ctx *ctx = NULL;
+  dlc_session *s = NULL;
+  if (!open_session(op, &so, &ctx, &s)) return done(ctx, s, 1);
+  int64_t C = s->classes;
+  int64_t *cm = calloc((size_t)(C * C + 1), sizeof *cm);
+  double *per = calloc((size_t)(2 * C + 1), sizeof *per);
   dlc_epoch_stats st;
-  if (dlc_loader_create(ctx, &ds, &lo, &l) != DLC_OK) { fail(ctx, "loader"); goto out; }
-  int64_t C = cfg.data_spec.regression ? 0 : model_classes(net);
-  if (C > 0) {
-    cm = calloc((size_t)(C * C), sizeof *cm);
-    per = calloc((size_t)(2 * C), sizeof *per);
-    if (!cm || !per) { fprintf(stderr, "dlcuda: out of memory\n"); goto out; }
-  }
-  if ((C > 0 ? dlc_net_evaluate_confusion(net, l, &st, cm, C) : dlc_net_evaluate(net, l, &st)) != DLC_OK) {
+  const char *split = s->test_whole ? "whole" : "test";
+  int rc = 1;
+  if (!cm || !per) fprintf(stderr, "dlcuda: out of memory\n");
+  else if ((C > 0 ? dlc_net_evaluate_confusion(s->net, s->test, &st, cm, C) : dlc_net_evaluate(s->net, s->test, &st)) != DLC_OK)
     fail(ctx, "evaluation");
-    goto out;
-  }
-  if (cfg.data_spec.regression)
-    printf("%s: %s split of %s: loss %.6f mae %.6f (%lld samples)\n", op->weights, split, data, st.loss, st.mae,
+  else if (C == 0) {
+    printf("%s: %s split of %s: loss %.6f mae %.6f (%lld samples)\n", op->weights, split, s->data, st.loss, st.mae,
            (long long)st.samples);
-  else {
+    rc = 0;
+  } else {
     dlc_class_summary cs;
     dlc_class_metrics(cm, C, per, per + C, NULL, &cs);
     printf("%s: %s split of %s: loss %.6f accuracy %.4f balanced accuracy %.4f macro F1 %.4f (%lld samples)\n",
-           op->weights, split, data, st.loss, st.accuracy, cs.balanced_accuracy, cs.macro_f1, (long long)st.samples);
-    if (C <= 1000) {
-      printf("class  recall  precision\n");
-      for (int64_t c = 0; c < C; c++) printf("%5lld  %.4f  %.4f\n", (long long)c, per[c], per[C + c]);
-    }
+           op->weights, split, s->data, st.loss, st.accuracy, cs.balanced_accuracy, cs.macro_f1, (long long)st.samples);
+    if (C <= 1000) printf("class  recall  precision\n");
+    for (int64_t c = 0; c < C && C <= 1000; c++) printf("%5lld  %.4f  %.4f\n", (long long)c, per[c], per[C + c]);
+    rc = 0;
   }
-  rc = 0;
-out:
   free(cm);
   free(per);
-  dlc_loader_destroy(l);
-  dlc_dataset_free(&ds);
-  dlc_net_destroy(net);
-  dlc_ctx_destroy(ctx);
-  return rc;
+  return done(ctx, s, rc);
 }
 
 /* report: the page for a finished run, from its log, weights and the test split. */
@@ -650,40 +507,17 @@ static int cmd_report(const options *op) {
     fprintf(stderr, "dlcuda: report MODEL.cfg --weights W --out DIR [--log LOG] [--data DIR|FILE]\n");
     return 2;
   }
-  dlc_ctx *ctx = make_ctx(op);
-  if (!ctx) return 1;
-  int rc = 1;
-  dlc_net *net = NULL;
-  dlc_dataset ds;
-  memset(&ds, 0, sizeof ds);
-  dlc_train_config cfg;
   char path[4096];
   snprintf(path, sizeof path, "%s/report.html", op->out_dir);
-  if (!report_dir(op->out_dir)) goto out;
-  if (dlc_check_output_path(ctx, path) != DLC_OK) { fail(ctx, "--out"); goto out; }
-  if (!open_model(ctx, op, op->batch, 1, &net, &cfg)) goto out;
-  const char *data = op->data ? op->data : cfg.data;
-  if (dlc_dataset_open_spec(ctx, data, 0, &cfg.data_spec, &ds) != DLC_OK) { fail(ctx, "test data"); goto out; }
-  if (write_report(ctx, net, &cfg, op, op->pos[0], data, &ds, op->log, path)) rc = 0;
-out:
-  dlc_dataset_free(&ds);
-  dlc_net_destroy(net);
-  dlc_ctx_destroy(ctx);
-  return rc;
-}
-
-/* A row of K scores into probabilities (softmax in double, the row maximum subtracted);
- * returns the most likely class. */
-static int64_t softmax_best(float *z, int64_t K) {
-  double mx = z[0], sum = 0;
-  for (int64_t c = 1; c < K; c++) mx = z[c] > mx ? z[c] : mx;
-  for (int64_t c = 0; c < K; c++) sum += exp(z[c] - mx);
-  int64_t best = 0;
-  for (int64_t c = 0; c < K; c++) {
-    z[c] = (float)(exp(z[c] - mx) / sum);
-    if (z[c] > z[best]) best = c;
-  }
-  return best;
+  dlc_ctx *ctx = make_ctx(op);
+  if (!ctx) return 1;
+  if (!report_dir(op->out_dir)) return done(ctx, NULL, 1);
+  if (dlc_check_output_path(ctx, path) != DLC_OK) return done(ctx, NULL, fail(ctx, "--out"));
+  dlc_session_options so = dlc_session_options_default();
+  so.kind = DLC_SESSION_EVAL;
+  dlc_session *s = NULL;
+  if (!open_session(op, &so, &ctx, &s)) return done(ctx, s, 1);
+  return done(ctx, s, !write_report(ctx, s, op, op->log, path));
 }
 
 static int cmd_predict(const options *op) {
@@ -691,94 +525,63 @@ static int cmd_predict(const options *op) {
     fprintf(stderr, "dlcuda: predict MODEL.cfg --weights W.safetensors INPUT\n");
     return 2;
   }
-  dlc_ctx *ctx = make_ctx(op);
-  if (!ctx) return 1;
-  int rc = 1;
-  dlc_net *net = NULL;
-  dlc_tensor x;
-  memset(&x, 0, sizeof x);
-  float *probs = NULL;
-  dlc_train_config cfg;
-  if (!open_model(ctx, op, op->batch, 1, &net, &cfg)) goto out;
-  int64_t in_shape[DLC_MAX_DIMS], out_shape[DLC_MAX_DIMS];
-  int in_ndim = dlc_net_input_shape(net, in_shape);
-  int out_ndim = dlc_net_output_shape(net, out_shape);
-  int64_t classes = out_shape[out_ndim - 1], per = 1;
-  for (int i = 0; i < out_ndim; i++) per *= out_shape[i];
-  int regression = cfg.data_spec.regression;
-  if (regression) {
-    classes = per; /* every output value of a sample, printed as it is */
-    if (op->top) {
-      fprintf(stderr, "dlcuda: --top ranks classes, and this model ([mse]) predicts values\n");
-      goto out;
-    }
-  } else if (per != classes) {
-    fprintf(stderr, "dlcuda: the model's output is not one row of class scores per input\n");
-    goto out;
+  dlc_session_options so = dlc_session_options_default();
+  so.kind = DLC_SESSION_MODEL;
+  dlc_ctx *ctx = NULL;
+  dlc_session *s = NULL;
+  if (!open_session(op, &so, &ctx, &s)) return done(ctx, s, 1);
+  int64_t in_shape[DLC_MAX_DIMS], out_shape[DLC_MAX_DIMS], K = 1;
+  int in_ndim = dlc_net_input_shape(s->net, in_shape), out_ndim = dlc_net_output_shape(s->net, out_shape);
+  for (int i = 0; i < out_ndim; i++) K *= out_shape[i];
+  int regression = s->classes == 0, top = op->top < K ? (int)op->top : (int)K;
+  if (regression && op->top) {
+    fprintf(stderr, "dlcuda: --top ranks classes, and this model ([mse]) predicts values\n");
+    return done(ctx, s, 1);
   }
-  if (dlc_input_load(ctx, op->pos[1], &cfg.loader, in_ndim, in_shape, &x) != DLC_OK) { fail(ctx, "input"); goto out; }
-  int64_t n = x.shape[0];
-  int top = op->top > 0 ? (op->top < classes ? op->top : (int)classes) : 0;
-  probs = malloc(sizeof(float) * (size_t)(n * classes));
-  if (!probs) { fprintf(stderr, "dlcuda: out of memory\n"); goto out; }
-  if (dlc_net_predict(net, x.data, n, probs) != DLC_OK) { fail(ctx, "forward"); goto out; }
-  int64_t bad = 0, first_bad = -1;
-  if (regression) printf("# input, then the model's %lld output values\n", (long long)classes);
-  else if (top) printf("# input: the %d most likely classes as class:probability\n", top);
-  else printf("# input, predicted class, probabilities of classes 0 to %lld\n", (long long)classes - 1);
-  for (int64_t r = 0; r < n; r++) {
-    float *z = probs + r * classes;
+  dlc_tensor x;
+  if (dlc_input_load(ctx, op->pos[1], &s->cfg.loader, in_ndim, in_shape, &x) != DLC_OK)
+    return done(ctx, s, fail(ctx, "input"));
+  int64_t n = x.shape[0], bad = 0, first_bad = -1;
+  float *probs = malloc(sizeof(float) * (size_t)(n * K + 1));
+  int64_t *best = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+  int rc = 1;
+  if (!probs || !best) fprintf(stderr, "dlcuda: out of memory\n");
+  else if ((regression ? dlc_net_predict(s->net, x.data, n, probs)
+                       : dlc_net_predict_classes(s->net, x.data, n, probs, best)) != DLC_OK)
+    fail(ctx, "forward");
+  else rc = 0;
+  if (rc == 0 && regression) printf("# input, then the model's %lld output values\n", (long long)K);
+  else if (rc == 0 && top) printf("# input: the %d most likely classes as class:probability\n", top);
+  else if (rc == 0) printf("# input, predicted class, probabilities of classes 0 to %lld\n", (long long)K - 1);
+  for (int64_t r = 0; r < n && rc == 0; r++) {
+    float *z = probs + r * K;
     int finite = 1;
-    for (int64_t c = 0; c < classes; c++) finite &= isfinite(z[c]) != 0;
-    if (!finite) { /* NaN or infinite scores rank nothing: say so for this input */
+    for (int64_t c = 0; c < K; c++) finite &= isfinite(z[c]) != 0;
+    if (!finite || (!regression && best[r] < 0)) { /* NaN or infinite scores rank nothing: say so for this input */
       printf("%lld error: %s not finite\n", (long long)r, regression ? "outputs" : "scores");
       if (bad++ == 0) first_bad = r;
       continue;
     }
-    if (regression) {
-      printf("%lld", (long long)r);
-      for (int64_t c = 0; c < classes; c++) printf(" %.9g", z[c]);
-      printf("\n");
-      continue;
-    }
-    int64_t best = softmax_best(z, classes);
     printf("%lld", (long long)r);
-    if (!top) {
-      printf(" %lld", (long long)best);
-      for (int64_t c = 0; c < classes; c++) printf(" %.6g", z[c]);
-    }
-    for (int k = 0; k < top; k++) {
-      int64_t b = -1;
-      for (int64_t c = 0; c < classes; c++)
-        if (z[c] >= 0 && (b < 0 || z[c] > z[b])) b = c;
-      if (b < 0) break;
+    if (!regression && !top) printf(" %lld", (long long)best[r]);
+    for (int64_t c = 0; c < K && !top; c++) printf(regression ? " %.9g" : " %.6g", z[c]);
+    for (int k = 0; k < top; k++) { /* the largest left, then taken */
+      int64_t b = 0;
+      for (int64_t c = 1; c < K; c++) b = z[c] > z[b] ? c : b;
       printf(" %lld:%.6g", (long long)b, z[b]);
-      z[b] = -1; /* taken */
+      z[b] = -1;
     }
     printf("\n");
   }
-  if (bad) {
+  if (bad)
     fprintf(stderr,
             "dlcuda: %lld of %lld inputs gave NaN or infinite %s (the first: input %lld): the input or the weights "
             "hold NaN or infinite values\n",
             (long long)bad, (long long)n, regression ? "outputs" : "scores", (long long)first_bad);
-    goto out;
-  }
-  rc = 0;
-out:
   free(probs);
+  free(best);
   dlc_tensor_free(ctx, &x);
-  dlc_net_destroy(net);
-  dlc_ctx_destroy(ctx);
-  return rc;
-}
-
-/* Saves a device tensor as .npy with the given shape. */
-static int save_npy(dlc_ctx *ctx, const char *path, const dlc_tensor *t, int ndim, const int64_t *shape) {
-  dlc_tensor v = *t;
-  if (dlc_tensor_reshape(ctx, &v, ndim, shape) != DLC_OK || dlc_npy_save(ctx, path, &v) != DLC_OK)
-    return fail(ctx, "writing"), 0;
-  return 1;
+  return done(ctx, s, rc || bad);
 }
 
 static int cmd_forward(const options *op) {
@@ -792,179 +595,44 @@ static int cmd_forward(const options *op) {
   }
   dlc_ctx *ctx = make_ctx(op);
   if (!ctx) return 1;
-  const char *outs[3] = {op->output, op->input_grad, op->param_grads};
-  const char *out_opts[3] = {"--output", "--input-grad", "--param-grads"};
-  for (int i = 0; i < 3; i++)
-    if (outs[i] && dlc_check_output_path(ctx, outs[i]) != DLC_OK) {
-      fprintf(stderr, "dlcuda: %s %s: %s\n", out_opts[i], outs[i], dlc_ctx_error(ctx));
-      dlc_ctx_destroy(ctx);
-      return 1;
-    }
-  int rc = 1;
-  dlc_net *net = NULL;
-  dlc_tensor raw, x, dy_host, dy;
-  memset(&raw, 0, sizeof raw);
-  memset(&x, 0, sizeof x);
-  memset(&dy_host, 0, sizeof dy_host);
-  memset(&dy, 0, sizeof dy);
-  dlc_train_config cfg;
-  if (dlc_npy_load(ctx, op->input, &raw) != DLC_OK) { fail(ctx, "input"); goto out; }
-  if (raw.dtype != DLC_F32 || raw.ndim < 1) {
-    fprintf(stderr, "dlcuda: %s: the input must be float32 [N, ...]\n", op->input);
-    goto out;
-  }
-  if (!open_model(ctx, op, raw.shape[0], 0, &net, &cfg)) goto out;
-  int64_t shape[DLC_MAX_DIMS], in_shape[DLC_MAX_DIMS];
-  int in_ndim = dlc_net_input_shape(net, in_shape);
-  shape[0] = raw.shape[0];
-  memcpy(shape + 1, in_shape, sizeof(int64_t) * (size_t)in_ndim);
-  if (dlc_tensor_reshape(ctx, &raw, in_ndim + 1, shape) != DLC_OK) { fail(ctx, "input does not fit the model"); goto out; }
-  if (dlc_tensor_alloc(ctx, &x, DLC_F32, in_ndim + 1, shape, dlc_ctx_device(ctx)) != DLC_OK ||
-      dlc_tensor_copy(ctx, &x, &raw) != DLC_OK) {
-    fail(ctx, "input");
-    goto out;
-  }
-  if (op->grad_output) {
-    if (dlc_net_input_grad(net, op->input_grad != NULL, NULL) != DLC_OK || dlc_net_zero_grad(net) != DLC_OK) {
-      fail(ctx, "backward");
-      goto out;
-    }
-  }
-  dlc_tensor y;
-  if (dlc_net_forward(net, &x, op->train_mode, &y) != DLC_OK) { fail(ctx, "forward"); goto out; }
-  if (!save_npy(ctx, op->output, &y, y.ndim, y.shape)) goto out;
-  if (op->grad_output) {
-    if (dlc_npy_load(ctx, op->grad_output, &dy_host) != DLC_OK) { fail(ctx, "output gradient"); goto out; }
-    if (dy_host.dtype != DLC_F32 || dy_host.numel != y.numel) {
-      fprintf(stderr, "dlcuda: %s: the output gradient must be float32 with the output's %lld values (output [", op->grad_output,
-              (long long)y.numel);
-      for (int i = 0; i < y.ndim; i++) fprintf(stderr, i ? ", %lld" : "%lld", (long long)y.shape[i]);
-      fprintf(stderr, "])\n");
-      goto out;
-    }
-    if (dlc_tensor_reshape(ctx, &dy_host, y.ndim, y.shape) != DLC_OK ||
-        dlc_tensor_alloc(ctx, &dy, DLC_F32, y.ndim, y.shape, dlc_ctx_device(ctx)) != DLC_OK ||
-        dlc_tensor_copy(ctx, &dy, &dy_host) != DLC_OK || dlc_net_backward_from(net, &dy) != DLC_OK) {
-      fail(ctx, "backward");
-      goto out;
-    }
-    if (op->input_grad) {
-      dlc_tensor dx;
-      if (dlc_net_input_grad(net, 1, &dx) != DLC_OK) { fail(ctx, "input gradient"); goto out; }
-      if (!save_npy(ctx, op->input_grad, &dx, in_ndim + 1, shape)) goto out;
-    }
-    if (op->param_grads && dlc_net_save_grads(net, op->param_grads) != DLC_OK) {
-      fail(ctx, "writing the parameter gradients");
-      goto out;
-    }
-  }
-  rc = 0;
-out:
-  dlc_tensor_free(ctx, &raw);
-  dlc_tensor_free(ctx, &x);
-  dlc_tensor_free(ctx, &dy_host);
-  dlc_tensor_free(ctx, &dy);
-  dlc_net_destroy(net);
-  dlc_ctx_destroy(ctx);
-  return rc;
+  dlc_npy_run r = {op->input, op->output, op->train_mode, op->grad_output, op->input_grad, op->param_grads};
+  return done(ctx, NULL, dlc_model_run_npy(ctx, op->pos[0], op->weights, &r) != DLC_OK ? fail(ctx, NULL) : 0);
 }
 
 static int cmd_explain(const options *op) {
-  static const char *const methods[] = {"saliency", "gradcam", "ig"};
-  int method = -1;
-  for (int k = 0; k < 3; k++)
-    if (!strcmp(op->method ? op->method : "saliency", methods[k])) method = k;
-  if (op->npos != 2 || !op->out_dir || method < 0) {
-    fprintf(stderr, "dlcuda: explain MODEL.cfg --weights W INPUT --out DIR [--method saliency|gradcam|ig]%s%s\n",
-            method < 0 ? ": unknown --method " : "", method < 0 ? op->method : "");
+  dlc_explain_options eo = dlc_explain_options_default();
+  if (op->method && dlc_explain_method_from_name(op->method, &eo.method) != DLC_OK) {
+    SAY_CHOICES("--method", op->method, DLC_EXPLAIN_COUNT, dlc_explain_method_name, dlc_explain_method);
     return 2;
   }
-  dlc_ctx *ctx = make_ctx(op);
-  if (!ctx) return 1;
-  int rc = 1, steps = op->ig_steps ? (int)op->ig_steps : 32;
-  dlc_net *net = NULL;
-  dlc_tensor x;
-  memset(&x, 0, sizeof x);
-  float *logits = NULL, *map = NULL, *base = NULL;
-  int32_t *cls = NULL;
-  uint8_t *black = NULL;
-  dlc_train_config cfg;
-  if (!open_model(ctx, op, op->batch ? op->batch : method == 2 ? steps : 64, 1, &net, &cfg)) goto out;
-  int64_t shape[DLC_MAX_DIMS], oshape[DLC_MAX_DIMS];
-  int nd = dlc_net_input_shape(net, shape), ond = dlc_net_output_shape(net, oshape);
-  if (nd != 3 || ond != 1) {
-    fprintf(stderr, "dlcuda: explain needs an image classifier (input [C, H, W], output [classes])\n");
-    goto out;
+  if (op->npos != 2 || !op->out_dir) {
+    fprintf(stderr, "dlcuda: explain MODEL.cfg --weights W INPUT --out DIR [--method saliency|gradcam|ig]\n");
+    return 2;
   }
-  int64_t C = shape[0], H = shape[1], W = shape[2], S = C * H * W, K = oshape[0];
-  int layer = op->layer ? dlc_net_layer_index(net, op->layer) : -1;
-  if (op->layer && layer < 0) {
+  eo.klass = (int)op->klass;
+  eo.steps = (int)op->ig_steps;
+  eo.first = op->first;
+  eo.out = op->out_dir;
+  dlc_session_options so = dlc_session_options_default();
+  so.kind = DLC_SESSION_MODEL;
+  so.batch = op->batch ? op->batch : eo.method == DLC_EXPLAIN_IG ? (eo.steps ? eo.steps : 32) : 64;
+  dlc_ctx *ctx = NULL;
+  dlc_session *s = NULL;
+  if (!open_session(op, &so, &ctx, &s)) return done(ctx, s, 1);
+  if (op->layer && (eo.layer = dlc_net_layer_index(s->net, op->layer)) < 0) {
     fprintf(stderr, "dlcuda: --layer %s: no such layer (dlcuda train prints the names)\n", op->layer);
-    goto out;
+    return done(ctx, s, 1);
   }
-  char first_out[4096]; /* the folder is checked before any work */
-  snprintf(first_out, sizeof first_out, "%s/00000-%s.npy", op->out_dir, methods[method]);
-  if (dlc_check_output_path(ctx, first_out) != DLC_OK) { fail(ctx, "--out"); goto out; }
-  if (dlc_input_load(ctx, op->pos[1], &cfg.loader, nd, shape, &x) != DLC_OK) { fail(ctx, "input"); goto out; }
-  int64_t n = op->first > 0 && op->first < x.shape[0] ? op->first : x.shape[0];
-  logits = malloc(sizeof(float) * (size_t)(n * K));
-  map = malloc(sizeof(float) * (size_t)(n * S));
-  base = malloc(sizeof(float) * (size_t)S);
-  cls = malloc(sizeof(int32_t) * (size_t)n);
-  black = calloc((size_t)S, 1);
-  if (!logits || !map || !base || !cls || !black) { fprintf(stderr, "dlcuda: out of memory\n"); goto out; }
-  if (dlc_net_predict(net, x.data, n, logits) != DLC_OK) { fail(ctx, "forward"); goto out; }
-  /* ig's baseline: a black image, as the loader normalises it. */
-  if (dlc_input_pixels(ctx, black, 1, C, H * W, &cfg.loader, base) != DLC_OK) { fail(ctx, "baseline"); goto out; }
+  dlc_explain_result r;
+  if (dlc_net_explain_files(s->net, op->pos[1], &s->cfg.loader, &eo, &r) != DLC_OK) return done(ctx, s, fail(ctx, NULL));
   printf("# input: predicted class (probability), then the explained class\n");
-  for (int64_t i = 0; i < n; i++) {
-    float *z = logits + i * K;
-    int64_t best = softmax_best(z, K);
-    cls[i] = op->klass >= 0 ? (int32_t)op->klass : (int32_t)best;
-    printf("%lld: %lld (%.4f) -> class %d\n", (long long)i, (long long)best, z[best], cls[i]);
-  }
-  dlc_status s = method == 0 ? dlc_net_saliency(net, x.data, n, cls, map)
-                 : method == 1 ? dlc_net_gradcam(net, x.data, n, cls, layer, map)
-                               : dlc_net_integrated_gradients(net, x.data, n, base, cls, steps, map);
-  if (s != DLC_OK) { fail(ctx, methods[method]); goto out; }
-  /* The pictures' maps: ig's |attribution| summed over channels, into its own copy. */
-  float *heat = map;
-  if (method == 2 && (heat = malloc(sizeof(float) * (size_t)(n * H * W))) != NULL)
-    for (int64_t i = 0; i < n * H * W; i++) {
-      float a = 0.f;
-      for (int64_t c = 0; c < C; c++) a += fabsf(map[(i / (H * W)) * S + c * H * W + i % (H * W)]);
-      heat[i] = a;
-    }
-  if (!heat) { fprintf(stderr, "dlcuda: out of memory\n"); goto out; }
-  dlc_device cpu = {DLC_DEVICE_CPU, 0};
-  char path[4096];
-  int ok = 1;
-  for (int64_t i = 0; i < n && ok; i++) {
-    int64_t ms[3] = {C, H, W};
-    dlc_tensor t;
-    snprintf(path, sizeof path, "%s/%05lld-%s.npy", op->out_dir, (long long)i, methods[method]);
-    ok = dlc_tensor_borrow(ctx, &t, map + i * (method == 2 ? S : H * W), DLC_F32, method == 2 ? 3 : 2,
-                               method == 2 ? ms : ms + 1, cpu) == DLC_OK && dlc_npy_save(ctx, path, &t) == DLC_OK;
-    snprintf(path, sizeof path, "%s/%05lld-%s.png", op->out_dir, (long long)i, methods[method]);
-    ok = ok && dlc_png_save_overlay(ctx, path, (const float *)x.data + i * S, 1, 1, C, H, W, heat + i * H * W, 8,
-                                    0.5f) == DLC_OK;
-  }
-  snprintf(path, sizeof path, "%s/grid-%s.png", op->out_dir, methods[method]);
-  ok = ok && dlc_png_save_overlay(ctx, path, x.data, n, 8, C, H, W, heat, 4, 0.5f) == DLC_OK;
-  if (heat != map) free(heat);
-  if (!ok) { fail(ctx, "--out"); goto out; }
-  if (!op->quiet) printf("%lld maps and pictures in %s (all of them: grid-%s.png)\n", (long long)n, op->out_dir, methods[method]);
-  rc = 0;
-out:
-  free(logits);
-  free(map);
-  free(base);
-  free(cls);
-  free(black);
-  dlc_tensor_free(ctx, &x);
-  dlc_net_destroy(net);
-  dlc_ctx_destroy(ctx);
-  return rc;
+  for (int64_t i = 0; i < r.n; i++)
+    printf("%lld: %lld (%.4f) -> class %d\n", (long long)i, (long long)r.predicted[i], r.probability[i], r.explained[i]);
+  if (!op->quiet)
+    printf("%lld maps and pictures in %s (all of them: grid-%s.png)\n", (long long)r.n, op->out_dir,
+           dlc_explain_method_name(eo.method));
+  dlc_explain_result_free(&r);
+  return done(ctx, s, 0);
 }
 
 static int cmd_info(const options *op) {

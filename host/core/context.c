@@ -23,6 +23,23 @@ dlc_ctx_options dlc_ctx_options_default(void) {
   return o;
 }
 
+dlc_status dlc_ctx_options_set_device(dlc_ctx_options *o, const char *name) {
+  if (!o || !name) return DLC_ERR_INVALID_ARG;
+  if (!strcmp(name, "auto") || !strcmp(name, "cpu") || !strcmp(name, "cuda")) {
+    o->device = name[0] == 'a' ? DLC_DEVICE_AUTO : name[1] == 'p' ? DLC_DEVICE_CPU : DLC_DEVICE_CUDA;
+    o->device_index = 0;
+    return DLC_OK;
+  }
+  /* cuda:N, N written out in digits only (no sign, space or suffix) */
+  if (strncmp(name, "cuda:", 5) || !name[5] || strlen(name + 5) > 4 || strspn(name + 5, "0123456789") != strlen(name + 5))
+    return DLC_ERR_INVALID_ARG;
+  int i = atoi(name + 5);
+  if (i > 1023) return DLC_ERR_INVALID_ARG;
+  o->device = DLC_DEVICE_CUDA;
+  o->device_index = i;
+  return DLC_OK;
+}
+
 static void set_threads(dlc_ctx *ctx, int threads) {
   ctx->opts.threads = threads;
   if (threads > 0) openblas_set_num_threads(threads);

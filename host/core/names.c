@@ -10,6 +10,7 @@ const char *const dlc_optimizer_names[] = {"sgd", "adam", "adamw", NULL};
 const char *const dlc_lr_schedule_names[] = {"constant", "step", "cosine", NULL};
 const char *const dlc_act_names[] = {"none", "tanh", "sigmoid", "relu", "leaky_relu", NULL};
 const char *const dlc_cpu_gemm_names[] = {"auto", "openblas", "onednn", NULL};
+const char *const dlc_explain_method_names[] = {"saliency", "gradcam", "ig", NULL};
 
 #define DLC_NAMES_FULL(table, count) \
   _Static_assert(sizeof(table) / sizeof(table[0]) == (count) + 1, #table " has one name per value")
@@ -17,6 +18,7 @@ DLC_NAMES_FULL(dlc_optimizer_names, DLC_OPT_COUNT);
 DLC_NAMES_FULL(dlc_lr_schedule_names, DLC_LR_SCHEDULE_COUNT);
 DLC_NAMES_FULL(dlc_act_names, DLC_ACT_COUNT);
 DLC_NAMES_FULL(dlc_cpu_gemm_names, DLC_CPU_GEMM_COUNT);
+DLC_NAMES_FULL(dlc_explain_method_names, DLC_EXPLAIN_COUNT);
 
 int dlc_name_index(const char *const *names, const char *name) {
   if (!name) return -1;
@@ -33,6 +35,9 @@ const char *dlc_lr_schedule_name(dlc_lr_schedule s) {
 }
 const char *dlc_act_name(dlc_act a) { return name_of(dlc_act_names, DLC_ACT_COUNT, (int)a); }
 const char *dlc_cpu_gemm_name(dlc_cpu_gemm g) { return name_of(dlc_cpu_gemm_names, DLC_CPU_GEMM_COUNT, (int)g); }
+const char *dlc_explain_method_name(dlc_explain_method m) {
+  return name_of(dlc_explain_method_names, DLC_EXPLAIN_COUNT, (int)m);
+}
 
 /* name -> value through the table; DLC_ERR_INVALID_ARG (and *out unchanged) when unknown. */
 #define DLC_FROM_NAME(fn, type, table)                \
@@ -46,3 +51,4 @@ DLC_FROM_NAME(dlc_optimizer_from_name, dlc_optimizer_kind, dlc_optimizer_names)
 DLC_FROM_NAME(dlc_lr_schedule_from_name, dlc_lr_schedule, dlc_lr_schedule_names)
 DLC_FROM_NAME(dlc_act_from_name, dlc_act, dlc_act_names)
 DLC_FROM_NAME(dlc_cpu_gemm_from_name, dlc_cpu_gemm, dlc_cpu_gemm_names)
+DLC_FROM_NAME(dlc_explain_method_from_name, dlc_explain_method, dlc_explain_method_names)

@@ -2,6 +2,7 @@
  * planned when the network is built; the session adds the device copy of the input and
  * needs nothing else, so a call allocates nothing. On a GPU it is three stream-ordered
  * steps (copy in, the layers' kernels, copy out) and one synchronisation. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,4 +92,31 @@ dlc_status dlc_net_predict(dlc_net *net, const float *x, int64_t n, float *y) {
   }
   dlc_infer_destroy(s);
   return st;
+}
+
+dlc_status dlc_net_predict_classes(dlc_net *net, const float *x, int64_t n, float *probs, int64_t *best) {
+  if (!net) return DLC_ERR_INVALID_ARG;
+  DLC_CHECK_NULL(net->ctx, best);
+  int64_t shape[DLC_MAX_DIMS], K = 1;
+  int nd = dlc_net_output_shape(net, shape);
+  for (int i = 0; i < nd; i++) K *= shape[i];
+  if (nd < 1 || K != shape[nd - 1])
+    return DLC_FAIL(net->ctx, DLC_ERR_SHAPE, "the model's output is not one row of class scores per input");
+  DLC_TRY(dlc_net_predict(net, x, n, probs));
+  for (int64_t r = 0; r < n; r++) {
+    float *z = probs + r * K;
+    int finite = 1;
+    for (int64_t c = 0; c < K; c++) finite &= isfinite(z[c]) != 0;
+    best[r] = -1;
+    if (!finite) continue; /* NaN or infinite scores rank nothing */
+    double mx = z[0], sum = 0;
+    for (int64_t c = 1; c < K; c++) mx = z[c] > mx ? z[c] : mx;
+    for (int64_t c = 0; c < K; c++) sum += exp(z[c] - mx);
+    best[r] = 0;
+    for (int64_t c = 0; c < K; c++) {
+      z[c] = (float)(exp(z[c] - mx) / sum);
+      if (z[c] > z[best[r]]) best[r] = c;
+    }
+  }
+  return DLC_OK;
 }
