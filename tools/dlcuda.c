@@ -261,18 +261,13 @@ static int done(dlc_ctx *ctx, dlc_session *s, int rc) {
   return rc;
 }
 
+/* What dlc_fit's callbacks print: the bar on a terminal, a line per epoch unless quiet. */
 typedef struct progress {
-  int tty, epochs;
+  int tty, epochs, quiet;
 } progress;
 
-/* What dlc_fit's callbacks print and log. */
-typedef struct epoch_out {
-  const options *op;
-  struct progress *progress;
-} epoch_out;
-
 static void show_progress(void *user, int64_t epoch, int64_t b, int64_t nb, const dlc_epoch_stats *st) {
-  progress *p = ((epoch_out *)user)->progress;
+  progress *p = user;
   if (!p->tty) return;
   int width = 30, done = (int)(width * b / (nb ? nb : 1));
   char bar[64];
@@ -283,25 +278,23 @@ static void show_progress(void *user, int64_t epoch, int64_t b, int64_t nb, cons
   fflush(stderr);
 }
 
-static void print_recall(const double *recall, int64_t C, const char *indent) {
-  printf("%srecall per class:", indent);
-  for (int64_t c = 0; c < C; c++) printf(" %.3f", recall[c]);
-  printf("\n");
-}
-
 static dlc_status print_epoch(void *user, const dlc_fit_epoch *e) {
-  epoch_out *eo = user;
+  const progress *p = user;
   const int reg = e->regression;
   /* Classification reports accuracy; regression ([mse]) the mean absolute error. */
   const char *mname = reg ? "mae" : "acc";
-  if (!eo->op->quiet) {
-    if (eo->progress->tty) fprintf(stderr, "\r%100s\r", ""); /* the progress bar's line */
+  if (!p->quiet) {
+    if (p->tty) fprintf(stderr, "\r%100s\r", ""); /* the progress bar's line */
     printf("epoch %3lld/%d  train loss %.4f %s %.4f%s", (long long)e->epoch + 1, e->epochs, e->train.loss, mname,
            reg ? e->train.mae : e->train.accuracy, e->resumed_mid_epoch ? " (resumed mid-epoch)" : "");
     if (e->have_test) printf(" | test loss %.4f %s %.4f", e->test.loss, mname, reg ? e->test.mae : e->test.accuracy);
     if (e->have_classes) printf(" bal %.4f F1 %.4f", e->summary.balanced_accuracy, e->summary.macro_f1);
     printf(" | %.1f s, %.0f img/s, lr %.4g\n", e->train.seconds, e->train.samples_per_second, e->lr);
-    if (e->have_classes && e->classes <= 32) print_recall(e->recall, e->classes, "           test ");
+    if (e->have_classes && e->classes <= 32) {
+      printf("           test recall per class:");
+      for (int64_t c = 0; c < e->classes; c++) printf(" %.3f", e->recall[c]);
+      printf("\n");
+    }
     for (int i = 0; i < e->nlayers; i++) {
       const dlc_layer_stats *l = &e->layers[i];
       if (!l->has_output && !l->has_params) continue;
@@ -432,8 +425,7 @@ static int cmd_train(const options *in) {
   if (op.report && dlc_check_output_path(ctx, report) != DLC_OK) return done(ctx, s, fail(ctx, "--report"));
   if (op.stop_after && !op.checkpoint)
     fprintf(stderr, "dlcuda: --stop-after without --checkpoint: the run cannot be resumed\n");
-  progress pr = {isatty(2) && !op.quiet, s->cfg.epochs};
-  epoch_out eo = {&op, &pr};
+  progress pr = {isatty(2) && !op.quiet, s->cfg.epochs, op.quiet};
   dlc_fit_options fo = dlc_fit_options_default();
   fo.epochs = s->cfg.epochs;
   fo.warmup_epochs = s->cfg.warmup_epochs;
@@ -446,7 +438,7 @@ static int cmd_train(const options *in) {
   fo.layer_stats = op.layer_stats;
   fo.on_progress = show_progress;
   fo.on_epoch = print_epoch;
-  fo.user = &eo;
+  fo.user = &pr;
   dlc_fit_result fr;
   dlc_status fs = dlc_fit(s->net, s->opt, s->train, s->test, &fo, &fr);
   if (pr.tty) fprintf(stderr, "\r%100s\r", "");
