@@ -11,28 +11,13 @@
 
 #include "bench.h"
 #include "dlcuda_ops.h"
+#include "op_cases.h"
 
 #ifdef DLC_HAVE_CUDNN
 #include <cudnn.h>
 #endif
 
 static const dlc_device cpu = {DLC_DEVICE_CPU, 0};
-
-typedef struct conv_cfg {
-  const char *name;
-  int64_t n, c, h, w, o, k, s, p, g;
-} conv_cfg;
-
-static const conv_cfg convs[] = {
-    {"lenet conv1 1->6 5x5 p2", 128, 1, 28, 28, 6, 5, 1, 2, 1},
-    {"lenet conv2 6->16 5x5", 128, 6, 14, 14, 16, 5, 1, 0, 1},
-    {"fmnist conv1 1->32 3x3", 128, 1, 28, 28, 32, 3, 1, 1, 1},
-    {"fmnist conv2 32->64 3x3", 128, 32, 14, 14, 64, 3, 1, 1, 1},
-    {"vgg 64->64 3x3", 128, 64, 32, 32, 64, 3, 1, 1, 1},
-    {"resnet 64->64 3x3", 32, 64, 56, 56, 64, 3, 1, 1, 1},
-    {"1x1 256->64", 32, 256, 56, 56, 64, 1, 1, 0, 1},
-    {"depthwise 3x3 128ch", 32, 128, 56, 56, 128, 3, 1, 1, 128},
-};
 
 static const char *dir_names[DLC_CONV_DIRS] = {"fwd", "bwd-data", "bwd-weights"};
 
@@ -89,24 +74,26 @@ static void validate_conv(bench *b, conv_job *j, const char *tag, dlc_tensor *re
   }
 }
 
-static void bench_conv_cfg(bench *b, const conv_cfg *cf) {
+static void bench_conv_cfg(bench *b, const op_case *row) {
+  const oc_conv *cf = &row->conv;
   int64_t n = cf->n;
   if (!b->cuda) n = b->quick ? 2 : (n < 16 ? n : 16);
   else if (b->quick) n = n < 8 ? n : 8;
-  dlc_conv2d_params p = dlc_conv2d_params_make(cf->c, cf->o, cf->k, cf->k);
-  p.stride_h = p.stride_w = cf->s;
-  p.pad_h = p.pad_w = cf->p;
+  dlc_conv2d_params p = dlc_conv2d_params_make(cf->c, cf->o, cf->kh, cf->kw);
+  p.stride_h = cf->sh, p.stride_w = cf->sw;
+  p.pad_h = cf->ph, p.pad_w = cf->pw;
+  p.dilation_h = cf->dh, p.dilation_w = cf->dw;
   p.groups = cf->g;
   p.algo = DLC_CONV_IM2COL;
   dlc_conv2d_state *hs = NULL;
   if (dlc_conv2d_create(b->cpu, &p, n, cf->h, cf->w, &hs) != DLC_OK) {
-    fprintf(stderr, "%s: %s\n", cf->name, dlc_ctx_error(b->cpu));
+    fprintf(stderr, "%s: %s\n", row->name, dlc_ctx_error(b->cpu));
     b->failures++;
     return;
   }
   dlc_conv2d_info hi;
   dlc_conv2d_get_info(hs, &hi);
-  int64_t xs[4] = {n, cf->c, cf->h, cf->w}, ws4[4] = {cf->o, cf->c / cf->g, cf->k, cf->k};
+  int64_t xs[4] = {n, cf->c, cf->h, cf->w}, ws4[4] = {cf->o, cf->c / cf->g, cf->kh, cf->kw};
   int64_t ys[4] = {n, cf->o, hi.out_h, hi.out_w};
   dlc_tensor x, w, y, dy, dx, dw, hx, hw, hy, hdy, hdx, hdw;
   if (!alloc2(b, &x, &hx, 4, xs) || !alloc2(b, &w, &hw, 4, ws4) || !alloc2(b, &y, &hy, 4, ys) ||
@@ -114,7 +101,7 @@ static void bench_conv_cfg(bench *b, const conv_cfg *cf) {
     b->failures++;
     return;
   }
-  float fan = 1.f / sqrtf((float)(cf->c / cf->g * cf->k * cf->k));
+  float fan = 1.f / sqrtf((float)(cf->c / cf->g * cf->kh * cf->kw));
   dlc_tensor_rand_uniform(b->cpu, &hx, -1, 1);
   dlc_tensor_rand_uniform(b->cpu, &hw, -fan, fan);
   dlc_tensor_rand_uniform(b->cpu, &hdy, -1, 1);
@@ -129,7 +116,7 @@ static void bench_conv_cfg(bench *b, const conv_cfg *cf) {
   if (dlc_conv2d_forward(b->cpu, hs, &hx, &hw, NULL, &hy, hwsp) != DLC_OK ||
       dlc_conv2d_backward_data(b->cpu, hs, &hdy, &hw, &hdx, hwsp) != DLC_OK ||
       dlc_conv2d_backward_weights(b->cpu, hs, &hx, &hdy, &hdw, NULL, hwsp) != DLC_OK) {
-    fprintf(stderr, "%s: CPU reference: %s\n", cf->name, dlc_ctx_error(b->cpu));
+    fprintf(stderr, "%s: CPU reference: %s\n", row->name, dlc_ctx_error(b->cpu));
     b->failures++;
   }
   dlc_tensor_copy(b->ctx, &x, &hx);
@@ -141,7 +128,7 @@ static void bench_conv_cfg(bench *b, const conv_cfg *cf) {
   snprintf(shape, sizeof shape, "[%lld,%lld,%lld,%lld]->%lld", (long long)n, (long long)cf->c,
            (long long)cf->h, (long long)cf->w, (long long)cf->o);
   double flops = 2.0 * (double)n * (double)cf->o * (double)(hi.out_h * hi.out_w) *
-                 (double)(cf->c / cf->g) * (double)(cf->k * cf->k);
+                 (double)(cf->c / cf->g) * (double)(cf->kh * cf->kw);
   /* Minimal traffic of each direction: its two inputs and its output. */
   double bytes[3] = {(double)(x.nbytes + w.nbytes + y.nbytes), (double)(dy.nbytes + w.nbytes + 2 * dx.nbytes),
                      (double)(x.nbytes + dy.nbytes + 2 * dw.nbytes)};
@@ -154,7 +141,7 @@ static void bench_conv_cfg(bench *b, const conv_cfg *cf) {
       p.cudnn_nondeterministic = 1;
       dlc_conv2d_state *s = NULL;
       if (dlc_conv2d_create(b->ctx, &p, n, cf->h, cf->w, &s) != DLC_OK) {
-        fprintf(stderr, "%s: %s\n", cf->name, dlc_ctx_error(b->ctx));
+        fprintf(stderr, "%s: %s\n", row->name, dlc_ctx_error(b->ctx));
         b->failures++;
         continue;
       }
@@ -166,7 +153,7 @@ static void bench_conv_cfg(bench *b, const conv_cfg *cf) {
       dlc_conv2d_info si;
       dlc_conv2d_get_info(s, &si);
       char tag[160];
-      snprintf(tag, sizeof tag, "%s %s%s", cf->name, path ? "cudnn" : "im2col", tf32 ? " tf32" : "");
+      snprintf(tag, sizeof tag, "%s %s%s", row->name, path ? "cudnn" : "im2col", tf32 ? " tf32" : "");
       if (path)
         printf("# %s: cuDNN for fwd/bwd-data/bwd-weights: %d/%d/%d (else im2col), workspace %zu bytes\n",
                tag, si.use_cudnn[0], si.use_cudnn[1], si.use_cudnn[2], si.workspace_bytes);
@@ -190,7 +177,7 @@ static void bench_conv_cfg(bench *b, const conv_cfg *cf) {
     }
     for (int d = 0; d < DLC_CONV_DIRS; d++) {
       char op[128];
-      snprintf(op, sizeof op, "conv %s %s%s", dir_names[d], cf->name, tf32 ? " TF32" : "");
+      snprintf(op, sizeof op, "conv %s %s%s", dir_names[d], row->name, tf32 ? " TF32" : "");
       bench_report(b, op, shape, ms[0][d], bytes[d], flops, have_cudnn ? (tf32 ? "cuDNN TF32" : "cuDNN FMA") : NULL,
                    ms[1][d]);
     }
@@ -204,22 +191,6 @@ static void bench_conv_cfg(bench *b, const conv_cfg *cf) {
 }
 
 /* ---------------------------------------------------------------- pooling */
-
-typedef struct pool_cfg {
-  const char *name;
-  dlc_pool_mode mode;
-  int64_t n, c, h, w, k, s, p;
-  int count_include_pad;
-} pool_cfg;
-
-static const pool_cfg pools[] = {
-    {"maxpool 3x3 s2 p1 (resnet stem)", DLC_POOL_MAX, 32, 64, 112, 112, 3, 2, 1, 1},
-    {"maxpool 2x2 s2 (vgg)", DLC_POOL_MAX, 128, 64, 32, 32, 2, 2, 0, 1},
-    {"avgpool 2x2 s2", DLC_POOL_AVG, 128, 64, 32, 32, 2, 2, 0, 1},
-    {"avgpool 3x3 s1 p1 exclude pad", DLC_POOL_AVG, 32, 64, 56, 56, 3, 1, 1, 0},
-    {"global avgpool 7x7", DLC_POOL_GLOBAL_AVG, 32, 2048, 7, 7, 0, 0, 0, 1},
-    {"global avgpool 56x56", DLC_POOL_GLOBAL_AVG, 32, 256, 56, 56, 0, 0, 0, 1},
-};
 
 typedef struct pool_job {
   bench *b;
@@ -252,17 +223,19 @@ static dlc_status run_cudnn_pool(void *p) {
 }
 #endif
 
-static void bench_pool_cfg(bench *b, const pool_cfg *cf) {
+static void bench_pool_cfg(bench *b, const op_case *row) {
+  const oc_pool *cf = &row->pool;
   int64_t n = cf->n;
   if (!b->cuda) n = b->quick ? 2 : (n < 8 ? n : 8);
   else if (b->quick) n = n < 8 ? n : 8;
-  dlc_pool2d_params p = dlc_pool2d_params_make(cf->mode, cf->k, cf->k);
-  p.stride_h = p.stride_w = cf->s;
-  p.pad_h = p.pad_w = cf->p;
+  dlc_pool2d_params p = dlc_pool2d_params_make(cf->mode, cf->kh, cf->kw);
+  p.stride_h = cf->sh, p.stride_w = cf->sw;
+  p.pad_h = cf->ph, p.pad_w = cf->pw;
+  p.ceil_mode = cf->ceil_mode;
   p.count_include_pad = cf->count_include_pad;
   dlc_pool2d_state s;
   if (dlc_pool2d_init(b->ctx, &s, &p, cf->c, cf->h, cf->w) != DLC_OK) {
-    fprintf(stderr, "%s: %s\n", cf->name, dlc_ctx_error(b->ctx));
+    fprintf(stderr, "%s: %s\n", row->name, dlc_ctx_error(b->ctx));
     b->failures++;
     return;
   }
@@ -298,7 +271,7 @@ static void bench_pool_cfg(bench *b, const pool_cfg *cf) {
   for (int backward = 0; backward < 2; backward++) {
     j.backward = backward;
     char what[128];
-    snprintf(what, sizeof what, "%s %s", cf->name, backward ? "backward" : "forward");
+    snprintf(what, sizeof what, "%s %s", row->name, backward ? "backward" : "forward");
     if (run_pool(&j) != DLC_OK) {
       fprintf(stderr, "%s failed: %s\n", what, dlc_ctx_error(b->ctx));
       b->failures++;
@@ -311,17 +284,17 @@ static void bench_pool_cfg(bench *b, const pool_cfg *cf) {
     const char *peer = NULL;
 #ifdef DLC_HAVE_CUDNN
     if (b->cuda && dlc_ctx_cudnn_handle(b->ctx)) {
-      int kh = (int)(cf->mode == DLC_POOL_GLOBAL_AVG ? cf->h : cf->k);
-      int kw = (int)(cf->mode == DLC_POOL_GLOBAL_AVG ? cf->w : cf->k);
-      int st = (int)(cf->mode == DLC_POOL_GLOBAL_AVG ? 1 : cf->s);
+      const int global = cf->mode == DLC_POOL_GLOBAL_AVG;
+      int kh = (int)(global ? cf->h : cf->kh), kw = (int)(global ? cf->w : cf->kw);
+      int sh = (int)(global ? 1 : cf->sh), sw = (int)(global ? 1 : cf->sw);
       cudnnPoolingMode_t mode = max ? CUDNN_POOLING_MAX
                                     : cf->count_include_pad ? CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING
                                                             : CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING;
       if (cudnnCreatePoolingDescriptor(&j.pd) != CUDNN_STATUS_SUCCESS ||
           cudnnCreateTensorDescriptor(&j.xd) != CUDNN_STATUS_SUCCESS ||
           cudnnCreateTensorDescriptor(&j.yd) != CUDNN_STATUS_SUCCESS ||
-          cudnnSetPooling2dDescriptor(j.pd, mode, CUDNN_PROPAGATE_NAN, kh, kw, (int)cf->p,
-                                      (int)cf->p, st, st) != CUDNN_STATUS_SUCCESS ||
+          cudnnSetPooling2dDescriptor(j.pd, mode, CUDNN_PROPAGATE_NAN, kh, kw, (int)cf->ph,
+                                      (int)cf->pw, sh, sw) != CUDNN_STATUS_SUCCESS ||
           cudnnSetTensor4dDescriptor(j.xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)n, (int)cf->c,
                                      (int)cf->h, (int)cf->w) != CUDNN_STATUS_SUCCESS ||
           cudnnSetTensor4dDescriptor(j.yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)n, (int)cf->c,
@@ -364,8 +337,9 @@ int main(int argc, char **argv) {
   bench b;
   if (!bench_init(&b, "conv", argc, argv)) return 1;
   bench_measure_copy(&b, (size_t)(b.cuda ? 256 : 64) << 20);
-  for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) bench_conv_cfg(&b, &convs[i]);
-  for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++) bench_pool_cfg(&b, &pools[i]);
+  /* The layers are the op cases' benchmark rows (op_cases.c); N is capped above. */
+  for (const op_case *k = NULL; (k = oc_bench_next(k, OC_CONV, b.cuda, b.quick));) bench_conv_cfg(&b, k);
+  for (const op_case *k = NULL; (k = oc_bench_next(k, OC_POOL, b.cuda, b.quick));) bench_pool_cfg(&b, k);
   int failed = b.failures;
   bench_finish(&b);
   return failed ? 1 : 0;

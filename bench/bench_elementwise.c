@@ -5,6 +5,7 @@
 
 #include "bench.h"
 #include "dlcuda_ops.h"
+#include "op_cases.h"
 
 #ifdef DLC_HAVE_CUDA
 #include <cublas_v2.h>
@@ -45,7 +46,8 @@ static dlc_status run_cublas(void *p) {
 int main(int argc, char **argv) {
   bench b;
   if (!bench_init(&b, "elementwise", argc, argv)) return 1;
-  int64_t n = b.cuda ? (b.quick ? 1 << 22 : 1 << 26) : (b.quick ? 1 << 20 : 1 << 24);
+  const op_case *row = oc_bench_next(NULL, OC_ELEMENTWISE, b.cuda, b.quick); /* op_cases.c */
+  int64_t n = row ? row->n : 0;
   bench_measure_copy(&b, (size_t)n * 4);
   dlc_device d = dlc_ctx_device(b.ctx), cpu = {DLC_DEVICE_CPU, 0};
   dlc_tensor x, y, hx, hy;

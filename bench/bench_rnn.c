@@ -10,6 +10,7 @@
 
 #include "bench.h"
 #include "dlcuda_ops.h"
+#include "op_cases.h"
 
 #ifdef DLC_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -311,19 +312,10 @@ static void run_case(bench *b, dlc_rnn_mode mode, int64_t T, int64_t N, int64_t 
 int main(int argc, char **argv) {
   bench b;
   if (!bench_init(&b, "rnn", argc, argv)) return 1;
-  int64_t T, N, Hs[2];
-  int nh = 2;
-  if (b.cuda) {
-    T = 100, N = 64, Hs[0] = 512, Hs[1] = 1024;
-    if (b.quick) T = 20, nh = 1;
-  } else {
-    /* The CPU runs the same code at sizes that finish in seconds. */
-    T = b.quick ? 10 : 50, N = b.quick ? 8 : 16, Hs[0] = b.quick ? 64 : 128, Hs[1] = 256;
-    if (b.quick) nh = 1;
-  }
-  const dlc_rnn_mode modes[3] = {DLC_RNN_TANH, DLC_RNN_LSTM, DLC_RNN_GRU};
-  for (int h = 0; h < nh; h++)
-    for (int m = 0; m < 3; m++) run_case(&b, modes[m], T, N, Hs[h]);
+  /* The op cases' benchmark rows (op_cases.c); the CPU runs the same code at sizes that
+   * finish in seconds. */
+  for (const op_case *k = NULL; (k = oc_bench_next(k, OC_RNN, b.cuda, b.quick));)
+    run_case(&b, k->rnn.mode, k->rnn.T, k->rnn.N, k->rnn.H);
   int failed = b.failures;
   bench_finish(&b);
   return failed ? 1 : 0;

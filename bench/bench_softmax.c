@@ -11,6 +11,7 @@
 
 #include "bench.h"
 #include "dlcuda_ops.h"
+#include "op_cases.h"
 
 #ifdef DLC_HAVE_CUDNN
 #include <cudnn.h>
@@ -257,16 +258,13 @@ static void bench_xent_size(bench *b, int64_t rows, int64_t C) {
 int main(int argc, char **argv) {
   bench b;
   if (!bench_init(&b, "softmax", argc, argv)) return 1;
-  /* rows x C per size; the CPU runs smaller problems of the same row lengths. */
-  const int64_t gpu[3][2] = {{1 << 20, 10}, {65536, 1000}, {4096, 32768}};
-  const int64_t gpu_quick[3][2] = {{1 << 18, 10}, {16384, 1000}, {512, 32768}};
-  const int64_t host[3][2] = {{1 << 18, 10}, {16384, 1000}, {256, 32768}};
-  const int64_t host_quick[3][2] = {{16384, 10}, {1024, 1000}, {32, 32768}};
-  const int64_t(*sizes)[2] = b.cuda ? (b.quick ? gpu_quick : gpu) : (b.quick ? host_quick : host);
+  /* rows x C: the op cases' benchmark rows (op_cases.c); the CPU runs smaller problems of
+   * the same row lengths. */
   bench_measure_copy(&b, (size_t)(b.cuda ? 256 : (b.quick ? 16 : 64)) << 20);
-  for (int i = 0; i < 3; i++) bench_softmax_size(&b, sizes[i][0], sizes[i][1]);
-  bench_xent_size(&b, 64, 10);
-  bench_xent_size(&b, b.cuda ? 8192 : 1024, 1000);
+  for (const op_case *k = NULL; (k = oc_bench_next(k, OC_SOFTMAX, b.cuda, b.quick));)
+    bench_softmax_size(&b, k->softmax.rows, k->softmax.cols);
+  for (const op_case *k = NULL; (k = oc_bench_next(k, OC_XENT, b.cuda, b.quick));)
+    bench_xent_size(&b, k->xent.rows, k->xent.cols);
   int failed = b.failures;
   bench_finish(&b);
   return failed ? 1 : 0;

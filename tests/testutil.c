@@ -1,4 +1,5 @@
 #include "testutil.h"
+#include "op_cases.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -7,8 +8,8 @@
 
 int t_failures = 0, t_checks = 0;
 
-const int64_t t_awkward_sizes[] = {1, 2, 3, 7, 31, 32, 33, 127, 257, 1000, 1023, 4097, 65537,
-                                   1000003};
+#define T_SIZE(n, unused) n,
+const int64_t t_awkward_sizes[] = {OC_AWKWARD_SIZES(T_SIZE, 0)}; /* the parity rows' sizes */
 const int t_num_awkward_sizes = (int)(sizeof t_awkward_sizes / sizeof t_awkward_sizes[0]);
 
 int t_contains(const char *hay, const char *needle) {
