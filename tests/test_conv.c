@@ -147,12 +147,7 @@ static dlc_ctx *ctx_with_limit(size_t bytes) {
   dlc_ctx_options o = dlc_ctx_options_default();
   o.device = DLC_DEVICE_CPU;
   o.workspace_limit = bytes > 4 ? bytes : 4; /* 0 would mean the default */
-  dlc_ctx *c = NULL;
-  if (dlc_ctx_create(&c, &o) != DLC_OK) {
-    fprintf(stderr, "context: %s\n", dlc_ctx_error(c));
-    exit(1);
-  }
-  return c;
+  return t_ctx_make(&o);
 }
 
 /* The smallest limit that holds nb images in every direction. */

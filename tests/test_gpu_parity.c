@@ -1067,12 +1067,7 @@ static dlc_ctx *gpu_ctx_with(size_t limit, int tf32) {
   o.seed = 7;
   o.workspace_limit = limit;
   o.allow_tf32 = tf32;
-  dlc_ctx *ctx = NULL;
-  if (dlc_ctx_create(&ctx, &o) != DLC_OK) {
-    fprintf(stderr, "FAIL: CUDA context: %s\n", dlc_ctx_error(ctx));
-    exit(1);
-  }
-  return ctx;
+  return t_ctx_make(&o);
 }
 
 /* The largest workspace of any direction with chunks of `images`. */

@@ -31,11 +31,7 @@ dlc_ctx *t_cpu_ctx(uint64_t seed) {
     fprintf(stderr, "DLC_TEST_CPU_GEMM=%s: use auto, openblas or onednn\n", gemm);
     exit(1);
   }
-  dlc_ctx *ctx = NULL;
-  if (dlc_ctx_create(&ctx, &o) != DLC_OK) {
-    fprintf(stderr, "cannot create a CPU context: %s\n", dlc_ctx_error(ctx));
-    exit(1);
-  }
+  dlc_ctx *ctx = t_ctx_make(&o);
   static int said;
   if (!said++) printf("CPU GEMM: %s\n", dlc_ctx_cpu_gemm_info(ctx));
   return ctx;
@@ -51,10 +47,14 @@ dlc_ctx *t_gpu_ctx_or_skip(uint64_t seed) {
   dlc_ctx_options o = dlc_ctx_options_default();
   o.device = DLC_DEVICE_CUDA;
   o.seed = seed;
+  return t_ctx_make(&o); /* a device that exists but cannot be used is a failure, not a skip */
+}
+
+dlc_ctx *t_ctx_make(const dlc_ctx_options *o) {
   dlc_ctx *ctx = NULL;
-  if (dlc_ctx_create(&ctx, &o) != DLC_OK) {
-    /* A device exists but cannot be used: that is a failure, not a skip. */
-    fprintf(stderr, "FAIL: cannot create a CUDA context: %s\n", dlc_ctx_error(ctx));
+  if (dlc_ctx_create(&ctx, o) != DLC_OK) {
+    fprintf(stderr, "FAIL: cannot create a %s context: %s\n", o->device == DLC_DEVICE_CUDA ? "CUDA" : "CPU",
+            dlc_ctx_error(ctx));
     exit(1);
   }
   return ctx;

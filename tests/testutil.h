@@ -51,6 +51,8 @@ int t_finish(const char *name);
 dlc_ctx *t_cpu_ctx(uint64_t seed);
 /* A context on cuda:0, or exit(77) with the reason when there is no usable device. */
 dlc_ctx *t_gpu_ctx_or_skip(uint64_t seed);
+/* A context with options o, or exit(1) with the library's message (a test cannot go on). */
+dlc_ctx *t_ctx_make(const dlc_ctx_options *o);
 
 /* Sizes that break naive kernels: 1, odd, prime, around block and warp sizes, large. */
 extern const int64_t t_awkward_sizes[];
