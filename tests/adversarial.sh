@@ -216,6 +216,7 @@ fails "--threads 0" "--threads 0" 10 "${train[@]}" --threads 0
 fails "--top 0" "--top 0" 10 "$dlcuda" predict "$M" --weights "$W/good.safetensors" "$W/ok.npy" --top 0
 fails "--device cuda:x" "--device cuda:x" 10 "${train[@]}" --device cuda:x
 fails "an option without its value" "--data needs a value" 10 "$dlcuda" train "$M" --data
+fails "a data path too long to hold" "longer than 1023" 10 "${train[@]}" --data "$W/$(printf 'd%.0s' $(seq 1100))"
 works "--steps 2^62 with --batch 4 (all batches)" 60 "${train[@]}" --steps 4611686018427387904 --batch 4
 
 # ---- 8. Valid but unusual data

@@ -134,7 +134,11 @@ static dlc_status open_session(dlc_ctx *ctx, const dlc_session_options *o, dlc_s
   if ((st = dlc_model_load(ctx, o->model, o->batch, &s->net, &s->cfg)) != DLC_OK) return dlc_error_prefix(ctx, st, "model");
   if (o->weights && (st = dlc_net_load_weights(s->net, o->weights)) != DLC_OK) return dlc_error_prefix(ctx, st, "weights");
   apply_overrides(&s->cfg, o);
-  snprintf(s->data, sizeof s->data, "%s", o->data ? o->data : s->cfg.data);
+  const char *data = o->data ? o->data : s->cfg.data;
+  if (strlen(data) >= sizeof s->data)
+    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "data: the path is %zu characters long, longer than %zu", strlen(data),
+                    sizeof s->data - 1);
+  snprintf(s->data, sizeof s->data, "%s", data);
   if (!s->cfg.data_spec.regression) {
     int64_t shape[DLC_MAX_DIMS];
     int nd = dlc_net_output_shape(s->net, shape);
