@@ -150,16 +150,6 @@ static dlc_ctx *ctx_with_limit(size_t bytes) {
   return t_ctx_make(&o);
 }
 
-/* The smallest limit that holds nb images in every direction. */
-static size_t limit_for(const dlc_conv2d_state *s, int64_t nb) {
-  size_t most = 0;
-  for (int d = 0; d < DLC_CONV_DIRS; d++) {
-    size_t b = (size_t)dlc_conv_ws_layout_for(s, d, nb).total * 4;
-    if (b > most) most = b;
-  }
-  return most;
-}
-
 static void test_fixtures(dlc_ctx *ctx) {
   const char *names[8] = {"x", "w", "b", "dy", "y", "dx", "dw", "db"};
   for (int c = 0; c < num_cases; c++) {
@@ -196,7 +186,7 @@ static void test_fixtures(dlc_ctx *ctx) {
 
     /* The same under a workspace limit of one image (two for larger batches, so that a
      * last chunk of one follows chunks of two): many chunks, and the same numbers. */
-    dlc_ctx *tiny = ctx_with_limit(limit_for(s, k->n > 4 ? 2 : 1));
+    dlc_ctx *tiny = ctx_with_limit(t_conv_ws_bytes(s, k->n > 4 ? 2 : 1));
     dlc_conv2d_state *st = NULL;
     T_OK(tiny, dlc_conv2d_create(tiny, &p, k->n, k->h, k->w, &st));
     if (st) {
@@ -243,7 +233,7 @@ static void test_smaller_batch(dlc_ctx *ctx) {
   dlc_conv2d_state *probe = NULL;
   T_OK(ctx, dlc_conv2d_create(ctx, &p, 40, 5, 5, &probe));
   if (!probe) return;
-  dlc_ctx *c5 = ctx_with_limit(limit_for(probe, 5));
+  dlc_ctx *c5 = ctx_with_limit(t_conv_ws_bytes(probe, 5));
   dlc_conv2d_destroy(ctx, probe);
   dlc_conv2d_state *s = NULL;
   T_OK(c5, dlc_conv2d_create(c5, &p, 40, 5, 5, &s));

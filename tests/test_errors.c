@@ -104,32 +104,19 @@ int main(void) {
 
   /* The name tables: every value has a name that maps back to it; unknown names and values
    * out of range are refused. */
-  for (int k = 0; k < DLC_OPT_COUNT; k++) {
-    dlc_optimizer_kind v = DLC_OPT_COUNT;
-    const char *n = dlc_optimizer_name((dlc_optimizer_kind)k);
-    T_CHECK(n && dlc_optimizer_from_name(n, &v) == DLC_OK && (int)v == k, "optimizer %d: name %s", k, n ? n : "NULL");
+#define ROUND_TRIP(type, count, name_of, from_name, what)                                          \
+  for (int k = 0; k < (count); k++) {                                                             \
+    type v = (count);                                                                             \
+    const char *n = name_of((type)k);                                                             \
+    T_CHECK(n && from_name(n, &v) == DLC_OK && (int)v == k, what " %d: name %s", k, n ? n : "NULL"); \
   }
-  for (int k = 0; k < DLC_LR_SCHEDULE_COUNT; k++) {
-    dlc_lr_schedule v = DLC_LR_SCHEDULE_COUNT;
-    const char *n = dlc_lr_schedule_name((dlc_lr_schedule)k);
-    T_CHECK(n && dlc_lr_schedule_from_name(n, &v) == DLC_OK && (int)v == k, "schedule %d: name %s", k, n ? n : "NULL");
-  }
-  for (int k = 0; k < DLC_ACT_COUNT; k++) {
-    dlc_act v = DLC_ACT_COUNT;
-    const char *n = dlc_act_name((dlc_act)k);
-    T_CHECK(n && dlc_act_from_name(n, &v) == DLC_OK && (int)v == k, "activation %d: name %s", k, n ? n : "NULL");
-  }
-  for (int k = 0; k < DLC_CPU_GEMM_COUNT; k++) {
-    dlc_cpu_gemm v = DLC_CPU_GEMM_COUNT;
-    const char *n = dlc_cpu_gemm_name((dlc_cpu_gemm)k);
-    T_CHECK(n && dlc_cpu_gemm_from_name(n, &v) == DLC_OK && (int)v == k, "CPU GEMM %d: name %s", k, n ? n : "NULL");
-  }
-  for (int k = 0; k < DLC_EXPLAIN_COUNT; k++) {
-    dlc_explain_method v = DLC_EXPLAIN_COUNT;
-    const char *n = dlc_explain_method_name((dlc_explain_method)k);
-    T_CHECK(n && dlc_explain_method_from_name(n, &v) == DLC_OK && (int)v == k, "explain method %d: name %s", k,
-            n ? n : "NULL");
-  }
+  ROUND_TRIP(dlc_optimizer_kind, DLC_OPT_COUNT, dlc_optimizer_name, dlc_optimizer_from_name, "optimizer");
+  ROUND_TRIP(dlc_lr_schedule, DLC_LR_SCHEDULE_COUNT, dlc_lr_schedule_name, dlc_lr_schedule_from_name, "schedule");
+  ROUND_TRIP(dlc_act, DLC_ACT_COUNT, dlc_act_name, dlc_act_from_name, "activation");
+  ROUND_TRIP(dlc_cpu_gemm, DLC_CPU_GEMM_COUNT, dlc_cpu_gemm_name, dlc_cpu_gemm_from_name, "CPU GEMM");
+  ROUND_TRIP(dlc_explain_method, DLC_EXPLAIN_COUNT, dlc_explain_method_name, dlc_explain_method_from_name,
+             "explain method");
+#undef ROUND_TRIP
   T_CHECK(!dlc_explain_method_name(DLC_EXPLAIN_COUNT) && !strcmp(dlc_explain_method_name(DLC_EXPLAIN_IG), "ig"),
           "explain method names");
   /* Device names: auto, cpu, cuda, cuda:N (N in 0..1023, digits only); anything else leaves o as it was. */

@@ -1070,16 +1070,6 @@ static dlc_ctx *gpu_ctx_with(size_t limit, int tf32) {
   return t_ctx_make(&o);
 }
 
-/* The largest workspace of any direction with chunks of `images`. */
-static size_t ws_for(const dlc_conv2d_state *hs, int64_t images) {
-  size_t most = 0;
-  for (int d = 0; d < DLC_CONV_DIRS; d++) {
-    size_t b = (size_t)dlc_conv_ws_layout_for(hs, d, images).total * 4;
-    if (b > most) most = b;
-  }
-  return most;
-}
-
 /* Row k's convolution with params p on device context g, its state built for `images`
  * images (at least the row's), against the CPU's im2col; inspect (or NULL) looks at the
  * device state first. */
@@ -1119,7 +1109,7 @@ static void extra_conv_chunked(dlc_ctx *g0, dlc_ctx *c) {
     dlc_conv2d_state *hs = NULL;
     T_OK(c, dlc_conv2d_create(c, &p, k->conv.n, k->conv.h, k->conv.w, &hs));
     if (!hs) continue;
-    dlc_ctx *g = gpu_ctx_with(ws_for(hs, 2), 0);
+    dlc_ctx *g = gpu_ctx_with(t_conv_ws_bytes(hs, 2), 0);
     conv_on(g, c, k, p, k->conv.n, "im2col chunked", k->tol[0], chunk_of_two);
     dlc_ctx_destroy(g);
     dlc_conv2d_destroy(c, hs);
@@ -1187,7 +1177,7 @@ static void extra_conv_cudnn(dlc_ctx *g0, dlc_ctx *c) {
       dlc_conv2d_state *probe = NULL;
       T_OK(c, dlc_conv2d_create(c, &ph, k->conv.n, k->conv.h, k->conv.w, &probe));
       if (probe) {
-        dlc_ctx *gs = gpu_ctx_with(ws_for(probe, 1), 0);
+        dlc_ctx *gs = gpu_ctx_with(t_conv_ws_bytes(probe, 1), 0);
         conv_on(gs, c, k, p, k->conv.n, "cudnn under a one-image limit", k->tol[0], NULL);
         dlc_ctx_destroy(gs);
       }

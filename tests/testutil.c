@@ -1,5 +1,6 @@
 #include "testutil.h"
 #include "op_cases.h"
+#include "ops/conv.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -349,4 +350,13 @@ int t_gradcheck(const char *what, float *x, const float *analytic, int64_t n, t_
          (long long)points, (long long)worst_i, worst_num, worst_ana, ok ? "ok" : "FAIL");
   T_CHECK(ok, "%s: %lld of %lld gradient entries off", what, (long long)bad, (long long)points);
   return ok;
+}
+
+size_t t_conv_ws_bytes(const dlc_conv2d_state *s, int64_t images) {
+  size_t most = 0;
+  for (int d = 0; d < DLC_CONV_DIRS; d++) {
+    size_t b = (size_t)dlc_conv_ws_layout_for(s, d, images).total * 4;
+    if (b > most) most = b;
+  }
+  return most;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "dlcuda.h"
+#include "dlcuda_ops.h"
 
 #define T_SKIP 77 /* CTest's SKIP_RETURN_CODE for gpu tests without a device */
 
@@ -53,6 +54,9 @@ dlc_ctx *t_cpu_ctx(uint64_t seed);
 dlc_ctx *t_gpu_ctx_or_skip(uint64_t seed);
 /* A context with options o, or exit(1) with the library's message (a test cannot go on). */
 dlc_ctx *t_ctx_make(const dlc_ctx_options *o);
+/* The smallest workspace limit (bytes) under which every direction of conv state s runs
+ * im2col in chunks of `images` images: what the chunking tests set a context's limit to. */
+size_t t_conv_ws_bytes(const dlc_conv2d_state *s, int64_t images);
 
 /* Sizes that break naive kernels: 1, odd, prime, around block and warp sizes, large. */
 extern const int64_t t_awkward_sizes[];

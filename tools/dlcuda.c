@@ -547,9 +547,9 @@ static int cmd_predict(const options *op) {
   else if (rc == 0) printf("# input, predicted class, probabilities of classes 0 to %lld\n", (long long)K - 1);
   for (int64_t r = 0; r < n && rc == 0; r++) {
     float *z = probs + r * K;
-    int finite = 1;
-    for (int64_t c = 0; c < K; c++) finite &= isfinite(z[c]) != 0;
-    if (!finite || (!regression && best[r] < 0)) { /* NaN or infinite scores rank nothing: say so for this input */
+    int finite = regression || best[r] >= 0; /* dlc_net_predict_classes ranks only finite rows */
+    for (int64_t c = 0; c < K && regression; c++) finite &= isfinite(z[c]) != 0;
+    if (!finite) { /* NaN or infinite values rank nothing: say so for this input */
       printf("%lld error: %s not finite\n", (long long)r, regression ? "outputs" : "scores");
       if (bad++ == 0) first_bad = r;
       continue;
