@@ -316,6 +316,16 @@ static void forward(dlc_ctx *ctx) {
   T_CHECK(run("train --checkpoint-every 0") == 2, "--checkpoint-every 0 is refused");
   T_CHECK(run("eval '%s'", fx("cnn.cfg")) == 1 && t_contains(err_text, "--weights"), "eval needs --weights");
   T_CHECK(run("frobnicate") == 2, "an unknown command");
+  /* Each command takes its own options: one another command takes is refused, not ignored. */
+  T_CHECK(run("eval '%s' --weights w --epochs 3", fx("cnn.cfg")) == 2 &&
+              t_contains(err_text, "--epochs is not an option of eval"), "eval --epochs: %s", err_text);
+  T_CHECK(run("info --top 3") == 2 && t_contains(err_text, "--top is not an option of info"), "%s", err_text);
+  T_CHECK(run("train --frobnicate") == 2 && t_contains(err_text, "unknown option --frobnicate"), "%s", err_text);
+  /* The help comes from the same table: all commands, or one command's options only. */
+  T_CHECK(run("--help") == 0 && t_contains(out_text, "  explain MODEL.cfg") && t_contains(out_text, "(predict) the K"),
+          "dlcuda --help: %s", out_text);
+  T_CHECK(run("predict --help") == 0 && t_contains(out_text, "--top K") && !t_contains(out_text, "--epochs") &&
+              !t_contains(out_text, "  train "), "dlcuda predict --help: %s", out_text);
 }
 
 /* dlcuda explain: each method's maps as the library's (checked against PyTorch in

@@ -5,10 +5,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,73 +17,153 @@
 #define DEFAULT_MODEL "models/fashion_cnn.cfg"
 
 typedef struct options {
-  const char *pos[2]; /* positional: the model, then (predict) the input */
+  const char *pos[2]; /* positional: the model, then (predict, explain) the input */
   int npos;
-  const char *data, *test_data, *log, *device, *optimizer, *cpu_gemm;
-  const char *weights, *save, *checkpoint, *resume;
+  const char *data, *test_data, *log, *device, *optimizer, *cpu_gemm, *weights, *save, *checkpoint, *resume;
   const char *input, *output, *grad_output, *input_grad, *param_grads, *subsample, *sampler, *class_weights;
-  const char *method, *layer, *out_dir; /* explain (--out, --layer: also report) */
-  const char *report;                   /* train --report DIR */
-  int64_t misclassified;                /* report: images shown (-1: the default) */
-  int64_t klass, first, ig_steps;       /* explain: --class (-1: predicted), --first, --steps */
-  float rotate, erase, brightness, contrast; /* augmentation overrides; < 0: the model file's */
-  int epochs, threads, quiet, train_mode, top, layer_stats;
-  int64_t batch, steps, checkpoint_every, stop_after;
-  float lr;
+  const char *method, *layer, *out_dir, *report;
+  int64_t epochs, batch, steps, threads, top, checkpoint_every, stop_after, ig_steps, first;
+  int64_t klass, misclassified; /* -1: not given (explain: the predicted class; report: 32) */
+  int64_t train_mode, quiet, layer_stats;
+  float lr, rotate, erase, brightness, contrast; /* augmentation < 0: the model file's */
   uint64_t seed;
   int have_seed;
 } options;
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: dlcuda COMMAND [ARGS]\n"
-          "  train [MODEL.cfg] [--data DIR|FILE] [--test-data DIR|FILE] [--epochs N] [--batch N] [--lr X]\n"
-          "        [--optimizer sgd|adam|adamw] [--device auto|cpu|cuda[:i]] [--seed N]\n"
-          "        [--threads N] [--cpu-gemm auto|openblas|onednn] [--log FILE.csv|FILE.jsonl]\n"
-          "        [--steps N] [--quiet]\n"
-          "        [--weights W.safetensors] [--save W.safetensors] [--checkpoint CKPT]\n"
-          "        [--checkpoint-every N] [--resume CKPT] [--stop-after N] [--layer-stats] [--report DIR]\n"
-          "        trains MODEL (default " DEFAULT_MODEL ") on its data set (default\n"
-          "        /usr/share/datasets/fashion-mnist), evaluating on the test split each epoch\n"
-          "        (--test-data: another folder's test split, or a whole .csv file);\n"
-          "        --steps N: N batches per epoch, from the first N x batch samples (quick runs);\n"
-          "        --weights starts from saved weights; --save writes the final weights;\n"
-          "        --subsample C=F,...: keep a fraction F of class C's training samples (an\n"
-          "        imbalanced set from a balanced one); --class-weights balanced|none and\n"
-          "        --sampler balanced|uniform override the model file's; --rotate DEG,\n"
-          "        --erase P, --brightness B, --contrast C its augmentation;\n"
-          "        --checkpoint writes CKPT after every epoch (and every N batches with\n"
-          "        --checkpoint-every); --resume CKPT continues a run exactly where CKPT left it\n"
-          "        (same model, data and options); --stop-after N stops after N batches;\n"
-          "        --layer-stats: each layer's output mean and std, dead ReLU units, saturated\n"
-          "        tanh/sigmoid values, weight and gradient norms per epoch (printed, and in --log);\n"
-          "        --report DIR: at the end, DIR/report.html (see report), logging to\n"
-          "        DIR/train.jsonl unless --log names the log\n"
-          "  eval MODEL.cfg --weights W.safetensors [--data DIR|FILE] [--batch N] [--device D]\n"
-          "        loss and accuracy (regression: mean absolute error) on the test split\n"
-          "        (a .csv file: on the file itself)\n"
-          "  predict MODEL.cfg --weights W.safetensors INPUT.npy|INPUT.idx[.gz] [--top K]\n"
-          "        class probabilities (softmax of the output) for each input: float32 .npy is\n"
-          "        used as it is; uint8 .npy and IDX images are scaled as the model's [net] says\n"
-          "  forward MODEL.cfg [--weights W.safetensors] --input X.npy --output Y.npy [--train]\n"
-          "        [--grad-output DY.npy [--input-grad DX.npy] [--param-grads G.safetensors]]\n"
-          "        runs the network (evaluation mode, or training mode with --train) on X and\n"
-          "        writes its output; with --grad-output also backward from DY, writing the\n"
-          "        input's gradient and the parameters' gradients (under the weights' names)\n"
-          "  explain MODEL.cfg --weights W.safetensors INPUT.npy|INPUT.idx[.gz] --out DIR\n"
-          "        [--method saliency|gradcam|ig] [--class C] [--layer NAME] [--ig-steps N] [--first N]\n"
-          "        what each input's prediction (or class C's score) rests on: DIR/N-METHOD.npy\n"
-          "        (the map; ig: the attribution per input value) and DIR/N-METHOD.png (the input\n"
-          "        with the map over it); gradcam on the last conv2d or --layer; ig from a black\n"
-          "        image in --ig-steps steps (32); --first N: the first N inputs only\n"
-          "  report MODEL.cfg --weights W.safetensors --out DIR [--log LOG] [--data DIR|FILE]\n"
-          "        [--misclassified N] [--layer NAME]\n"
-          "        DIR/report.html, one self-contained page: the network, the loss, accuracy and\n"
-          "        learning rate per epoch from the run's LOG (and its layer statistics), and on\n"
-          "        the test split the confusion matrix, precision, recall and F1 per class and the\n"
-          "        N (32) most confident mistakes with their Grad-CAM (last conv2d, or --layer)\n"
-          "  info [--device D] [--threads N] [--cpu-gemm G]   devices, build options, library\n"
-          "        versions, and the CPU GEMM a context picks\n");
+/* The commands, one bit each, and the options: each names the commands that take it, so
+ * the parser refuses an option its command would ignore, and the help is made from here. */
+enum { TR = 1, EV = 2, PR = 4, FW = 8, EX = 16, RE = 32, IN = 64, ALL = 127 };
+typedef enum { STR, INT, U64, POS, FRAC, FLAG } opt_kind; /* POS: > 0; FRAC: 0..hi */
+typedef struct opt {
+  const char *name, *arg;
+  opt_kind kind;
+  size_t at; /* the field in options */
+  long long lo, hi;
+  unsigned cmds;
+  const char *help;
+} opt;
+#define AT(f) offsetof(options, f)
+static const opt OPTS[] = {
+  {"--data", "DIR|FILE", STR, AT(data), 0, 0, TR | EV | RE,
+   "the data set: an IDX folder or a .csv (default: the model file's, else /usr/share/datasets/fashion-mnist)"},
+  {"--test-data", "DIR|FILE", STR, AT(test_data), 0, 0, TR,
+   "evaluate on another folder's test split, or a whole .csv file"},
+  {"--epochs", "N", INT, AT(epochs), 1, 1000000, TR, "epochs (default: the model file's)"},
+  {"--batch", "N", INT, AT(batch), 1, 1 << 20, TR | EV | PR | EX | RE, "samples per batch"},
+  {"--lr", "X", POS, AT(lr), 0, 0, TR, "learning rate"},
+  {"--optimizer", "sgd|adam|adamw", STR, AT(optimizer), 0, 0, TR, "the optimizer (default: the model file's)"},
+  {"--steps", "N", INT, AT(steps), 1, INT64_MAX, TR,
+   "N batches per epoch, from the first N x batch samples (quick runs)"},
+  {"--subsample", "C=F,...", STR, AT(subsample), 0, 0, TR,
+   "keep a fraction F of class C's training samples (an imbalanced set from a balanced one)"},
+  {"--class-weights", "balanced|none", STR, AT(class_weights), 0, 0, TR,
+   "the loss's class weights (default: the model file's)"},
+  {"--sampler", "balanced|uniform", STR, AT(sampler), 0, 0, TR, "how batches draw classes (default: the model file's)"},
+  {"--rotate", "DEG", FRAC, AT(rotate), 0, 180, TR, "augmentation: random rotation up to DEG degrees"},
+  {"--erase", "P", FRAC, AT(erase), 0, 1, TR, "augmentation: random erasing with probability P"},
+  {"--brightness", "B", FRAC, AT(brightness), 0, 1, TR, "augmentation: random brightness change up to B"},
+  {"--contrast", "C", FRAC, AT(contrast), 0, 1, TR, "augmentation: random contrast change up to C"},
+  {"--weights", "W.safetensors", STR, AT(weights), 0, 0, TR | EV | PR | FW | EX | RE,
+   "the weights (train: start from them)"},
+  {"--save", "W.safetensors", STR, AT(save), 0, 0, TR, "write the final weights"},
+  {"--checkpoint", "CKPT", STR, AT(checkpoint), 0, 0, TR,
+   "write CKPT after every epoch (and every N batches with --checkpoint-every)"},
+  {"--checkpoint-every", "N", INT, AT(checkpoint_every), 1, INT64_MAX, TR, "also checkpoint every N batches"},
+  {"--resume", "CKPT", STR, AT(resume), 0, 0, TR,
+   "continue a run exactly where CKPT left it (same model, data and options)"},
+  {"--stop-after", "N", INT, AT(stop_after), 1, INT64_MAX, TR, "stop after N batches"},
+  {"--log", "FILE.csv|FILE.jsonl", STR, AT(log), 0, 0, TR | RE,
+   "train: log each epoch there; report: the run's log to draw"},
+  {"--layer-stats", NULL, FLAG, AT(layer_stats), 0, 0, TR,
+   "each layer's output mean and std, dead ReLU units, saturated tanh/sigmoid values, weight and gradient norms per "
+   "epoch (printed, and in --log)"},
+  {"--report", "DIR", STR, AT(report), 0, 0, TR,
+   "at the end, DIR/report.html (see report), logging to DIR/train.jsonl unless --log names the log"},
+  {"--out", "DIR", STR, AT(out_dir), 0, 0, EX | RE, "the folder to write to"},
+  {"--misclassified", "N", INT, AT(misclassified), 0, 1024, TR | RE,
+   "the report shows the N (32) most confident mistakes with their Grad-CAM"},
+  {"--layer", "NAME", STR, AT(layer), 0, 0, TR | EX | RE, "Grad-CAM's layer (default: the last conv2d)"},
+  {"--top", "K", INT, AT(top), 1, 1000000, PR, "the K most likely classes of each input, with their probabilities"},
+  {"--input", "X.npy", STR, AT(input), 0, 0, FW, "the network's input"},
+  {"--output", "Y.npy", STR, AT(output), 0, 0, FW, "the network's output"},
+  {"--train", NULL, FLAG, AT(train_mode), 0, 0, FW, "run in training mode (dropout, batch statistics)"},
+  {"--grad-output", "DY.npy", STR, AT(grad_output), 0, 0, FW, "also backward from DY"},
+  {"--input-grad", "DX.npy", STR, AT(input_grad), 0, 0, FW, "the input's gradient (with --grad-output)"},
+  {"--param-grads", "G.safetensors", STR, AT(param_grads), 0, 0, FW,
+   "the parameters' gradients, under the weights' names (with --grad-output)"},
+  {"--method", "saliency|gradcam|ig", STR, AT(method), 0, 0, EX, "how to explain (default saliency)"},
+  {"--class", "C", INT, AT(klass), 0, 1 << 30, EX, "explain class C's score (default: the predicted class)"},
+  {"--ig-steps", "N", INT, AT(ig_steps), 1, 100000, EX, "ig: steps from a black image (32)"},
+  {"--first", "N", INT, AT(first), 1, INT64_MAX, EX, "the first N inputs only"},
+  {"--device", "auto|cpu|cuda[:i]", STR, AT(device), 0, 0, ALL,
+   "where to run (default auto: the first usable GPU, else the CPU)"},
+  {"--seed", "N", U64, AT(seed), 0, 0, ALL, "the random seed (data order, initial weights, dropout)"},
+  {"--threads", "N", INT, AT(threads), 1, 4096, ALL, "CPU threads"},
+  {"--cpu-gemm", "auto|openblas|onednn", STR, AT(cpu_gemm), 0, 0, ALL, "the CPU GEMM library"},
+  {"--quiet", NULL, FLAG, AT(quiet), 0, 0, TR | EX | RE, "print only what was asked for"},
+};
+#define NOPTS (sizeof OPTS / sizeof OPTS[0])
+
+static int cmd_train(const options *), cmd_eval(const options *), cmd_predict(const options *),
+    cmd_forward(const options *), cmd_explain(const options *), cmd_report(const options *), cmd_info(const options *);
+typedef struct command {
+  const char *name, *args;
+  int (*run)(const options *);
+  const char *help;
+} command;
+static const command CMDS[] = { /* in the order of the bits above */
+  {"train", "[MODEL.cfg]", cmd_train,
+   "trains MODEL (default " DEFAULT_MODEL ") on its data set, evaluating on the test split each epoch"},
+  {"eval", "MODEL.cfg --weights W", cmd_eval,
+   "loss and accuracy (regression: mean absolute error) on the test split (a .csv file: on the file itself), with "
+   "recall and precision per class"},
+  {"predict", "MODEL.cfg --weights W INPUT.npy|INPUT.idx[.gz]", cmd_predict,
+   "class probabilities (softmax of the output) for each input: float32 .npy is used as it is; uint8 .npy and IDX "
+   "images are scaled as the model's [net] says"},
+  {"forward", "MODEL.cfg [--weights W] --input X.npy --output Y.npy", cmd_forward,
+   "runs the network on X and writes its output; with --grad-output also backward from DY"},
+  {"explain", "MODEL.cfg --weights W INPUT.npy|INPUT.idx[.gz] --out DIR", cmd_explain,
+   "what each input's prediction (or class C's score) rests on: DIR/N-METHOD.npy (the map; ig: the attribution per "
+   "input value) and DIR/N-METHOD.png (the input with the map over it), and all of them in DIR/grid-METHOD.png"},
+  {"report", "MODEL.cfg --weights W --out DIR", cmd_report,
+   "DIR/report.html, one self-contained page: the network, the loss, accuracy and learning rate per epoch from the "
+   "run's --log (and its layer statistics), and on the test split the confusion matrix, precision, recall and F1 per "
+   "class and the most confident mistakes with their Grad-CAM"},
+  {"info", "", cmd_info, "devices, build options, library versions, and the CPU GEMM a context picks"},
+};
+#define NCMDS (sizeof CMDS / sizeof CMDS[0])
+
+/* TEXT at column COL, wrapped before column 100, starting after AT columns used. */
+static void wrap(FILE *f, const char *text, int col, int at) {
+  for (const char *w = text; *w;) {
+    size_t n = strcspn(w, " ");
+    if (at > col && at + 1 + (int)n > 100) at = fprintf(f, "\n%*s", col, "") - 1;
+    else if (at > col) at += fprintf(f, " ");
+    else at += fprintf(f, "%*s", col - at, "");
+    at += fprintf(f, "%.*s", (int)n, w);
+    w += n + (w[n] == ' ');
+  }
+  fprintf(f, "\n");
+}
+
+/* The help of the commands in MASK: each command, then the options they take. */
+static void usage(FILE *f, unsigned mask) {
+  fprintf(f, "usage: dlcuda COMMAND [ARGS] [OPTIONS]   (dlcuda COMMAND --help: that command's options)\n");
+  for (unsigned c = 0; c < NCMDS; c++)
+    if (mask & 1u << c) {
+      fprintf(f, "  %s%s%s\n", CMDS[c].name, *CMDS[c].args ? " " : "", CMDS[c].args);
+      wrap(f, CMDS[c].help, 8, 0);
+    }
+  fprintf(f, "options:\n");
+  for (unsigned i = 0; i < NOPTS; i++) {
+    if (!(OPTS[i].cmds & mask)) continue;
+    char text[512] = "";
+    for (unsigned c = 0; c < NCMDS && mask == ALL && OPTS[i].cmds != ALL; c++) /* which commands */
+      if (OPTS[i].cmds & 1u << c) strcat(strcat(text, text[0] ? " " : "("), CMDS[c].name);
+    snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", text[0] ? ") " : "", OPTS[i].help);
+    int at = fprintf(f, "  %s%s%s", OPTS[i].name, OPTS[i].arg ? " " : "", OPTS[i].arg ? OPTS[i].arg : "");
+    wrap(f, text, 26, at < 25 ? at : (fprintf(f, "\n"), 0));
+  }
 }
 
 /* "dlcuda: OPT VALUE: use a, b, c": the choices from the library's name table of the enum. */
@@ -100,113 +180,61 @@ static int fail(dlc_ctx *ctx, const char *what) {
   return 1;
 }
 
-/* Numbers on the command line are parsed whole, in range, without overflow; a bad one is
- * an error naming the option, the value and what it takes. */
-static int parse_int(const char *opt, const char *v, long long lo, long long hi, int64_t *out) {
-  char *end;
+/* One option's value into its field. Numbers are parsed whole, in range, without overflow;
+ * a bad one is an error naming the option, the value and what it takes. */
+static int parse_value(const opt *o, const char *v, options *op) {
+  void *field = (char *)op + o->at;
+  char *end = NULL;
   errno = 0;
-  long long x = isdigit((unsigned char)v[0]) || v[0] == '-' ? strtoll(v, &end, 10) : 0;
-  if (!(isdigit((unsigned char)v[0]) || v[0] == '-') || *end || errno == ERANGE || x < lo || x > hi) {
-    fprintf(stderr, "dlcuda: %s %s: expected a whole number from %lld to %lld\n", opt, v, lo, hi);
-    return 0;
+  int digit = isdigit((unsigned char)v[0]);
+  if (o->kind == STR) *(const char **)field = v;
+  else if (o->kind == INT) {
+    long long x = digit || v[0] == '-' ? strtoll(v, &end, 10) : 0;
+    if (!end || *end || errno || x < o->lo || x > o->hi)
+      return fprintf(stderr, "dlcuda: %s %s: expected a whole number from %lld to %lld\n", o->name, v, o->lo, o->hi), 0;
+    *(int64_t *)field = x;
+  } else if (o->kind == U64) {
+    unsigned long long x = digit ? strtoull(v, &end, 10) : 0;
+    if (!end || *end || errno)
+      return fprintf(stderr, "dlcuda: %s %s: expected a whole number from 0 to %llu\n", o->name, v,
+                     (unsigned long long)UINT64_MAX), 0;
+    *(uint64_t *)field = x;
+    op->have_seed = 1;
+  } else {
+    double x = digit || v[0] == '.' || v[0] == '-' || v[0] == '+' ? strtod(v, &end) : NAN;
+    if (o->kind == POS && (!end || *end || !isfinite(x) || x <= 0 || x > 3.4e38))
+      return fprintf(stderr, "dlcuda: %s %s: expected a positive finite number (such as 0.01)\n", o->name, v), 0;
+    if (o->kind == FRAC && (!end || *end || !(x >= o->lo && x <= o->hi)))
+      return fprintf(stderr, "dlcuda: %s %s: expected a number from %lld to %lld\n", o->name, v, o->lo, o->hi), 0;
+    *(float *)field = (float)x;
   }
-  *out = x;
   return 1;
 }
 
-static int parse_u64(const char *opt, const char *v, uint64_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long x = isdigit((unsigned char)v[0]) ? strtoull(v, &end, 10) : 0;
-  if (!isdigit((unsigned char)v[0]) || *end || errno == ERANGE) {
-    fprintf(stderr, "dlcuda: %s %s: expected a whole number from 0 to %llu\n", opt, v, (unsigned long long)UINT64_MAX);
-    return 0;
-  }
-  *out = x;
-  return 1;
-}
-
-static int parse_positive_float(const char *opt, const char *v, float *out) {
-  char *end;
-  errno = 0;
-  double x = strtod(v, &end);
-  if (end == v || *end || isspace((unsigned char)v[0]) || !isfinite(x) || x <= 0 || x > 3.4e38) {
-    fprintf(stderr, "dlcuda: %s %s: expected a positive finite number (such as 0.01)\n", opt, v);
-    return 0;
-  }
-  *out = (float)x;
-  return 1;
-}
-
-static int parse_args(int argc, char **argv, options *op) {
+/* The options of command CMDS[ci]: 1, or 0 after saying what is wrong; -1 after --help. */
+static int parse_args(int argc, char **argv, unsigned ci, options *op) {
+  const unsigned cmd = 1u << ci;
   memset(op, 0, sizeof *op);
   op->device = "auto";
   op->rotate = op->erase = op->brightness = op->contrast = -1.f;
-  op->klass = -1;
-  op->misclassified = -1;
+  op->klass = op->misclassified = -1;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    int64_t n;
-#define NEEDV() do { if (!v) { fprintf(stderr, "dlcuda: %s needs a value\n", a); return 0; } i++; } while (0)
-#define INT(field, hi) do { NEEDV(); if (!parse_int(a, v, 1, (hi), &n)) return 0; op->field = n; } while (0)
-    if (!strcmp(a, "--data")) { NEEDV(); op->data = v; }
-    else if (!strcmp(a, "--test-data")) { NEEDV(); op->test_data = v; }
-    else if (!strcmp(a, "--epochs")) INT(epochs, 1000000);
-    else if (!strcmp(a, "--batch")) INT(batch, 1 << 20);
-    else if (!strcmp(a, "--lr")) { NEEDV(); if (!parse_positive_float(a, v, &op->lr)) return 0; }
-    else if (!strcmp(a, "--optimizer")) { NEEDV(); op->optimizer = v; }
-    else if (!strcmp(a, "--device")) { NEEDV(); op->device = v; }
-    else if (!strcmp(a, "--seed")) { NEEDV(); if (!parse_u64(a, v, &op->seed)) return 0; op->have_seed = 1; }
-    else if (!strcmp(a, "--threads")) INT(threads, 4096);
-    else if (!strcmp(a, "--cpu-gemm")) { NEEDV(); op->cpu_gemm = v; }
-    else if (!strcmp(a, "--log")) { NEEDV(); op->log = v; }
-    else if (!strcmp(a, "--steps")) INT(steps, INT64_MAX);
-    else if (!strcmp(a, "--weights")) { NEEDV(); op->weights = v; }
-    else if (!strcmp(a, "--save")) { NEEDV(); op->save = v; }
-    else if (!strcmp(a, "--checkpoint")) { NEEDV(); op->checkpoint = v; }
-    else if (!strcmp(a, "--checkpoint-every")) INT(checkpoint_every, INT64_MAX);
-    else if (!strcmp(a, "--resume")) { NEEDV(); op->resume = v; }
-    else if (!strcmp(a, "--stop-after")) INT(stop_after, INT64_MAX);
-    else if (!strcmp(a, "--input")) { NEEDV(); op->input = v; }
-    else if (!strcmp(a, "--output")) { NEEDV(); op->output = v; }
-    else if (!strcmp(a, "--grad-output")) { NEEDV(); op->grad_output = v; }
-    else if (!strcmp(a, "--input-grad")) { NEEDV(); op->input_grad = v; }
-    else if (!strcmp(a, "--param-grads")) { NEEDV(); op->param_grads = v; }
-    else if (!strcmp(a, "--top")) INT(top, 1000000);
-    else if (!strcmp(a, "--subsample")) { NEEDV(); op->subsample = v; }
-    else if (!strcmp(a, "--sampler")) { NEEDV(); op->sampler = v; }
-    else if (!strcmp(a, "--class-weights")) { NEEDV(); op->class_weights = v; }
-    else if (!strcmp(a, "--rotate") || !strcmp(a, "--erase") || !strcmp(a, "--brightness") || !strcmp(a, "--contrast")) {
-      NEEDV();
-      char *end;
-      errno = 0;
-      double x = strtod(v, &end);
-      double hi = !strcmp(a, "--rotate") ? 180 : 1;
-      if (end == v || *end || errno || !(x >= 0 && x <= hi)) {
-        fprintf(stderr, "dlcuda: %s %s: expected a number from 0 to %g\n", a, v, hi);
-        return 0;
-      }
-      float *f = !strcmp(a, "--rotate") ? &op->rotate : !strcmp(a, "--erase") ? &op->erase
-                 : !strcmp(a, "--brightness") ? &op->brightness : &op->contrast;
-      *f = (float)x;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout, cmd), -1;
+    if (a[0] != '-' || !a[1]) {
+      if (op->npos == 2) return fprintf(stderr, "dlcuda: unexpected argument %s\n", a), 0;
+      op->pos[op->npos++] = a;
+      continue;
     }
-    else if (!strcmp(a, "--method")) { NEEDV(); op->method = v; }
-    else if (!strcmp(a, "--layer")) { NEEDV(); op->layer = v; }
-    else if (!strcmp(a, "--out")) { NEEDV(); op->out_dir = v; }
-    else if (!strcmp(a, "--class")) { NEEDV(); if (!parse_int(a, v, 0, 1 << 30, &op->klass)) return 0; }
-    else if (!strcmp(a, "--first")) INT(first, INT64_MAX);
-    else if (!strcmp(a, "--report")) { NEEDV(); op->report = v; }
-    else if (!strcmp(a, "--misclassified")) { NEEDV(); if (!parse_int(a, v, 0, 1024, &op->misclassified)) return 0; }
-    else if (!strcmp(a, "--ig-steps")) INT(ig_steps, 100000);
-    else if (!strcmp(a, "--train")) op->train_mode = 1;
-    else if (!strcmp(a, "--quiet")) op->quiet = 1;
-    else if (!strcmp(a, "--layer-stats")) op->layer_stats = 1;
-    else if (a[0] == '-' && a[1]) { fprintf(stderr, "dlcuda: unknown option %s\n", a); return 0; }
-    else if (op->npos < 2) op->pos[op->npos++] = a;
-    else { fprintf(stderr, "dlcuda: unexpected argument %s\n", a); return 0; }
-#undef INT
-#undef NEEDV
+    const opt *o = OPTS;
+    while (o < OPTS + NOPTS && strcmp(o->name, a)) o++;
+    if (o == OPTS + NOPTS) return fprintf(stderr, "dlcuda: unknown option %s\n", a), 0;
+    if (!(o->cmds & cmd))
+      return fprintf(stderr, "dlcuda: %s is not an option of %s (see dlcuda %s --help)\n", a, CMDS[ci].name,
+                     CMDS[ci].name), 0;
+    if (o->kind == FLAG) *(int64_t *)((char *)op + o->at) = 1;
+    else if (i + 1 == argc) return fprintf(stderr, "dlcuda: %s needs a value\n", a), 0;
+    else if (!parse_value(o, argv[++i], op)) return 0;
   }
   return 1;
 }
@@ -656,23 +684,19 @@ static int cmd_info(const options *op) {
 }
 
 int main(int argc, char **argv) {
-  const char *cmd = argc > 1 ? argv[1] : "train";
-  if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-    usage(stdout);
-    return 0;
-  }
-  int (*run)(const options *) = !strcmp(cmd, "train") ? cmd_train : !strcmp(cmd, "eval") ? cmd_eval
-                                : !strcmp(cmd, "predict") ? cmd_predict : !strcmp(cmd, "forward") ? cmd_forward
-                                : !strcmp(cmd, "explain") ? cmd_explain
-                                : !strcmp(cmd, "report") ? cmd_report : !strcmp(cmd, "info") ? cmd_info : NULL;
-  if (!run) {
-    fprintf(stderr, "dlcuda: unknown command '%s'\n", cmd);
-    usage(stderr);
+  const char *name = argc > 1 ? argv[1] : "train";
+  if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) return usage(stdout, ALL), 0;
+  unsigned ci = 0;
+  while (ci < NCMDS && strcmp(CMDS[ci].name, name)) ci++;
+  if (ci == NCMDS) {
+    fprintf(stderr, "dlcuda: unknown command '%s'\n", name);
+    usage(stderr, ALL);
     return 2;
   }
   options op;
-  if (!parse_args(argc > 1 ? argc - 2 : 0, argv + 2, &op)) return 2; /* the message named the option */
-  int rc = run(&op);
+  int parsed = parse_args(argc > 1 ? argc - 2 : 0, argv + 2, ci, &op);
+  if (parsed <= 0) return parsed ? 0 : 2; /* the help, or a message naming the option */
+  int rc = CMDS[ci].run(&op);
   /* What went to standard output (predictions, results) must have arrived. */
   errno = 0;
   if (fflush(stdout) != 0 || ferror(stdout)) {
