@@ -436,6 +436,9 @@ DLC_API int64_t dlc_net_param_count(const dlc_net *net);
 DLC_API int dlc_net_input_shape(const dlc_net *net, int64_t shape[DLC_MAX_DIMS]);
 /* One sample's output shape (of the last layer). */
 DLC_API int dlc_net_output_shape(const dlc_net *net, int64_t shape[DLC_MAX_DIMS]);
+/* A classifier's classes (a softmax cross-entropy model: its output's last dimension);
+ * 0 for any other model. */
+DLC_API int64_t dlc_net_classes(const dlc_net *net);
 
 /* Runs the layers on x [n, input_shape...] (n <= max_batch) in training (dropout, batch
  * statistics) or evaluation mode; *out (may be NULL) becomes a view of the output. */
@@ -590,6 +593,21 @@ typedef struct dlc_class_summary {
 } dlc_class_summary;
 DLC_API void dlc_class_metrics(const int64_t *confusion, int64_t classes, double *recall, double *precision,
                                double *f1, dlc_class_summary *summary);
+/* A whole evaluation over a loader: loss and accuracy (regression: mean absolute error)
+ * and, for a classifier (a softmax cross-entropy model), the confusion matrix and each
+ * class's recall, precision and F1 with their summary. Start from a zeroed struct
+ * (dlc_class_eval r = {0}); the arrays are allocated by the first call, reused by the next
+ * ones on the same r, and freed by dlc_class_eval_free. */
+typedef struct dlc_class_eval {
+  dlc_epoch_stats stats;
+  int64_t classes;            /* the model's classes; 0 for a model that is not a classifier */
+  int have_classes;           /* rows with labels were counted (not for sequence outputs) */
+  int64_t *confusion;         /* [classes x classes]: confusion[label * classes + predicted] */
+  double *recall, *precision, *f1; /* [classes] each */
+  dlc_class_summary summary;
+} dlc_class_eval;
+DLC_API dlc_status dlc_net_evaluate_classes(dlc_net *net, dlc_loader *loader, dlc_class_eval *r);
+DLC_API void dlc_class_eval_free(dlc_class_eval *r);
 /* Checks that a data set fits a network: sample shape (same element count: a [1, 28, 28]
  * image feeds a [784] or [28, 28] input) and labels within the output's classes. */
 DLC_API dlc_status dlc_net_check_dataset(dlc_net *net, const dlc_dataset *ds);

@@ -152,6 +152,19 @@ static void train_resume(dlc_ctx *ctx) {
            st.accuracy, cs.balanced_accuracy, cs.macro_f1);
   T_CHECK(t_contains(out_text, want), "eval prints \"%s\": %s", want, out_text);
   T_CHECK(st.accuracy > 0.6, "the model learned something: accuracy %.3f", st.accuracy);
+  /* dlc_net_evaluate_classes (what eval and dlc_fit call) is the same evaluation, whole,
+   * twice on one struct (its arrays reused). */
+  dlc_class_eval ce = {0};
+  for (int pass = 0; pass < 2; pass++) {
+    T_OK(ctx, dlc_net_evaluate_classes(net, l, &ce));
+    T_CHECK(ce.classes == C && dlc_net_classes(net) == C && ce.have_classes, "pass %d: %lld classes", pass,
+            (long long)ce.classes);
+    T_CHECK(ce.stats.loss == st.loss && ce.stats.samples == st.samples && ce.summary.macro_f1 == cs.macro_f1 &&
+                !memcmp(ce.confusion, cm, sizeof(int64_t) * (size_t)(C * C)),
+            "pass %d: the same loss, matrix and F1", pass);
+  }
+  dlc_class_eval_free(&ce);
+  T_CHECK(!ce.confusion && ce.classes == 0, "freed and zeroed");
   dlc_loader_destroy(l);
   dlc_dataset_free(&ds);
   dlc_net_destroy(net);

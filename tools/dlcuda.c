@@ -494,30 +494,21 @@ static int cmd_eval(const options *op) {
   dlc_ctx *ctx = NULL;
   dlc_session *s = NULL;
   if (!open_session(op, &so, &ctx, &s)) return done(ctx, s, 1);
-  int64_t C = s->classes;
-  int64_t *cm = calloc((size_t)(C * C + 1), sizeof *cm);
-  double *per = calloc((size_t)(2 * C + 1), sizeof *per);
-  dlc_epoch_stats st;
+  dlc_class_eval r = {0};
+  const dlc_epoch_stats *st = &r.stats;
   const char *split = s->test_whole ? "whole" : "test";
-  int rc = 1;
-  if (!cm || !per) fprintf(stderr, "dlcuda: out of memory\n");
-  else if ((C > 0 ? dlc_net_evaluate_confusion(s->net, s->test, &st, cm, C) : dlc_net_evaluate(s->net, s->test, &st)) != DLC_OK)
-    fail(ctx, "evaluation");
-  else if (C == 0) {
-    printf("%s: %s split of %s: loss %.6f mae %.6f (%lld samples)\n", op->weights, split, s->data, st.loss, st.mae,
-           (long long)st.samples);
-    rc = 0;
-  } else {
-    dlc_class_summary cs;
-    dlc_class_metrics(cm, C, per, per + C, NULL, &cs);
+  int rc = dlc_net_evaluate_classes(s->net, s->test, &r) != DLC_OK ? fail(ctx, "evaluation") : 0;
+  if (rc == 0 && r.classes == 0)
+    printf("%s: %s split of %s: loss %.6f mae %.6f (%lld samples)\n", op->weights, split, s->data, st->loss, st->mae,
+           (long long)st->samples);
+  else if (rc == 0)
     printf("%s: %s split of %s: loss %.6f accuracy %.4f balanced accuracy %.4f macro F1 %.4f (%lld samples)\n",
-           op->weights, split, s->data, st.loss, st.accuracy, cs.balanced_accuracy, cs.macro_f1, (long long)st.samples);
-    if (C <= 1000) printf("class  recall  precision\n");
-    for (int64_t c = 0; c < C && C <= 1000; c++) printf("%5lld  %.4f  %.4f\n", (long long)c, per[c], per[C + c]);
-    rc = 0;
-  }
-  free(cm);
-  free(per);
+           op->weights, split, s->data, st->loss, st->accuracy, r.summary.balanced_accuracy, r.summary.macro_f1,
+           (long long)st->samples);
+  if (rc == 0 && r.classes > 0 && r.classes <= 1000) printf("class  recall  precision\n");
+  for (int64_t c = 0; rc == 0 && c < r.classes && r.classes <= 1000; c++)
+    printf("%5lld  %.4f  %.4f\n", (long long)c, r.recall[c], r.precision[c]);
+  dlc_class_eval_free(&r);
   return done(ctx, s, rc);
 }
 

@@ -446,6 +446,12 @@ int dlc_net_output_shape(const dlc_net *net, int64_t shape[DLC_MAX_DIMS]) {
   return l->ndim;
 }
 
+int64_t dlc_net_classes(const dlc_net *net) {
+  if (!net || net->loss != 1 || net->nlayers == 0) return 0;
+  const dlc_layer *l = &net->layers[net->nlayers - 1];
+  return l->ndim > 0 ? l->shape[l->ndim - 1] : 0;
+}
+
 int dlc_net_tensor_count(const dlc_net *net) {
   int n = 0;
   for (int i = 0; net && i < net->nlayers; i++) n += net->layers[i].nparam;

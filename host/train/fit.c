@@ -108,7 +108,8 @@ static dlc_status train_epoch(dlc_net *net, dlc_optim *opt, dlc_loader *train, c
 }
 
 static dlc_status fit(dlc_net *net, dlc_optim *opt, dlc_loader *train, dlc_loader *test, const dlc_fit_options *o,
-                      dlc_train_log *log, dlc_fit_result *r, dlc_fit_epoch *ep, dlc_layer_stats *stats) {
+                      dlc_train_log *log, dlc_fit_result *r, dlc_fit_epoch *ep, dlc_class_eval *ce,
+                      dlc_layer_stats *stats) {
   dlc_ctx *ctx = net->ctx;
   int64_t per_epoch = dlc_loader_batches(train);
   r->batches_per_epoch = per_epoch;
@@ -150,15 +151,12 @@ static dlc_status fit(dlc_net *net, dlc_optim *opt, dlc_loader *train, dlc_loade
     r->epoch = e + 1;
     r->batch = 0;
     if (o->layer_stats) DLC_TRY(dlc_net_layer_stats_read(net, stats, net->nlayers, &ep->nlayers, NULL));
-    ep->have_classes = 0;
-    if (test) {
-      if (ep->classes > 0) {
-        DLC_TRY(dlc_net_evaluate_confusion(net, test, &ep->test, ep->confusion, ep->classes));
-        dlc_class_metrics(ep->confusion, ep->classes, ep->recall, ep->precision, ep->f1, &ep->summary);
-        ep->have_classes = ep->summary.classes_present > 0; /* rows with labels were counted */
-      } else {
-        DLC_TRY(dlc_net_evaluate(net, test, &ep->test));
-      }
+    if (test) { /* classifiers: with the confusion matrix and the per-class figures */
+      DLC_TRY(dlc_net_evaluate_classes(net, test, ce));
+      ep->test = ce->stats;
+      ep->have_classes = ce->have_classes;
+      ep->confusion = ce->confusion, ep->recall = ce->recall, ep->precision = ce->precision, ep->f1 = ce->f1;
+      ep->summary = ce->summary;
     }
     ep->have_test = test != NULL;
     dlc_status s2 = o->on_epoch ? o->on_epoch(o->user, ep) : DLC_OK;
@@ -192,20 +190,9 @@ dlc_status dlc_fit(dlc_net *net, dlc_optim *opt, dlc_loader *train, dlc_loader *
                                               "negative");
   dlc_fit_epoch ep;
   memset(&ep, 0, sizeof ep);
-  /* Classifiers: the test set's confusion matrix and the per-class figures from it. */
-  int64_t shape[DLC_MAX_DIMS];
-  int nd = dlc_net_output_shape(net, shape);
-  ep.classes = net->loss == 1 && nd > 0 ? shape[nd - 1] : 0;
+  ep.classes = dlc_net_classes(net); /* the log's columns need them before the first evaluation */
+  dlc_class_eval ce = {0};
   dlc_status s = DLC_OK;
-  if (ep.classes > 0) {
-    size_t C = (size_t)ep.classes;
-    ep.confusion = calloc(C * C, sizeof *ep.confusion);
-    ep.recall = calloc(C, sizeof *ep.recall);
-    ep.precision = calloc(C, sizeof *ep.precision);
-    ep.f1 = calloc(C, sizeof *ep.f1);
-    if (!ep.confusion || !ep.recall || !ep.precision || !ep.f1)
-      s = DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "dlc_fit: a %lld-class confusion matrix", (long long)ep.classes);
-  }
   dlc_layer_stats *stats = NULL;
   const int stats_were_on = net->stats_on; /* a caller's collection is left running */
   if (s == DLC_OK && o->layer_stats) {
@@ -221,7 +208,7 @@ dlc_status dlc_fit(dlc_net *net, dlc_optim *opt, dlc_loader *train, dlc_loader *
   /* The log's columns, written or checked before any training. */
   if (s == DLC_OK && stats) s = dlc_net_layer_stats_read(net, stats, net->nlayers, &ep.nlayers, NULL);
   if (s == DLC_OK && log && (s = dlc_train_log_begin(log, &ep)) != DLC_OK) s = dlc_error_prefix(ctx, s, "log");
-  if (s == DLC_OK) s = fit(net, opt, train, test, o, log, r, &ep, stats);
+  if (s == DLC_OK) s = fit(net, opt, train, test, o, log, r, &ep, &ce, stats);
   if (s == DLC_OK && o->save && (s = dlc_net_save_weights(net, o->save)) != DLC_OK) {
     s = dlc_error_prefix(ctx, s, "save");
     r->output_failed = 1;
@@ -233,10 +220,7 @@ dlc_status dlc_fit(dlc_net *net, dlc_optim *opt, dlc_loader *train, dlc_loader *
   }
   if (s != DLC_OK && r->output_failed && r->batches > 0 && o->rescue) rescue_weights(net, r);
   for (int i = 0; i < OUTS; i++) dlc_file_lock_destroy(locks[i]);
-  free(ep.confusion);
-  free(ep.recall);
-  free(ep.precision);
-  free(ep.f1);
+  dlc_class_eval_free(&ce);
   if (o->layer_stats && !stats_were_on) dlc_net_layer_stats_enable(net, 0);
   free(stats);
   return s;

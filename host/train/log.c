@@ -175,10 +175,10 @@ dlc_status dlc_train_log_epoch(dlc_train_log *log, const dlc_fit_epoch *e) {
     /* Classifiers add the test set's balanced accuracy, macro F1 and recall per class. */
     dlc_sb_printf(&t, "{\"epoch\":%lld,\"train_loss\":%.6f,\"train_%s\":%.6f,\"test_loss\":%.6f,\"test_%s\":%.6f",
                   epoch, e->train.loss, reg ? "mae" : "accuracy", tr, e->test.loss, reg ? "mae" : "accuracy", te);
-    if (e->classes > 0 && e->recall) {
+    if (e->classes > 0) {
       dlc_sb_printf(&t, ",\"test_balanced_accuracy\":%.6f,\"test_macro_f1\":%.6f,\"test_recall\":[", bal, f1);
       for (int64_t c = 0; c < e->classes; c++)
-        dlc_sb_printf(&t, c ? ",%.6f" : "%.6f", e->have_classes ? e->recall[c] : 0);
+        dlc_sb_printf(&t, c ? ",%.6f" : "%.6f", e->have_classes && e->recall ? e->recall[c] : 0);
       dlc_sb_printf(&t, "]");
     }
     dlc_sb_printf(&t, ",\"seconds\":%.3f,\"images_per_second\":%.1f,\"lr\":%.6g", e->train.seconds,

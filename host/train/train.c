@@ -215,6 +215,38 @@ dlc_status dlc_net_evaluate_confusion(dlc_net *net, dlc_loader *loader, dlc_epoc
   return loop(net, NULL, loader, 0, 0, 0, 0, NULL, NULL, stats, confusion, classes);
 }
 
+dlc_status dlc_net_evaluate_classes(dlc_net *net, dlc_loader *loader, dlc_class_eval *r) {
+  if (!net || !loader || !r) return DLC_ERR_INVALID_ARG;
+  const int64_t C = dlc_net_classes(net);
+  if (r->confusion && r->classes != C) dlc_class_eval_free(r); /* another model's arrays */
+  r->classes = C;
+  r->have_classes = 0;
+  if (C == 0) return dlc_net_evaluate(net, loader, &r->stats);
+  if (!r->confusion) {
+    r->confusion = calloc((size_t)(C * C), sizeof *r->confusion);
+    r->recall = calloc((size_t)C, sizeof *r->recall);
+    r->precision = calloc((size_t)C, sizeof *r->precision);
+    r->f1 = calloc((size_t)C, sizeof *r->f1);
+    if (!r->confusion || !r->recall || !r->precision || !r->f1) {
+      dlc_class_eval_free(r);
+      return DLC_FAIL(net->ctx, DLC_ERR_OUT_OF_MEMORY, "a %lld-class confusion matrix", (long long)C);
+    }
+  }
+  DLC_TRY(dlc_net_evaluate_confusion(net, loader, &r->stats, r->confusion, C));
+  dlc_class_metrics(r->confusion, C, r->recall, r->precision, r->f1, &r->summary);
+  r->have_classes = r->summary.classes_present > 0;
+  return DLC_OK;
+}
+
+void dlc_class_eval_free(dlc_class_eval *r) {
+  if (!r) return;
+  free(r->confusion);
+  free(r->recall);
+  free(r->precision);
+  free(r->f1);
+  memset(r, 0, sizeof *r);
+}
+
 dlc_status dlc_net_check_dataset(dlc_net *net, const dlc_dataset *ds) {
   if (!net || !ds) return DLC_ERR_INVALID_ARG;
   dlc_ctx *ctx = net->ctx;
