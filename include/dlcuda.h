@@ -660,6 +660,21 @@ typedef struct dlc_explain_result {
 DLC_API dlc_status dlc_net_explain_files(dlc_net *net, const char *input, const dlc_loader_options *norm,
                                          const dlc_explain_options *o, dlc_explain_result *r);
 DLC_API void dlc_explain_result_free(dlc_explain_result *r);
+/* The predictions for every input of a file (.npy or IDX, loaded and normalised under norm
+ * as dlc_input_load does), as `dlcuda predict` prints them: a classifier's softmax
+ * probabilities and most likely class, or any other model's outputs. Inputs whose values
+ * are NaN or infinite are counted, not an error: the input or the weights hold them. */
+typedef struct dlc_predictions {
+  int64_t n, k;           /* inputs; values per input (the classes, or the outputs) */
+  int classifier;         /* values are probabilities */
+  float *values;          /* [n x k] */
+  int64_t *best;          /* [n] the most likely class (other models: 0), -1 where the values
+                             are not finite */
+  int64_t bad, first_bad; /* inputs with values not finite, and the first of them (-1: none) */
+} dlc_predictions;
+DLC_API dlc_status dlc_net_predict_file(dlc_net *net, const char *input, const dlc_loader_options *norm,
+                                        dlc_predictions *r);
+DLC_API void dlc_predictions_free(dlc_predictions *r);
 /* The index of the network's last conv2d layer, or -1. */
 DLC_API int dlc_net_last_conv(const dlc_net *net);
 /* Layer `name`'s index, or -1. */

@@ -260,6 +260,23 @@ static void predict(dlc_ctx *ctx) {
   softmax_rows(y.data, want, 3, 10);
   T_CHECK(parse_probs(out_text, got, 3, 10, cls) == 3, "3 rows");
   t_parity("predict on images vs the library", want, got, 30, 1e-10, 2e-6);
+  /* dlc_net_predict_file (what predict calls) on the IDX file: the same probabilities, the
+   * arg-max, and a NaN input counted rather than ranked. */
+  dlc_predictions pr;
+  dlc_loader_options raw = dlc_loader_options_default(); /* p / 255, no mean/std, as above */
+  T_OK(ctx, dlc_net_predict_file(net, tmp("images-idx3-ubyte.gz"), &raw, &pr));
+  T_CHECK(pr.n == 3 && pr.k == 10 && pr.classifier && pr.bad == 0 && pr.first_bad == -1, "3 inputs, 10 classes");
+  if (pr.n == 3 && pr.k == 10) t_parity("dlc_net_predict_file vs the forward", want, pr.values, 30, 1e-10, 2e-6);
+  for (int r = 0; r < 3 && pr.n == 3; r++)
+    T_CHECK(pr.best[r] == cls[r], "input %d: best %lld, printed %d", r, (long long)pr.best[r], cls[r]);
+  dlc_predictions_free(&pr);
+  ((float *)x.data)[144 + 5] = NAN; /* input 1 */
+  T_OK(ctx, dlc_npy_save(ctx, tmp("nan.npy"), &x));
+  T_OK(ctx, dlc_net_predict_file(net, tmp("nan.npy"), &raw, &pr));
+  T_CHECK(pr.n == 3 && pr.bad == 1 && pr.first_bad == 1 && pr.best[1] == -1 && pr.best[0] == cls[0],
+          "a NaN input: %lld bad, the first %lld", (long long)pr.bad, (long long)pr.first_bad);
+  dlc_predictions_free(&pr);
+  T_CHECK(!pr.values && !pr.best, "freed");
   dlc_tensor_free(ctx, &x);
   dlc_tensor_free(ctx, &img);
   dlc_net_destroy(net);

@@ -541,42 +541,26 @@ static int cmd_predict(const options *op) {
   dlc_ctx *ctx = NULL;
   dlc_session *s = NULL;
   if (!open_session(op, &so, &ctx, &s)) return done(ctx, s, 1);
-  int64_t in_shape[DLC_MAX_DIMS], out_shape[DLC_MAX_DIMS], K = 1;
-  int in_ndim = dlc_net_input_shape(s->net, in_shape), out_ndim = dlc_net_output_shape(s->net, out_shape);
-  for (int i = 0; i < out_ndim; i++) K *= out_shape[i];
-  int regression = s->classes == 0, top = op->top < K ? (int)op->top : (int)K;
-  if (regression && op->top) {
+  if (op->top && dlc_net_classes(s->net) == 0) {
     fprintf(stderr, "dlcuda: --top ranks classes, and this model ([mse]) predicts values\n");
     return done(ctx, s, 1);
   }
-  dlc_tensor x;
-  if (dlc_input_load(ctx, op->pos[1], &s->cfg.loader, in_ndim, in_shape, &x) != DLC_OK)
-    return done(ctx, s, fail(ctx, "input"));
-  int64_t n = x.shape[0], bad = 0, first_bad = -1;
-  float *probs = malloc(sizeof(float) * (size_t)(n * K + 1));
-  int64_t *best = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
-  int rc = 1;
-  if (!probs || !best) fprintf(stderr, "dlcuda: out of memory\n");
-  else if ((regression ? dlc_net_predict(s->net, x.data, n, probs)
-                       : dlc_net_predict_classes(s->net, x.data, n, probs, best)) != DLC_OK)
-    fail(ctx, "forward");
-  else rc = 0;
-  if (rc == 0 && regression) printf("# input, then the model's %lld output values\n", (long long)K);
-  else if (rc == 0 && top) printf("# input: the %d most likely classes as class:probability\n", top);
-  else if (rc == 0) printf("# input, predicted class, probabilities of classes 0 to %lld\n", (long long)K - 1);
-  for (int64_t r = 0; r < n && rc == 0; r++) {
-    float *z = probs + r * K;
-    int finite = regression || best[r] >= 0; /* dlc_net_predict_classes ranks only finite rows */
-    for (int64_t c = 0; c < K && regression; c++) finite &= isfinite(z[c]) != 0;
-    if (!finite) { /* NaN or infinite values rank nothing: say so for this input */
-      printf("%lld error: %s not finite\n", (long long)r, regression ? "outputs" : "scores");
-      if (bad++ == 0) first_bad = r;
+  dlc_predictions r;
+  if (dlc_net_predict_file(s->net, op->pos[1], &s->cfg.loader, &r) != DLC_OK) return done(ctx, s, fail(ctx, NULL));
+  const int64_t K = r.k, top = op->top < K ? op->top : K;
+  if (!r.classifier) printf("# input, then the model's %lld output values\n", (long long)K);
+  else if (top) printf("# input: the %lld most likely classes as class:probability\n", (long long)top);
+  else printf("# input, predicted class, probabilities of classes 0 to %lld\n", (long long)K - 1);
+  for (int64_t i = 0; i < r.n; i++) {
+    float *z = r.values + i * K;
+    if (r.best[i] < 0) { /* NaN or infinite values rank nothing: say so for this input */
+      printf("%lld error: %s not finite\n", (long long)i, r.classifier ? "scores" : "outputs");
       continue;
     }
-    printf("%lld", (long long)r);
-    if (!regression && !top) printf(" %lld", (long long)best[r]);
-    for (int64_t c = 0; c < K && !top; c++) printf(regression ? " %.9g" : " %.6g", z[c]);
-    for (int k = 0; k < top; k++) { /* the largest left, then taken */
+    printf("%lld", (long long)i);
+    if (r.classifier && !top) printf(" %lld", (long long)r.best[i]);
+    for (int64_t c = 0; c < K && !top; c++) printf(r.classifier ? " %.6g" : " %.9g", z[c]);
+    for (int64_t k = 0; k < top; k++) { /* the largest left, then taken */
       int64_t b = 0;
       for (int64_t c = 1; c < K; c++) b = z[c] > z[b] ? c : b;
       printf(" %lld:%.6g", (long long)b, z[b]);
@@ -584,15 +568,14 @@ static int cmd_predict(const options *op) {
     }
     printf("\n");
   }
-  if (bad)
+  if (r.bad)
     fprintf(stderr,
             "dlcuda: %lld of %lld inputs gave NaN or infinite %s (the first: input %lld): the input or the weights "
             "hold NaN or infinite values\n",
-            (long long)bad, (long long)n, regression ? "outputs" : "scores", (long long)first_bad);
-  free(probs);
-  free(best);
-  dlc_tensor_free(ctx, &x);
-  return done(ctx, s, rc || bad);
+            (long long)r.bad, (long long)r.n, r.classifier ? "scores" : "outputs", (long long)r.first_bad);
+  int rc = r.bad > 0;
+  dlc_predictions_free(&r);
+  return done(ctx, s, rc);
 }
 
 static int cmd_forward(const options *op) {

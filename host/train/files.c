@@ -1,6 +1,7 @@
-/* A network's work on files: explanations written as maps and pictures
- * (dlc_net_explain_files) and a forward/backward run from .npy files to .npy and
- * safetensors files (dlc_model_run_npy), as `dlcuda explain` and `dlcuda forward` do it. */
+/* A network's work on files: predictions for a file's inputs (dlc_net_predict_file),
+ * explanations written as maps and pictures (dlc_net_explain_files) and a forward/backward
+ * run from .npy files to .npy and safetensors files (dlc_model_run_npy), as `dlcuda
+ * predict`, `explain` and `forward` do it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,45 @@ void dlc_explain_result_free(dlc_explain_result *r) {
   free(r->probability);
   free(r->explained);
   memset(r, 0, sizeof *r);
+}
+
+void dlc_predictions_free(dlc_predictions *r) {
+  if (!r) return;
+  free(r->values);
+  free(r->best);
+  memset(r, 0, sizeof *r);
+}
+
+dlc_status dlc_net_predict_file(dlc_net *net, const char *input, const dlc_loader_options *norm, dlc_predictions *r) {
+  if (!net) return DLC_ERR_INVALID_ARG;
+  dlc_ctx *ctx = net->ctx;
+  DLC_CHECK_NULL(ctx, input);
+  DLC_CHECK_NULL(ctx, norm);
+  DLC_CHECK_NULL(ctx, r);
+  memset(r, 0, sizeof *r);
+  int64_t shape[DLC_MAX_DIMS], oshape[DLC_MAX_DIMS];
+  int nd = dlc_net_input_shape(net, shape), ond = dlc_net_output_shape(net, oshape);
+  dlc_tensor x;
+  DLC_TRY(dlc_input_load(ctx, input, norm, nd, shape, &x));
+  r->n = x.shape[0];
+  r->k = 1;
+  for (int i = 0; i < ond; i++) r->k *= oshape[i];
+  r->classifier = dlc_net_classes(net) > 0;
+  r->first_bad = -1;
+  r->values = malloc(sizeof(float) * (size_t)(r->n * r->k + 1));
+  r->best = malloc(sizeof(int64_t) * (size_t)(r->n + 1));
+  dlc_status st = !r->values || !r->best ? DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "predict: %lld inputs", (long long)r->n)
+                  : r->classifier         ? dlc_net_predict_classes(net, x.data, r->n, r->values, r->best)
+                                          : dlc_net_predict(net, x.data, r->n, r->values);
+  dlc_tensor_free(ctx, &x);
+  for (int64_t i = 0; st == DLC_OK && i < r->n; i++) { /* a classifier's best is -1 where not finite */
+    if (!r->classifier) r->best[i] = 0;
+    for (int64_t c = 0; c < r->k && !r->classifier; c++)
+      if (!isfinite(r->values[i * r->k + c])) r->best[i] = -1;
+    if (r->best[i] < 0 && r->bad++ == 0) r->first_bad = i;
+  }
+  if (st != DLC_OK) dlc_predictions_free(r);
+  return st;
 }
 
 /* Input i's map as .npy and as a picture over the input. */
