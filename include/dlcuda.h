@@ -989,6 +989,12 @@ typedef enum dlc_session_kind {
   DLC_SESSION_TRAIN  /* and the training split, the held-out set if any, the optimizer */
 } dlc_session_kind;
 
+/* The upper limits a model file's [net] puts on these settings; the session options and
+ * the dlcuda command's options keep to the same (lr: any finite value; erase, brightness,
+ * contrast: 0 to 1). */
+#define DLC_MAX_BATCH (1 << 20)
+#define DLC_MAX_EPOCHS 1000000
+#define DLC_MAX_ROTATE 180
 typedef struct dlc_session_options {
   dlc_session_kind kind;  /* TRAIN by default */
   const char *model;      /* the model file */
@@ -997,7 +1003,8 @@ typedef struct dlc_session_options {
   const char *data;       /* a data folder or .csv file; NULL: the model file's data = */
   const char *test_data;  /* TRAIN: the held-out set (a folder's test split, or a whole .csv
                              file); NULL: data's test split, when it has one */
-  /* TRAIN: the model file's settings, replaced where these are set. */
+  /* TRAIN: the model file's settings, replaced where these are set. A value outside its
+   * range (DLC_MAX_* above; NaN) is an error naming it, before anything is opened. */
   int epochs;             /* 0: the file's */
   float lr;               /* 0: the file's */
   int optimizer;          /* a dlc_optimizer_kind, or -1 */

@@ -1,4 +1,6 @@
 /* Bad calls return an error with a message and never crash. */
+#include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,6 +156,28 @@ int main(void) {
     T_CHECK(dlc_session_open(ctx, &so, &sess) == DLC_ERR_INVALID_ARG && t_contains(dlc_ctx_error(ctx), "optimizer"),
             "a bad optimizer: %s", dlc_ctx_error(ctx));
     so.optimizer = -1;
+    /* Settings outside the model file's ranges, NaN among them, are named before any file is
+     * opened (the model path does not exist: the range is checked first). */
+#define SO(field, type) offsetof(dlc_session_options, field), type
+    struct { size_t at; char type; double bad; const char *says; } over[] = {
+      {SO(lr, 'f'), NAN, "lr = nan"}, {SO(lr, 'f'), INFINITY, "lr = inf"},
+      {SO(lr, 'f'), -1, "lr = -1 is outside [0, 3.40282347e+38]"},
+      {SO(epochs, 'i'), DLC_MAX_EPOCHS + 1, "epochs = 1000001"}, {SO(epochs, 'i'), -3, "epochs = -3"},
+      {SO(batch, 'l'), DLC_MAX_BATCH + 1.0, "batch = 1048577"}, {SO(steps, 'l'), -1, "steps = -1"},
+      {SO(sampler, 'i'), 2, "sampler = 2"}, {SO(class_weights, 'i'), -2, "class_weights = -2"},
+      {SO(rotate, 'f'), 181, "rotate = 181"}, {SO(erase, 'f'), NAN, "erase = nan"},
+      {SO(brightness, 'f'), 1.5, "brightness = 1.5"}, {SO(contrast, 'f'), 2, "contrast = 2"}};
+#undef SO
+    for (size_t k = 0; k < sizeof over / sizeof over[0]; k++) {
+      dlc_session_options bad = so;
+      char *p = (char *)&bad + over[k].at;
+      if (over[k].type == 'f') *(float *)p = (float)over[k].bad;
+      else if (over[k].type == 'i') *(int *)p = (int)over[k].bad;
+      else *(int64_t *)p = (int64_t)over[k].bad;
+      T_CHECK(dlc_session_open(ctx, &bad, &sess) == DLC_ERR_INVALID_ARG && !sess &&
+                  t_contains(dlc_ctx_error(ctx), over[k].says),
+              "session option %s: %s", over[k].says, dlc_ctx_error(ctx));
+    }
     T_CHECK(dlc_session_open(ctx, &so, &sess) != DLC_OK && t_contains(dlc_ctx_error(ctx), "model: ") &&
                 t_contains(dlc_ctx_error(ctx), "/no/such/model.cfg") && !sess,
             "a missing model file: %s", dlc_ctx_error(ctx));

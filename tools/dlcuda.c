@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -33,7 +34,7 @@ typedef struct options {
 /* The commands, one bit each, and the options: each names the commands that take it, so
  * the parser refuses an option its command would ignore, and the help is made from here. */
 enum { TR = 1, EV = 2, PR = 4, FW = 8, EX = 16, RE = 32, IN = 64, ALL = 127 };
-typedef enum { STR, INT, U64, POS, FRAC, FLAG } opt_kind; /* POS: > 0; FRAC: 0..hi */
+typedef enum { STR, INT, U64, POS, FRAC, FLAG } opt_kind; /* POS: finite, > 0; FRAC: lo to hi */
 typedef struct opt {
   const char *name, *arg;
   opt_kind kind;
@@ -48,8 +49,8 @@ static const opt OPTS[] = {
    "the data set: an IDX folder or a .csv (default: the model file's, else /usr/share/datasets/fashion-mnist)"},
   {"--test-data", "DIR|FILE", STR, AT(test_data), 0, 0, TR,
    "evaluate on another folder's test split, or a whole .csv file"},
-  {"--epochs", "N", INT, AT(epochs), 1, 1000000, TR, "epochs (default: the model file's)"},
-  {"--batch", "N", INT, AT(batch), 1, 1 << 20, TR | EV | PR | EX | RE, "samples per batch"},
+  {"--epochs", "N", INT, AT(epochs), 1, DLC_MAX_EPOCHS, TR, "epochs (default: the model file's)"},
+  {"--batch", "N", INT, AT(batch), 1, DLC_MAX_BATCH, TR | EV | PR | EX | RE, "samples per batch"},
   {"--lr", "X", POS, AT(lr), 0, 0, TR, "learning rate"},
   {"--optimizer", "sgd|adam|adamw", STR, AT(optimizer), 0, 0, TR, "the optimizer (default: the model file's)"},
   {"--steps", "N", INT, AT(steps), 1, INT64_MAX, TR,
@@ -59,7 +60,7 @@ static const opt OPTS[] = {
   {"--class-weights", "balanced|none", STR, AT(class_weights), 0, 0, TR,
    "the loss's class weights (default: the model file's)"},
   {"--sampler", "balanced|uniform", STR, AT(sampler), 0, 0, TR, "how batches draw classes (default: the model file's)"},
-  {"--rotate", "DEG", FRAC, AT(rotate), 0, 180, TR, "augmentation: random rotation up to DEG degrees"},
+  {"--rotate", "DEG", FRAC, AT(rotate), 0, DLC_MAX_ROTATE, TR, "augmentation: random rotation up to DEG degrees"},
   {"--erase", "P", FRAC, AT(erase), 0, 1, TR, "augmentation: random erasing with probability P"},
   {"--brightness", "B", FRAC, AT(brightness), 0, 1, TR, "augmentation: random brightness change up to B"},
   {"--contrast", "C", FRAC, AT(contrast), 0, 1, TR, "augmentation: random contrast change up to C"},
@@ -202,7 +203,7 @@ static int parse_value(const opt *o, const char *v, options *op) {
     op->have_seed = 1;
   } else {
     double x = digit || v[0] == '.' || v[0] == '-' || v[0] == '+' ? strtod(v, &end) : NAN;
-    if (o->kind == POS && (!end || *end || !isfinite(x) || x <= 0 || x > 3.4e38))
+    if (o->kind == POS && (!end || *end || !(x > 0 && x <= FLT_MAX)))
       return fprintf(stderr, "dlcuda: %s %s: expected a positive finite number (such as 0.01)\n", o->name, v), 0;
     if (o->kind == FRAC && (!end || *end || !(x >= o->lo && x <= o->hi)))
       return fprintf(stderr, "dlcuda: %s %s: expected a number from %lld to %lld\n", o->name, v, o->lo, o->hi), 0;

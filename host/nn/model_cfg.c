@@ -9,6 +9,7 @@
  * are joined with a space, so a long list can span lines. */
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <ini.h>
 #include <math.h>
 #include <stdio.h>
@@ -312,14 +313,14 @@ static dlc_status in_section(sec_ctx *sc, dlc_status s) {
 static dlc_status parse_net(sec_ctx *sc, int64_t in_shape[DLC_MAX_DIMS], int *in_ndim, dlc_train_config *t) {
   int64_t v;
   DLC_TRY(get_ints(sc, "input", in_shape, DLC_MAX_DIMS - 1, in_ndim, 1, INT64_C(1) << 31, 1));
-  DLC_TRY(get_int(sc, "batch", &t->batch, 64, 1, 1 << 20));
-  DLC_TRY(get_int(sc, "epochs", &v, 10, 1, 100000));
+  DLC_TRY(get_int(sc, "batch", &t->batch, 64, 1, DLC_MAX_BATCH));
+  DLC_TRY(get_int(sc, "epochs", &v, 10, 1, DLC_MAX_EPOCHS));
   t->epochs = (int)v;
   dlc_optim_options *o = &t->optim;
   int k;
   DLC_TRY(get_choice(sc, "optimizer", dlc_optimizer_names, &k, 0));
   o->kind = (dlc_optimizer_kind)k;
-  DLC_TRY(get_float(sc, "lr", &o->lr, 0.01f, 0.f, 1e3f));
+  DLC_TRY(get_float(sc, "lr", &o->lr, 0.01f, 0.f, FLT_MAX));
   DLC_TRY(get_float(sc, "momentum", &o->momentum, 0.f, 0.f, 1.f));
   DLC_TRY(get_int(sc, "nesterov", &v, 0, 0, 1));
   o->nesterov = (int)v;
@@ -350,7 +351,7 @@ static dlc_status parse_net(sec_ctx *sc, int64_t in_shape[DLC_MAX_DIMS], int *in
   l->flip = (int)v;
   DLC_TRY(get_int(sc, "crop_pad", &v, 0, 0, 64));
   l->crop_pad = (int)v;
-  DLC_TRY(get_float(sc, "rotate", &l->rotate, 0.f, 0.f, 180.f));
+  DLC_TRY(get_float(sc, "rotate", &l->rotate, 0.f, 0.f, DLC_MAX_ROTATE));
   DLC_TRY(get_float(sc, "erase", &l->erase, 0.f, 0.f, 1.f));
   DLC_TRY(get_float(sc, "brightness", &l->brightness, 0.f, 0.f, 1.f));
   DLC_TRY(get_float(sc, "contrast", &l->contrast, 0.f, 0.f, 1.f));

@@ -4,6 +4,8 @@
  * library. */
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,8 +162,19 @@ dlc_status dlc_session_open(dlc_ctx *ctx, const dlc_session_options *o, dlc_sess
   *out = NULL;
   if (o->kind < DLC_SESSION_MODEL || o->kind > DLC_SESSION_TRAIN)
     return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "dlc_session_open: kind %d is not a dlc_session_kind", (int)o->kind);
-  if (o->optimizer >= DLC_OPT_COUNT)
-    return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "dlc_session_open: optimizer %d is not a dlc_optimizer_kind", o->optimizer);
+  /* The settings in the model file's ranges (NaN fails every range); -1, 0 or a negative
+   * augmentation keep the file's. */
+  const struct { const char *name; double v, lo, hi; } r[] = {
+    {"batch", (double)o->batch, 0, DLC_MAX_BATCH}, {"epochs", o->epochs, 0, DLC_MAX_EPOCHS},
+    {"lr", o->lr, 0, FLT_MAX}, {"optimizer", o->optimizer, -1, DLC_OPT_COUNT - 1},
+    {"sampler", o->sampler, -1, 1}, {"class_weights", o->class_weights, -1, 1},
+    {"rotate", o->rotate, -INFINITY, DLC_MAX_ROTATE}, {"erase", o->erase, -INFINITY, 1},
+    {"brightness", o->brightness, -INFINITY, 1}, {"contrast", o->contrast, -INFINITY, 1},
+    {"steps", (double)o->steps, 0, INFINITY}};
+  for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
+    if (!(r[i].v >= r[i].lo && r[i].v <= r[i].hi))
+      return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "dlc_session_open: %s = %.9g is outside [%.9g, %.9g]", r[i].name, r[i].v,
+                      r[i].lo, r[i].hi);
   dlc_session *s = calloc(1, sizeof *s);
   if (!s) return DLC_FAIL(ctx, DLC_ERR_OUT_OF_MEMORY, "dlc_session_open: %zu bytes", sizeof *s);
   dlc_status st = open_session(ctx, o, s);
