@@ -436,8 +436,8 @@ DLC_API int64_t dlc_net_param_count(const dlc_net *net);
 DLC_API int dlc_net_input_shape(const dlc_net *net, int64_t shape[DLC_MAX_DIMS]);
 /* One sample's output shape (of the last layer). */
 DLC_API int dlc_net_output_shape(const dlc_net *net, int64_t shape[DLC_MAX_DIMS]);
-/* A classifier's classes (a softmax cross-entropy model: its output's last dimension);
- * 0 for any other model. */
+/* A classifier's classes: its output's last dimension, for every model but a regression
+ * one (an [mse] head), which gets 0. */
 DLC_API int64_t dlc_net_classes(const dlc_net *net);
 
 /* Runs the layers on x [n, input_shape...] (n <= max_batch) in training (dropout, batch
@@ -594,13 +594,13 @@ typedef struct dlc_class_summary {
 DLC_API void dlc_class_metrics(const int64_t *confusion, int64_t classes, double *recall, double *precision,
                                double *f1, dlc_class_summary *summary);
 /* A whole evaluation over a loader: loss and accuracy (regression: mean absolute error)
- * and, for a classifier (a softmax cross-entropy model), the confusion matrix and each
+ * and, for a classifier (dlc_net_classes > 0), the confusion matrix and each
  * class's recall, precision and F1 with their summary. Start from a zeroed struct
  * (dlc_class_eval r = {0}); the arrays are allocated by the first call, reused by the next
  * ones on the same r, and freed by dlc_class_eval_free. */
 typedef struct dlc_class_eval {
   dlc_epoch_stats stats;
-  int64_t classes;            /* the model's classes; 0 for a model that is not a classifier */
+  int64_t classes;            /* dlc_net_classes: 0 for a regression model */
   int have_classes;           /* rows with labels were counted (not for sequence outputs) */
   int64_t *confusion;         /* [classes x classes]: confusion[label * classes + predicted] */
   double *recall, *precision, *f1; /* [classes] each */

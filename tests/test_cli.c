@@ -219,6 +219,23 @@ static void predict(dlc_ctx *ctx) {
     T_CHECK(cls[r] == best, "row %d: predicted class %d, PyTorch's arg-max %d", r, cls[r], best);
   }
   dlc_tensor_free(ctx, &logits);
+  /* A model file without a loss section is a classifier too (only [mse] predicts values):
+   * the same probabilities and classes. */
+  static char with_loss[sizeof out_text];
+  memcpy(with_loss, out_text, sizeof out_text);
+  unsigned char *cfg_text = NULL;
+  long cfg_len = t_read_file(fx("cnn.cfg"), &cfg_text);
+  if (cfg_len > 0) cfg_text[cfg_len] = '\0'; /* t_read_file leaves room for it */
+  char *loss = cfg_len > 0 ? strstr((char *)cfg_text, "[softmax_xent]") : NULL;
+  FILE *nl = loss ? fopen(tmp("noloss.cfg"), "wb") : NULL;
+  if (nl) {
+    fwrite(cfg_text, 1, (size_t)(loss - (char *)cfg_text), nl);
+    fclose(nl);
+  }
+  free(cfg_text);
+  T_CHECK(nl && run("predict '%s' --weights '%s' '%s' --device cpu", tmp("noloss.cfg"), fx("cnn_torch.safetensors"),
+                    fx("cnn_x.npy")) == 0 && strcmp(with_loss, out_text) == 0,
+          "a model without a loss predicts classes: %s", out_text);
   T_CHECK(run("predict '%s' --weights '%s' '%s' --device cpu --top 2", fx("cnn.cfg"), fx("cnn_torch.safetensors"),
               fx("cnn_x.npy")) == 0, "predict --top 2");
   T_CHECK(t_contains(out_text, "\n0 6:0.128024 7:0.126139\n"), "top-2 line: %s", out_text);

@@ -447,7 +447,7 @@ int dlc_net_output_shape(const dlc_net *net, int64_t shape[DLC_MAX_DIMS]) {
 }
 
 int64_t dlc_net_classes(const dlc_net *net) {
-  if (!net || net->loss != 1 || net->nlayers == 0) return 0;
+  if (!net || net->loss == 2 || net->nlayers == 0) return 0;
   const dlc_layer *l = &net->layers[net->nlayers - 1];
   return l->ndim > 0 ? l->shape[l->ndim - 1] : 0;
 }

@@ -141,11 +141,7 @@ static dlc_status open_session(dlc_ctx *ctx, const dlc_session_options *o, dlc_s
     return DLC_FAIL(ctx, DLC_ERR_INVALID_ARG, "data: the path is %zu characters long, longer than %zu", strlen(data),
                     sizeof s->data - 1);
   snprintf(s->data, sizeof s->data, "%s", data);
-  if (!s->cfg.data_spec.regression) {
-    int64_t shape[DLC_MAX_DIMS];
-    int nd = dlc_net_output_shape(s->net, shape);
-    s->classes = nd > 0 ? shape[nd - 1] : 0;
-  }
+  s->classes = dlc_net_classes(s->net); /* 0 for an [mse] model, as its data_spec says */
   if (o->kind == DLC_SESSION_MODEL) return DLC_OK;
   if (o->kind == DLC_SESSION_TRAIN) return open_train(ctx, o, s);
   if ((st = open_test(ctx, o, s)) != DLC_OK) return st;
